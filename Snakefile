@@ -1,0 +1,46 @@
+# sciimg workflow: simulate/ingest -> fit -> predict -> baseline -> evaluate -> report.
+# Run: snakemake --cores all [--configfile my.yaml]
+import json
+import sys
+
+from sciimg.config import validate_config
+from sciimg.errors import ConfigError
+
+
+configfile: "configs/default.yaml"
+
+
+try:
+    config = validate_config(config, workflow.source_path("workflow/schemas/config.schema.yaml"))
+except ConfigError as error:
+    sys.exit(f"sciimg: invalid config: {error}")
+
+EXPERIMENTS = sorted(config["experiments"])
+
+
+def spec(wildcards):
+    """The validated experiment config, passed to the CLI as JSON (params: reruns on change)."""
+    return json.dumps(config["experiments"][wildcards.experiment], sort_keys=True)
+
+
+def experiment(wildcards):
+    return config["experiments"][wildcards.experiment]
+
+
+wildcard_constraints:
+    experiment="|".join(EXPERIMENTS),
+
+
+include: "workflow/rules/simulate.smk"
+include: "workflow/rules/ingest.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/predict.smk"
+include: "workflow/rules/baseline.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        "results/report.html",
+    default_target: True

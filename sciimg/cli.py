@@ -1,0 +1,154 @@
+"""The ``sciimg`` command: one subcommand per pipeline stage, plus ``nets``.
+
+Errors in inputs or config print one line (``sciimg: error: ...``) and exit with status 2;
+no traceback, no partial output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from sciimg.errors import SciimgError
+
+Handler = Callable[[argparse.Namespace], None]
+
+
+def _simulate(args: argparse.Namespace) -> None:
+    from sciimg.config import load_experiment
+    from sciimg.provenance import provenance
+    from sciimg.simulate.cherenkov import simulate_cherenkov_file
+
+    spec = load_experiment(args.spec)
+    sim = dict(spec["data"].get("simulate") or {})
+    if not sim:
+        raise SciimgError("the experiment has no data.simulate section; nothing to simulate")
+    n_events, seed = sim.pop("n_events"), sim.pop("seed")
+    simulate_cherenkov_file(args.output, n_events, seed, provenance=provenance(spec, seed=seed), **sim)
+
+
+def _ingest(args: argparse.Namespace) -> None:
+    from sciimg.config import load_experiment
+    from sciimg.data.ingest import ingest
+
+    ingest(args.input, args.output_dir, load_experiment(args.spec))
+
+
+def _fit(args: argparse.Namespace) -> None:
+    from sciimg.config import load_experiment
+    from sciimg.inference.export import export_model
+    from sciimg.tasks.fit import fit
+
+    spec = load_experiment(args.spec)
+    _, best = fit(spec, args.store_dir, args.checkpoint_dir)
+    export_model(best, Path(args.store_dir) / "train.h5", spec, args.experiment, args.output)
+
+
+def _predict(args: argparse.Namespace) -> None:
+    from sciimg.inference.predict import predict
+
+    predict(args.model, args.input, args.output)
+
+
+def _baseline(args: argparse.Namespace) -> None:
+    from sciimg.baselines.run import run_baseline
+
+    run_baseline(args.name, args.train, args.test, args.output)
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    from sciimg.evaluate.regression import evaluate_energy
+
+    predictions = dict(item.split("=", 1) for item in args.predictions)
+    evaluate_energy(args.experiment, predictions, args.test, args.output_dir)
+
+
+def _report(args: argparse.Namespace) -> None:
+    from sciimg.evaluate.report import write_report
+
+    path = write_report(args.metrics, args.output)
+    print(f"report written to {path.resolve()}")
+
+
+def _nets(args: argparse.Namespace) -> None:
+    from sciimg.nets.summary import summary_table
+
+    print(summary_table(args.spatial_dims, args.size, args.in_channels))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(prog="sciimg", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+    spec_help = "experiment spec: a YAML file or a JSON object (the workflow passes JSON)"
+
+    def add(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        command.set_defaults(handler=handler)
+        return command
+
+    p = add("simulate", _simulate, "simulate data with truth, written in the native format")
+    p.add_argument("--spec", required=True, help=spec_help)
+    p.add_argument("--output", required=True, help="output file")
+
+    p = add("ingest", _ingest, "validate native files and write train/val/test sample stores")
+    p.add_argument("--spec", required=True, help=spec_help)
+    p.add_argument("--input", nargs="+", required=True, help="input files or globs")
+    p.add_argument("--output-dir", required=True, help="folder for train.h5, val.h5, test.h5")
+
+    p = add("fit", _fit, "train the experiment's model and export it as a model folder")
+    p.add_argument("--spec", required=True, help=spec_help)
+    p.add_argument("--experiment", required=True, help="experiment name (recorded in the model card)")
+    p.add_argument("--store-dir", required=True, help="folder with train.h5 and val.h5")
+    p.add_argument("--checkpoint-dir", required=True, help="folder for best.ckpt and last.ckpt")
+    p.add_argument("--output", required=True, help="model folder to write")
+
+    p = add("predict", _predict, "run a trained model on files; regressors write an ECSV table")
+    p.add_argument("--model", required=True, help="trained model folder")
+    p.add_argument("--input", nargs="+", required=True, help="sample stores or native files")
+    p.add_argument("--output", required=True, help="output path")
+
+    p = add("baseline", _baseline, "run a classical method on the test split")
+    p.add_argument("--name", required=True, help="baseline name")
+    p.add_argument("--train", required=True, help="train store (the baseline is fitted on it)")
+    p.add_argument("--test", required=True, help="test store")
+    p.add_argument("--output", required=True, help="output ECSV table")
+
+    p = add("evaluate", _evaluate, "metrics.json and plots: every method on the same test events")
+    p.add_argument("--experiment", required=True, help="experiment name")
+    p.add_argument("--test", required=True, help="test store")
+    p.add_argument("--predictions", nargs="+", required=True, help="NAME=TABLE pairs, model first")
+    p.add_argument("--output-dir", required=True, help="folder for metrics.json and figures")
+
+    p = add("report", _report, "write the HTML report from metrics.json files")
+    p.add_argument("--metrics", nargs="+", required=True, help="metrics.json files")
+    p.add_argument("--output", required=True, help="output HTML file")
+
+    p = add("nets", _nets, "print parameters, receptive field, FLOPs and stride of every backbone")
+    p.add_argument("--spatial-dims", type=int, default=2, choices=(2, 3))
+    p.add_argument("--size", type=int, default=64, help="input size per spatial axis")
+    p.add_argument("--in-channels", type=int, default=1)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``sciimg`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        args.handler(args)
+    except (SciimgError, FileNotFoundError) as error:
+        if args.verbose:
+            raise
+        print(f"sciimg: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,115 @@
+"""Configuration: validate against the workflow's JSON schema, fill defaults, explain errors."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from sciimg.errors import ConfigError
+
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def load_schema(path: str | Path = SCHEMA_PATH) -> dict[str, Any]:
+    """The config schema (YAML)."""
+    return yaml.safe_load(Path(path).read_text())
+
+
+def _with_defaults(validator_class: type) -> type:
+    """A validator that also fills in ``default`` values of missing properties."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):  # noqa: ANN001, ANN202
+        if isinstance(instance, dict):
+            for name, sub in properties.items():
+                if "default" in sub and name not in instance:
+                    instance[name] = copy.deepcopy(sub["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+def _explain(error: jsonschema.ValidationError) -> str:
+    """One sentence naming the key at fault and what is allowed."""
+    where = ".".join(str(p) for p in error.absolute_path) or "<top level>"
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        unexpected = sorted(set(error.instance) - set(allowed))
+        return f"config key {where}.{unexpected[0]} is not allowed; allowed keys there: {allowed}"
+    if error.validator == "enum":
+        return f"config key {where} must be one of {error.validator_value}, got {error.instance!r}"
+    if error.validator == "required":
+        return f"config key {where} is missing {error.message.split(' is a required')[0]}"
+    if error.validator == "oneOf" and where.endswith("data"):
+        return f"config key {where} must have exactly one of 'simulate' or 'files'"
+    if error.validator == "propertyNames":
+        return f"experiment name {error.instance!r} must match {error.validator_value.get('pattern')}"
+    return f"config key {where}: {error.message}"
+
+
+def validate_config(config: Mapping[str, Any], schema_path: str | Path = SCHEMA_PATH) -> dict[str, Any]:
+    """Validate a whole workflow config; return a copy with defaults filled in.
+
+    Raises:
+        ConfigError: the first problem, naming the key and the allowed values.
+    """
+    config = json.loads(json.dumps(config))  # plain dicts/lists, deep copy
+    schema = load_schema(schema_path)
+    validator = _with_defaults(jsonschema.Draft7Validator)(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
+    if errors:
+        deepest = max(errors, key=lambda e: len(e.absolute_path)) if errors[0].validator == "oneOf" else errors[0]
+        raise ConfigError(_explain(deepest))
+    for name, experiment in config["experiments"].items():
+        check_experiment(name, experiment)
+    return config
+
+
+def check_experiment(name: str, experiment: Mapping[str, Any]) -> None:
+    """Cross-field checks the schema cannot express."""
+    split = experiment["data"]["split"]
+    if abs(sum(split.values()) - 1.0) > 1e-6:
+        raise ConfigError(f"config key experiments.{name}.data.split must sum to 1, got {split}")
+    sim = experiment["data"].get("simulate")
+    if sim and sim["energy_min_tev"] >= sim["energy_max_tev"]:
+        raise ConfigError(f"config key experiments.{name}.data.simulate.energy_min_tev must be below energy_max_tev")
+    from sciimg.tasks.fit import task_options
+
+    try:
+        task_options(experiment, in_channels=1)
+    except ConfigError as error:
+        raise ConfigError(f"config key experiments.{name}.model: {error}") from None
+    backbone_options = experiment["model"].get("backbone_options", {})
+    from sciimg.nets import build
+
+    try:
+        build(experiment["model"].get("backbone", "resnet18"), 2, 1, **backbone_options)
+    except (ValueError, TypeError) as error:
+        raise ConfigError(f"config key experiments.{name}.model: {error}") from None
+
+
+def load_experiment(spec: str) -> dict[str, Any]:
+    """An experiment spec from a JSON string (as the workflow passes it) or a YAML file path.
+
+    A YAML file may hold a whole config with exactly one experiment, or one experiment.
+    """
+    path = Path(spec)
+    if not spec.lstrip().startswith("{") and path.is_file():
+        data = yaml.safe_load(path.read_text())
+        if "experiments" not in data:
+            data = {"experiments": {path.stem: data}}
+    else:
+        try:
+            data = {"experiments": {"experiment": json.loads(spec)}}
+        except json.JSONDecodeError as error:
+            raise ConfigError(f"--spec must be a YAML file or a JSON object, got {spec[:60]!r} ({error})") from None
+    config = validate_config(data)
+    if len(config["experiments"]) != 1:
+        raise ConfigError(f"{spec}: must hold exactly one experiment, got {sorted(config['experiments'])}")
+    return next(iter(config["experiments"].values()))

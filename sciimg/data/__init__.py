@@ -1,0 +1,1 @@
+"""Datasets and DataModules over the sample store; transforms; ingest into the store."""

@@ -1,0 +1,56 @@
+"""Figures for the evaluation and the report (matplotlib, written atomically)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from sciimg.io.atomic import atomic_path  # noqa: E402
+
+
+def _save(fig: plt.Figure, path: str | os.PathLike) -> None:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
+    plt.close(fig)
+
+
+def plot_energy_performance(metrics: Mapping[str, Any], path: str | os.PathLike) -> None:
+    """Resolution and bias vs true energy, one line per method."""
+    edges = np.asarray(metrics["bins"]["true_energy_edges_tev"])
+    centres = np.sqrt(edges[:-1] * edges[1:])
+    fig, (ax_res, ax_bias) = plt.subplots(1, 2, figsize=(10, 4))
+    for name, values in metrics["methods"].items():
+        res = np.array([np.nan if v is None else v for v in values["resolution"]])
+        bias = np.array([np.nan if v is None else v for v in values["bias"]])
+        ax_res.plot(centres, res, "o-", label=name)
+        ax_bias.plot(centres, bias, "o-", label=name)
+    for ax, label in ((ax_res, "resolution (68% of |E_reco/E_true - 1|)"), (ax_bias, "bias (median)")):
+        ax.set_xscale("log")
+        ax.set_xlabel("true energy [TeV]")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    ax_bias.axhline(0.0, color="k", lw=0.8)
+    ax_res.legend()
+    fig.suptitle(f"{metrics['experiment']}: energy reconstruction on the held-out test split")
+    _save(fig, path)
+
+
+def plot_camera_examples(
+    grids: np.ndarray, valid: np.ndarray, titles: Sequence[str], path: str | os.PathLike
+) -> None:
+    """A row of camera images (axial grids; cells without a pixel left blank)."""
+    fig, axes = plt.subplots(1, len(grids), figsize=(3 * len(grids), 3.2))
+    for ax, grid, title in zip(np.atleast_1d(axes), grids, titles, strict=True):
+        ax.imshow(np.where(valid, grid, np.nan), origin="lower", cmap="viridis")
+        ax.set_title(title, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle("simulated test images (axial grid, charge in p.e.)")
+    _save(fig, path)

@@ -1,0 +1,77 @@
+"""results/report.html: every experiment's model vs baseline table and figures, one page."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import os
+from pathlib import Path
+
+import sciimg
+from sciimg.io.atomic import write_text_atomic
+
+STYLE = """
+body { font-family: sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
+th { background: #f0f0f0; } img { max-width: 100%; }
+.better { background: #e3f4e3; }
+"""
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _energy_table(metrics: dict) -> str:
+    edges = metrics["bins"]["true_energy_edges_tev"]
+    methods = list(metrics["methods"])
+    head = "".join(f"<th>{html.escape(m)} resolution</th><th>{html.escape(m)} bias</th>" for m in methods)
+    rows = [f"<tr><th>E_true [TeV]</th><th>events</th>{head}</tr>"]
+    first = metrics["methods"][methods[0]]
+    for b in range(len(edges) - 1):
+        resolutions = [metrics["methods"][m]["resolution"][b] for m in methods]
+        known = [r for r in resolutions if r is not None]
+        best = min(known) if known else None
+        cells = ""
+        for m, res in zip(methods, resolutions, strict=True):
+            cls = ' class="better"' if res is not None and res == best and len(known) > 1 else ""
+            cells += f"<td{cls}>{_fmt(res)}</td><td>{_fmt(metrics['methods'][m]['bias'][b])}</td>"
+        rows.append(f"<tr><td>{edges[b]:.3g} - {edges[b + 1]:.3g}</td><td>{first['n_events'][b]}</td>{cells}</tr>")
+    overall = "".join(
+        f"<td>{_fmt(metrics['methods'][m]['resolution_all'])}</td><td>{_fmt(metrics['methods'][m]['bias_all'])}</td>"
+        for m in methods
+    )
+    rows.append(f"<tr><th>all</th><th>{metrics['n_test_events']}</th>{overall}</tr>")
+    return "<table>" + "".join(rows) + "</table>"
+
+
+def _image(path: Path) -> str:
+    if not path.is_file():
+        return ""
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<p><img alt="{html.escape(path.name)}" src="data:image/png;base64,{data}"></p>'
+
+
+def write_report(metrics_files: list[str | os.PathLike], output: str | os.PathLike) -> Path:
+    """Write a self-contained HTML report (figures embedded) from ``metrics.json`` files."""
+    parts = [f"<h1>sciimg report</h1><p>sciimg {html.escape(sciimg.__version__)}. "
+             "All figures are on held-out test events; every model sits next to its classical baseline.</p>"]
+    for metrics_file in metrics_files:
+        metrics_path = Path(metrics_file)
+        metrics = json.loads(metrics_path.read_text())
+        parts.append(f"<h2>{html.escape(metrics['experiment'])} ({html.escape(metrics['task'])})</h2>")
+        for name, values in metrics["methods"].items():
+            if "coverage_1sigma" in values:
+                parts.append(
+                    f"<p>{html.escape(name)}: predicted 1-sigma interval covers "
+                    f"{values['coverage_1sigma']:.1%} of test events (ideal 68.3%).</p>"
+                )
+        parts.append(_energy_table(metrics))
+        parts.append("<p>" + "; ".join(f"<b>{k}</b>: {html.escape(v)}" for k, v in metrics["definitions"].items()) + "</p>")
+        for figure in ("energy_resolution.png", "examples.png"):
+            parts.append(_image(metrics_path.parent / figure))
+    page = f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>sciimg report</title><style>{STYLE}</style></head><body>{''.join(parts)}</body></html>"
+    write_text_atomic(output, page)
+    return Path(output)

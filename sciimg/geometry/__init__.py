@@ -1,0 +1,5 @@
+"""Hexagonal camera <-> square grid mappings."""
+
+from sciimg.geometry.hexgrid import AxialMapping
+
+__all__ = ["AxialMapping"]

@@ -1,0 +1,1 @@
+"""Export trained models, load them back, and predict on new files."""

@@ -1,0 +1,69 @@
+"""A trained model directory: checkpoint + everything needed to predict (the model card)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import sciimg
+from sciimg.io.store import SampleStore
+
+CHECKPOINT = "model.ckpt"
+CARD = "card.json"
+PREPROCESS = "preprocess.npz"
+
+
+def export_model(
+    checkpoint: str | os.PathLike,
+    train_store: str | os.PathLike,
+    spec: Mapping[str, Any],
+    experiment: str,
+    output: str | os.PathLike,
+    extra_card: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write ``output/`` with the checkpoint, the card and the input mapping, atomically.
+
+    The card records task, modality, target name/units/transform, normalisation, input
+    layout and provenance, so a model directory predicts without the training config.
+    """
+    output = Path(output)
+    store = SampleStore(train_store)
+    attrs = store.attrs
+    card = {
+        "experiment": experiment,
+        "task": spec["task"],
+        "modality": attrs["modality"],
+        "sciimg_version": sciimg.__version__,
+        "axes": attrs["axes"],
+        "channels": attrs["channels"],
+        "units": attrs["units"],
+        "target_name": attrs.get("target_name"),
+        "target_log10": spec["model"].get("target_log10", True),
+        "heteroscedastic": spec["model"].get("heteroscedastic", False),
+        "normalisation": attrs["normalisation"],
+        "camera": attrs.get("camera"),
+        "provenance": attrs["provenance"],
+        **(extra_card or {}),
+    }
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=output.parent, prefix=f".{output.name}."))
+    try:
+        shutil.copyfile(checkpoint, tmp / CHECKPOINT)
+        (tmp / CARD).write_text(json.dumps(card, indent=2))
+        np.savez(tmp / PREPROCESS, **store.extra())
+        if output.exists():
+            shutil.rmtree(output)
+        os.replace(tmp, output)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    finally:
+        store.close()
+    return output

@@ -1,0 +1,128 @@
+"""The sample store: one HDF5 file per split, one sample per chunk, read lazily per worker.
+
+Layout::
+
+    /image            (N, C, *spatial) float32, chunked one sample per chunk
+    /target           (N, ...) as the task needs (optional)
+    /mask             (N, ...) (optional)
+    /meta/<column>    (N,) per-sample table (event ids, true parameters, ...)
+    /extra/<name>     anything needed to map inputs (e.g. a pixel index table)
+    attrs             modality, axes, units, normalisation, provenance (JSON strings)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from sciimg.errors import InputError
+from sciimg.io.atomic import atomic_path
+
+SAMPLE_KEYS = ("image", "target", "mask")
+
+
+def write_store(
+    path: str | os.PathLike,
+    samples: Mapping[str, np.ndarray],
+    meta: Mapping[str, np.ndarray] | None = None,
+    extra: Mapping[str, np.ndarray] | None = None,
+    attrs: Mapping[str, Any] | None = None,
+) -> None:
+    """Write a sample store atomically.
+
+    Args:
+        path: output file.
+        samples: ``image`` (required) and optionally ``target``/``mask``, first axis = sample.
+        meta: per-sample columns, each of length N.
+        extra: arrays stored once for the whole split.
+        attrs: JSON-serialisable attributes (modality, axes, units, normalisation, provenance).
+    """
+    if "image" not in samples:
+        raise ValueError(f"samples must contain 'image', got {sorted(samples)}")
+    n = len(samples["image"])
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
+        for key, array in samples.items():
+            if key not in SAMPLE_KEYS:
+                raise ValueError(f"sample keys must be among {list(SAMPLE_KEYS)}, got {key!r}")
+            if len(array) != n:
+                raise ValueError(f"{key} must have {n} samples, got {len(array)}")
+            chunks = (1, *array.shape[1:]) if n else None
+            h5.create_dataset(key, data=array, chunks=chunks)
+        for key, column in (meta or {}).items():
+            h5.create_dataset(f"meta/{key}", data=column)
+        for key, array in (extra or {}).items():
+            h5.create_dataset(f"extra/{key}", data=array)
+        for key, value in (attrs or {}).items():
+            h5.attrs[key] = json.dumps(value)
+
+
+class SampleStore:
+    """Lazy, fork-safe reader of a sample store.
+
+    The HDF5 handle is opened on first access in each process, so a store created in the
+    main process can be handed to DataLoader workers (h5py handles must not cross a fork).
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise InputError(f"{self.path}: sample store does not exist")
+        try:
+            with h5py.File(self.path, "r") as h5:
+                if "image" not in h5:
+                    raise InputError(f"{self.path}: sample store must contain 'image'")
+                self._length = len(h5["image"])
+                self.keys = [k for k in SAMPLE_KEYS if k in h5]
+                self.attrs = {k: json.loads(v) for k, v in h5.attrs.items()}
+        except OSError as error:
+            raise InputError(f"{self.path}: not a readable HDF5 sample store ({error})") from None
+        self._h5: h5py.File | None = None
+        self._pid: int | None = None
+
+    def _file(self) -> h5py.File:
+        if self._h5 is None or self._pid != os.getpid():
+            self._h5 = h5py.File(self.path, "r")
+            self._pid = os.getpid()
+        return self._h5
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __getitem__(self, index: int) -> dict[str, np.ndarray]:
+        h5 = self._file()
+        return {key: h5[key][index] for key in self.keys}
+
+    def read(self, key: str) -> np.ndarray:
+        """Read a whole dataset (``image``, ``target``, ``meta/<col>``, ``extra/<name>``)."""
+        h5 = self._file()
+        if key not in h5:
+            raise InputError(f"{self.path}: sample store has no {key!r}")
+        return h5[key][()]
+
+    def meta(self) -> dict[str, np.ndarray]:
+        """All per-sample meta columns."""
+        h5 = self._file()
+        return {k: h5["meta"][k][()] for k in h5.get("meta", {})}
+
+    def extra(self) -> dict[str, np.ndarray]:
+        """All arrays stored once for the split."""
+        h5 = self._file()
+        return {k: h5["extra"][k][()] for k in h5.get("extra", {})}
+
+    def close(self) -> None:
+        """Close this process's handle."""
+        if self._h5 is not None and self._pid == os.getpid():
+            self._h5.close()
+        self._h5 = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_h5"] = None
+        state["_pid"] = None
+        return state

@@ -1,0 +1,1 @@
+"""Simulators per modality; they write the same native formats as real instruments."""

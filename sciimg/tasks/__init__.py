@@ -1,0 +1,16 @@
+"""LightningModules per task, on one base class; chosen by name."""
+
+from sciimg.tasks.base import BaseTask
+from sciimg.tasks.regression import RegressionTask
+
+TASKS: dict[str, type[BaseTask]] = {"regression": RegressionTask}
+
+
+def task_class(name: str) -> type[BaseTask]:
+    """The task class registered as ``name``."""
+    if name not in TASKS:
+        raise ValueError(f"task must be one of {sorted(TASKS)}, got {name!r}")
+    return TASKS[name]
+
+
+__all__ = ["TASKS", "BaseTask", "RegressionTask", "task_class"]

@@ -1,0 +1,101 @@
+"""Scalar regression, optionally in log10 space and with a per-sample uncertainty."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torchmetrics
+from torch import nn
+
+from sciimg.nets import GlobalPoolHead, build_encoder
+from sciimg.tasks.base import BaseTask
+
+
+class RegressionTask(BaseTask):
+    """Regress one scalar per image.
+
+    Args:
+        target_log10: learn ``log10(target)`` (for quantities spanning decades, e.g. energy).
+        heteroscedastic: predict a mean and a log-variance and train with the Gaussian NLL,
+            so each prediction carries an uncertainty.
+        head_hidden: width of the hidden layer of the head (0: linear head).
+        head_dropout: dropout before the last layer of the head.
+        **kwargs: see :class:`~sciimg.tasks.base.BaseTask`.
+    """
+
+    def __init__(
+        self,
+        backbone: str = "resnet18",
+        backbone_options: dict[str, Any] | None = None,
+        spatial_dims: int = 2,
+        in_channels: int = 1,
+        target_log10: bool = True,
+        heteroscedastic: bool = False,
+        head_hidden: int = 0,
+        head_dropout: float = 0.0,
+        optimizer: str = "adamw",
+        lr: float = 1e-3,
+        weight_decay: float = 1e-4,
+        momentum: float = 0.9,
+        scheduler: str = "cosine",
+        max_epochs: int = 10,
+    ) -> None:
+        super().__init__(
+            backbone, backbone_options, spatial_dims, in_channels, optimizer, lr,
+            weight_decay, momentum, scheduler, max_epochs,
+        )
+
+    def configure_models(self) -> None:
+        hp = self.hparams
+        encoder = build_encoder(hp.backbone, hp.spatial_dims, hp.in_channels, **(hp.backbone_options or {}))
+        outputs = 2 if hp.heteroscedastic else 1
+        head = GlobalPoolHead(hp.spatial_dims, encoder.out_channels, outputs, hp.head_hidden, hp.head_dropout)
+        self.model = nn.Sequential(encoder, head)
+
+    def configure_losses(self) -> None:
+        self.loss = nn.GaussianNLLLoss(full=True) if self.hparams.heteroscedastic else nn.MSELoss()
+
+    def configure_metrics(self) -> None:
+        metrics = torchmetrics.MetricCollection(
+            {"mae": torchmetrics.MeanAbsoluteError(), "rmse": torchmetrics.MeanSquaredError(squared=False)}
+        )
+        self.metrics = nn.ModuleDict(
+            {f"{s}_metrics": metrics.clone(prefix=f"{s}_") for s in ("train", "val", "test")}
+        )
+
+    def encode_target(self, target: torch.Tensor) -> torch.Tensor:
+        """Physical target -> the space the network regresses in."""
+        return torch.log10(target) if self.hparams.target_log10 else target
+
+    def decode(self, mean: torch.Tensor, std: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Network-space mean/std -> physical mean/std (delta method for log10)."""
+        if not self.hparams.target_log10:
+            return mean, std
+        value = 10.0**mean
+        return value, None if std is None else value * math.log(10.0) * std
+
+    def predict_encoded(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Mean and std (None without the heteroscedastic head) in network space."""
+        out = self(x)
+        if self.hparams.heteroscedastic:
+            mean, log_var = out[:, 0], out[:, 1].clamp(-20.0, 20.0)
+            return mean, torch.exp(0.5 * log_var)
+        return out[:, 0], None
+
+    def step(self, batch: dict[str, torch.Tensor], stage: str) -> torch.Tensor:
+        target = self.encode_target(batch["target"].float())
+        mean, std = self.predict_encoded(batch["image"])
+        loss = self.loss(mean, target, std**2) if std is not None else self.loss(mean, target)
+        self.metrics[f"{stage}_metrics"].update(mean.detach(), target)
+        self.log_stage(stage, loss, len(target))
+        return loss
+
+    def predict_step(self, batch: dict[str, torch.Tensor], batch_idx: int = 0) -> dict[str, torch.Tensor]:
+        mean, std = self.decode(*self.predict_encoded(batch["image"]))
+        result = {"prediction": mean}
+        if std is not None:
+            result["std"] = std
+        return result
+

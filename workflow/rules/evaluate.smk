@@ -1,0 +1,38 @@
+def method_tables(wildcards):
+    """The model's table first, then one per baseline named in the config."""
+    tables = {"model": f"results/{wildcards.experiment}/predictions/model.ecsv"}
+    for name in experiment(wildcards)["baselines"]:
+        tables[name] = f"results/{wildcards.experiment}/baselines/{name}.ecsv"
+    return tables
+
+
+def predictions_arg(wildcards, input):
+    backbone = experiment(wildcards)["model"].get("backbone", "model")
+    pairs = [f"{backbone if name == 'model' else name}={path}" for name, path in method_tables(wildcards).items()]
+    return " ".join(f"'{p}'" for p in pairs)
+
+
+rule evaluate:
+    input:
+        unpack(method_tables),
+        test="data/interim/{experiment}/test.h5",
+    output:
+        metrics="results/{experiment}/metrics.json",
+        resolution=report(
+            "results/{experiment}/energy_resolution.png",
+            caption="../report/energy_resolution.rst",
+            category="{experiment}",
+        ),
+        examples=report(
+            "results/{experiment}/examples.png",
+            caption="../report/examples.rst",
+            category="{experiment}",
+        ),
+    params:
+        predictions=predictions_arg,
+        out_dir="results/{experiment}",
+    log:
+        "results/{experiment}/logs/evaluate.log",
+    shell:
+        "sciimg evaluate --experiment {wildcards.experiment} --test {input.test:q} "
+        "--predictions {params.predictions} --output-dir {params.out_dir:q} > {log:q} 2>&1"
