@@ -40,7 +40,16 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
 
 
+def final_outputs():
+    """The report and every experiment's outputs, so deleting any of them reruns it and its dependents."""
+    outputs = ["results/report.html"]
+    for name in EXPERIMENTS:
+        outputs += [f"results/{name}/metrics.json", f"results/{name}/predictions/model.ecsv"]
+        outputs += [f"results/{name}/baselines/{b}.ecsv" for b in config["experiments"][name]["baselines"]]
+    return outputs
+
+
 rule all:
     input:
-        "results/report.html",
+        final_outputs(),
     default_target: True

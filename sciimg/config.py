@@ -25,7 +25,7 @@ def _with_defaults(validator_class: type) -> type:
     """A validator that also fills in ``default`` values of missing properties."""
     validate_properties = validator_class.VALIDATORS["properties"]
 
-    def set_defaults(validator, properties, instance, schema):  # noqa: ANN001, ANN202
+    def set_defaults(validator, properties, instance, schema):
         if isinstance(instance, dict):
             for name, sub in properties.items():
                 if "default" in sub and name not in instance:

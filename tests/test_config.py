@@ -31,13 +31,35 @@ def _broken(edit) -> dict:
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (lambda e: e["trainer"].update(max_epoch=3), r"experiments\.cherenkov_energy\.trainer\.max_epoch is not allowed; allowed keys there: \['accelerator', 'batch_size', 'devices', 'max_epochs'"),
-        (lambda e: e.update(modality="radio"), r"experiments\.cherenkov_energy\.modality must be one of \['cherenkov'\], got 'radio'"),
-        (lambda e: e["trainer"].update(batch_size="64"), r"experiments\.cherenkov_energy\.trainer\.batch_size: '64' is not of type 'integer'"),
-        (lambda e: e["data"].update(files={"paths": ["x.h5"]}), r"experiments\.cherenkov_energy\.data must have exactly one of 'simulate' or 'files'"),
-        (lambda e: e["data"].update(split={"train": 0.5, "val": 0.1, "test": 0.1}), r"split must sum to 1"),
-        (lambda e: e["model"].update(lr_rate=0.1), r"model options of task 'regression' must be among \[.*'lr'.*\], got \['lr_rate'\]"),
-        (lambda e: e["model"].update(backbone="resnet19"), r"backbone must be one of \[.*'resnet18'.*\], got 'resnet19'"),
+        (
+            lambda e: e["trainer"].update(max_epoch=3),
+            r"experiments\.cherenkov_energy\.trainer\.max_epoch is not allowed; "
+            r"allowed keys there: \['accelerator', 'batch_size', 'devices', 'max_epochs'",
+        ),
+        (
+            lambda e: e.update(modality="radio"),
+            r"experiments\.cherenkov_energy\.modality must be one of \['cherenkov'\], got 'radio'",
+        ),
+        (
+            lambda e: e["trainer"].update(batch_size="64"),
+            r"experiments\.cherenkov_energy\.trainer\.batch_size: '64' is not of type 'integer'",
+        ),
+        (
+            lambda e: e["data"].update(files={"paths": ["x.h5"]}),
+            r"experiments\.cherenkov_energy\.data must have exactly one of 'simulate' or 'files'",
+        ),
+        (
+            lambda e: e["data"].update(split={"train": 0.5, "val": 0.1, "test": 0.1}),
+            r"split must sum to 1",
+        ),
+        (
+            lambda e: e["model"].update(lr_rate=0.1),
+            r"model options of task 'regression' must be among \[.*'lr'.*\], got \['lr_rate'\]",
+        ),
+        (
+            lambda e: e["model"].update(backbone="resnet19"),
+            r"backbone must be one of \[.*'resnet18'.*\], got 'resnet19'",
+        ),
     ],
 )
 def test_bad_config_names_the_key_and_the_allowed_values(edit, message):
@@ -50,10 +72,27 @@ def test_snakemake_stops_with_one_message_on_a_misspelled_key(tmp_path):
     configfile = tmp_path / "bad.yaml"
     configfile.write_text(yaml.safe_dump(bad))
     result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-n", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path), "--configfile", str(configfile)],
-        capture_output=True, text=True, cwd=ROOT, check=False,
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-n",
+            "--snakefile",
+            str(ROOT / "Snakefile"),
+            "--directory",
+            str(tmp_path),
+            "--configfile",
+            str(configfile),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
     )
     assert result.returncode != 0
-    assert "sciimg: invalid config: config key experiments.cherenkov_energy.trainer.max_epoch is not allowed" in result.stderr
+    assert (
+        "sciimg: invalid config: config key experiments.cherenkov_energy.trainer.max_epoch is not allowed"
+        in result.stderr
+    )
     assert "Traceback" not in result.stderr
     assert list(tmp_path.iterdir()) == [configfile] or not (tmp_path / "results").exists()

@@ -34,18 +34,24 @@ def expand_inputs(patterns: list[str]) -> list[Path]:
 def split_indices(n: int, fractions: Mapping[str, float], seed: int) -> dict[str, np.ndarray]:
     """Random disjoint train/val/test indices with the given fractions (sorted within a split)."""
     order = np.random.default_rng(seed).permutation(n)
-    n_train = int(round(fractions["train"] * n))
-    n_val = int(round(fractions["val"] * n))
-    bounds = {"train": (0, n_train), "val": (n_train, n_train + n_val), "test": (n_train + n_val, n)}
+    n_train = round(fractions["train"] * n)
+    n_val = round(fractions["val"] * n)
+    bounds = {
+        "train": (0, n_train),
+        "val": (n_train, n_train + n_val),
+        "test": (n_train + n_val, n),
+    }
     return {name: np.sort(order[a:b]) for name, (a, b) in bounds.items()}
 
 
 def _concatenate(events: list[DL1Events], paths: list[Path]) -> DL1Events:
     first = events[0]
     for other, path in zip(events[1:], paths[1:], strict=True):
-        same = other.camera.n_pixels == first.camera.n_pixels and np.allclose(
-            other.camera.pix_x, first.camera.pix_x
-        ) and np.allclose(other.camera.pix_y, first.camera.pix_y)
+        same = (
+            other.camera.n_pixels == first.camera.n_pixels
+            and np.allclose(other.camera.pix_x, first.camera.pix_x)
+            and np.allclose(other.camera.pix_y, first.camera.pix_y)
+        )
         if not same:
             raise InputError(f"{path}: camera geometry differs from {paths[0]}; ingest one camera at a time")
     shower_keys = set(first.shower)
@@ -60,9 +66,7 @@ def _concatenate(events: list[DL1Events], paths: list[Path]) -> DL1Events:
     )
 
 
-def ingest_cherenkov(
-    inputs: list[Path], out_dir: Path, spec: Mapping[str, Any]
-) -> dict[str, Path]:
+def ingest_cherenkov(inputs: list[Path], out_dir: Path, spec: Mapping[str, Any]) -> dict[str, Path]:
     """Cherenkov DL1 images -> square grids (axial mapping) -> train/val/test stores."""
     data = spec["data"]
     tel_id = data.get("files", {}).get("tel_id", 1)

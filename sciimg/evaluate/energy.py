@@ -27,7 +27,7 @@ def resolution_and_bias(
     counts, bias, resolution = [], [], []
     for b in range(len(edges) - 1):
         values = relative[index == b]
-        counts.append(int(len(values)))
+        counts.append(len(values))
         enough = len(values) >= MIN_EVENTS_PER_BIN
         bias.append(float(np.median(values)) if enough else None)
         resolution.append(float(np.quantile(np.abs(values), 0.68)) if enough else None)

@@ -9,10 +9,10 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from sciimg.io.atomic import atomic_path  # noqa: E402
+from sciimg.io.atomic import atomic_path
 
 
 def _save(fig: plt.Figure, path: str | os.PathLike) -> None:
@@ -31,7 +31,10 @@ def plot_energy_performance(metrics: Mapping[str, Any], path: str | os.PathLike)
         bias = np.array([np.nan if v is None else v for v in values["bias"]])
         ax_res.plot(centres, res, "o-", label=name)
         ax_bias.plot(centres, bias, "o-", label=name)
-    for ax, label in ((ax_res, "resolution (68% of |E_reco/E_true - 1|)"), (ax_bias, "bias (median)")):
+    for ax, label in (
+        (ax_res, "resolution (68% of |E_reco/E_true - 1|)"),
+        (ax_bias, "bias (median)"),
+    ):
         ax.set_xscale("log")
         ax.set_xlabel("true energy [TeV]")
         ax.set_ylabel(label)
@@ -42,9 +45,7 @@ def plot_energy_performance(metrics: Mapping[str, Any], path: str | os.PathLike)
     _save(fig, path)
 
 
-def plot_camera_examples(
-    grids: np.ndarray, valid: np.ndarray, titles: Sequence[str], path: str | os.PathLike
-) -> None:
+def plot_camera_examples(grids: np.ndarray, valid: np.ndarray, titles: Sequence[str], path: str | os.PathLike) -> None:
     """A row of camera images (axial grids; cells without a pixel left blank)."""
     fig, axes = plt.subplots(1, len(grids), figsize=(3 * len(grids), 3.2))
     for ax, grid, title in zip(np.atleast_1d(axes), grids, titles, strict=True):

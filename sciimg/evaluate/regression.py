@@ -87,8 +87,7 @@ def _plot_examples(test_store: str | os.PathLike, tables: Mapping[str, Table], p
     model_name, model = next(iter(tables.items()))
     reco = dict(zip(np.asarray(model["event_id"]), np.asarray(model["reco_energy"]), strict=True))
     titles = [
-        f"E_true {energy[i]:.3g} TeV\n{model_name}: {reco.get(meta['event_id'][i], np.nan):.3g} TeV"
-        for i in picks
+        f"E_true {energy[i]:.3g} TeV\n{model_name}: {reco.get(meta['event_id'][i], np.nan):.3g} TeV" for i in picks
     ]
     grids = np.stack([store[i]["image"][0] for i in picks])
     plot_camera_examples(grids, mapping.valid_mask(), titles, path)

@@ -56,8 +56,10 @@ def _image(path: Path) -> str:
 
 def write_report(metrics_files: list[str | os.PathLike], output: str | os.PathLike) -> Path:
     """Write a self-contained HTML report (figures embedded) from ``metrics.json`` files."""
-    parts = [f"<h1>sciimg report</h1><p>sciimg {html.escape(sciimg.__version__)}. "
-             "All figures are on held-out test events; every model sits next to its classical baseline.</p>"]
+    parts = [
+        f"<h1>sciimg report</h1><p>sciimg {html.escape(sciimg.__version__)}. "
+        "All figures are on held-out test events; every model sits next to its classical baseline.</p>"
+    ]
     for metrics_file in metrics_files:
         metrics_path = Path(metrics_file)
         metrics = json.loads(metrics_path.read_text())
@@ -69,9 +71,12 @@ def write_report(metrics_files: list[str | os.PathLike], output: str | os.PathLi
                     f"{values['coverage_1sigma']:.1%} of test events (ideal 68.3%).</p>"
                 )
         parts.append(_energy_table(metrics))
-        parts.append("<p>" + "; ".join(f"<b>{k}</b>: {html.escape(v)}" for k, v in metrics["definitions"].items()) + "</p>")
+        parts.append(
+            "<p>" + "; ".join(f"<b>{k}</b>: {html.escape(v)}" for k, v in metrics["definitions"].items()) + "</p>"
+        )
         for figure in ("energy_resolution.png", "examples.png"):
             parts.append(_image(metrics_path.parent / figure))
-    page = f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>sciimg report</title><style>{STYLE}</style></head><body>{''.join(parts)}</body></html>"
+    head = f"<head><meta charset='utf-8'><title>sciimg report</title><style>{STYLE}</style></head>"
+    page = f"<!DOCTYPE html><html>{head}<body>{''.join(parts)}</body></html>"
     write_text_atomic(output, page)
     return Path(output)

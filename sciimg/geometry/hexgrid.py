@@ -93,8 +93,7 @@ class AxialMapping:
         values = np.asarray(values)
         if values.shape[-1] != self.n_pixels:
             raise ValueError(
-                f"camera images must have {self.n_pixels} pixels on the last axis, "
-                f"got shape {values.shape}"
+                f"camera images must have {self.n_pixels} pixels on the last axis, got shape {values.shape}"
             )
         grid = np.full((*values.shape[:-1], self.shape[0] * self.shape[1]), fill, values.dtype)
         grid[..., self.flat_index] = values

@@ -39,9 +39,7 @@ class TrainedModel:
         self.normalisation = Normalisation(**self.metadata["normalisation"])
         with np.load(path / PREPROCESS) as arrays:
             self.preprocess_arrays = {k: arrays[k] for k in arrays.files}
-        self.mapping = (
-            AxialMapping.from_arrays(self.preprocess_arrays) if "rows" in self.preprocess_arrays else None
-        )
+        self.mapping = AxialMapping.from_arrays(self.preprocess_arrays) if "rows" in self.preprocess_arrays else None
         valid = self.preprocess_arrays.get("valid_mask")
         self.valid = None if valid is None else valid.astype(bool)
 
@@ -53,8 +51,7 @@ class TrainedModel:
                 images = images[None]
             if images.ndim != 2 or images.shape[1] != self.mapping.n_pixels:
                 raise InputError(
-                    f"images must have shape (n_events, {self.mapping.n_pixels}) camera pixels, "
-                    f"got {images.shape}"
+                    f"images must have shape (n_events, {self.mapping.n_pixels}) camera pixels, got {images.shape}"
                 )
             images = self.mapping.to_grid(images)[:, None]
         bad = ~np.isfinite(images.reshape(len(images), -1)).all(axis=1)

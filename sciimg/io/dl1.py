@@ -5,8 +5,10 @@ PyTables/ctapipe write them)::
 
     /configuration/instrument/telescope/camera/geometry_<CAM>   pix_id, pix_x, pix_y, pix_area
     /configuration/instrument/telescope/optics                  tel_id, equivalent_focal_length
-    /dl1/event/telescope/images/tel_<NNN>                       obs_id, event_id, tel_id, image, peak_time, is_valid
-    /simulation/event/subarray/shower                           obs_id, event_id, true_energy, true_alt, true_az, true_core_x, true_core_y
+    /dl1/event/telescope/images/tel_<NNN>                       obs_id, event_id, tel_id, image,
+                                                                peak_time, is_valid
+    /simulation/event/subarray/shower                           obs_id, event_id, true_energy, true_alt, true_az,
+                                                                true_core_x, true_core_y
     /simulation/event/telescope/impact/tel_<NNN>                obs_id, event_id, tel_id, impact_distance
 """
 
@@ -31,7 +33,13 @@ IMAGES_GROUP = "/dl1/event/telescope/images"
 SHOWER_TABLE = "/simulation/event/subarray/shower"
 IMPACT_GROUP = "/simulation/event/telescope/impact"
 
-SHOWER_UNITS = {"true_energy": "TeV", "true_alt": "deg", "true_az": "deg", "true_core_x": "m", "true_core_y": "m"}
+SHOWER_UNITS = {
+    "true_energy": "TeV",
+    "true_alt": "deg",
+    "true_az": "deg",
+    "true_core_x": "m",
+    "true_core_y": "m",
+}
 
 
 @dataclass
@@ -97,7 +105,12 @@ def write_dl1(
         geometry_path = f"{GEOMETRY_GROUP}/geometry_{camera.name}"
         _write_table(h5, geometry_path, geometry, {"pix_x": "m", "pix_y": "m", "pix_area": "m2"})
         h5[geometry_path].attrs.update(
-            {"CAM_ID": camera.name, "PIX_TYPE": "hexagon", "PIX_ROT": camera.pix_rotation_deg, "CAM_ROT": 0.0}
+            {
+                "CAM_ID": camera.name,
+                "PIX_TYPE": "hexagon",
+                "PIX_ROT": camera.pix_rotation_deg,
+                "CAM_ROT": 0.0,
+            }
         )
         optics = {
             "tel_id": np.array([tel_id], np.int16),
@@ -160,9 +173,7 @@ def read_dl1(path: str | os.PathLike, tel_id: int = 1) -> DL1Events:
         )
         image = images["image"]
         if image.ndim != 2 or image.shape[1] != camera.n_pixels:
-            raise InputError(
-                f"{path}: images must have shape (n_events, {camera.n_pixels}), got {image.shape}"
-            )
+            raise InputError(f"{path}: images must have shape (n_events, {camera.n_pixels}), got {image.shape}")
         bad = ~np.isfinite(image).all(axis=1)
         if bad.any():
             raise InputError(

@@ -113,9 +113,7 @@ class Inception(Encoder):
         super().__init__()
         check_spatial_dims(spatial_dims)
         if len(widths) != len(modules_per_stage):
-            raise ValueError(
-                f"widths must have one entry per stage ({len(modules_per_stage)}), got {widths!r}"
-            )
+            raise ValueError(f"widths must have one entry per stage ({len(modules_per_stage)}), got {widths!r}")
         self.stages = nn.ModuleList()
         channels = in_channels
         for index, (n_modules, width) in enumerate(zip(modules_per_stage, widths, strict=True)):
@@ -125,11 +123,7 @@ class Inception(Encoder):
             else:
                 layers = [MaxPool[spatial_dims](2)]
             for _ in range(n_modules):
-                layers.append(
-                    InceptionModule(
-                        spatial_dims, channels, width, None, factorised, kernel, norm, act
-                    )
-                )
+                layers.append(InceptionModule(spatial_dims, channels, width, None, factorised, kernel, norm, act))
                 channels = width
             self.stages.append(nn.Sequential(*layers))
         self.feature_channels = list(widths)

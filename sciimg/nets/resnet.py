@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -31,7 +32,7 @@ class ResidualBlock(nn.Module):
     channel count or the spatial size changes.
     """
 
-    expansion = {"basic": 1, "bottleneck": 4}
+    expansion: ClassVar[dict[str, int]] = {"basic": 1, "bottleneck": 4}
 
     def __init__(
         self,
@@ -104,9 +105,7 @@ class ResNet(Encoder):
         super().__init__()
         check_spatial_dims(spatial_dims)
         if len(widths) != len(blocks_per_stage):
-            raise ValueError(
-                f"widths must have one entry per stage ({len(blocks_per_stage)}), got {widths!r}"
-            )
+            raise ValueError(f"widths must have one entry per stage ({len(blocks_per_stage)}), got {widths!r}")
         stem = ConvNormAct(spatial_dims, in_channels, widths[0], 3, 1, norm, act)
         self.stages = nn.ModuleList()
         self.feature_channels = []
@@ -115,9 +114,7 @@ class ResNet(Encoder):
             layers: list[nn.Module] = [stem] if index == 0 else []
             for block_index in range(n_blocks):
                 stride = 2 if index > 0 and block_index == 0 else 1
-                unit = ResidualBlock(
-                    spatial_dims, channels, width, stride, block, norm, act, dropout
-                )
+                unit = ResidualBlock(spatial_dims, channels, width, stride, block, norm, act, dropout)
                 layers.append(unit)
                 channels = unit.out_channels
             self.stages.append(nn.Sequential(*layers))

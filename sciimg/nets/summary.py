@@ -11,9 +11,7 @@ from sciimg.nets.receptive_field import receptive_field
 from sciimg.nets.registry import available, build
 
 
-def summarise(
-    name: str, spatial_dims: int, size: int, in_channels: int = 1, **options: Any
-) -> dict[str, Any]:
+def summarise(name: str, spatial_dims: int, size: int, in_channels: int = 1, **options: Any) -> dict[str, Any]:
     """Summarise backbone ``name`` on one input of ``size`` per spatial axis.
 
     Returns:

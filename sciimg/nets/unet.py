@@ -15,9 +15,7 @@ from sciimg.nets.layers import ConvNormAct, ConvTranspose, check_spatial_dims, i
 class DecoderBlock(nn.Module):
     """Up-sample x2 (transposed convolution), concatenate the skip, then two 3x3 convolutions."""
 
-    def __init__(
-        self, spatial_dims: int, in_channels: int, skip_channels: int, norm: str, act: str
-    ) -> None:
+    def __init__(self, spatial_dims: int, in_channels: int, skip_channels: int, norm: str, act: str) -> None:
         super().__init__()
         self.up = ConvTranspose[spatial_dims](in_channels, skip_channels, 2, stride=2)
         self.convs = nn.Sequential(

@@ -41,9 +41,7 @@ class VGG(Encoder):
         super().__init__()
         check_spatial_dims(spatial_dims)
         if len(widths) != len(convs_per_stage):
-            raise ValueError(
-                f"widths must have one entry per stage ({len(convs_per_stage)}), got {widths!r}"
-            )
+            raise ValueError(f"widths must have one entry per stage ({len(convs_per_stage)}), got {widths!r}")
         self.stages = nn.ModuleList()
         channels = in_channels
         for index, (n_convs, width) in enumerate(zip(convs_per_stage, widths, strict=True)):

@@ -85,7 +85,14 @@ class BaseTask(L.LightningModule):
 
     def log_stage(self, stage: str, loss: torch.Tensor, batch_size: int) -> None:
         """Log the loss and the stage's metric collection once per epoch."""
-        self.log(f"{stage}_loss", loss, on_step=False, on_epoch=True, batch_size=batch_size, prog_bar=True)
+        self.log(
+            f"{stage}_loss",
+            loss,
+            on_step=False,
+            on_epoch=True,
+            batch_size=batch_size,
+            prog_bar=True,
+        )
         self.log_dict(self.metrics[f"{stage}_metrics"], on_step=False, on_epoch=True, batch_size=batch_size)
 
     def configure_optimizers(self) -> dict[str, Any]:

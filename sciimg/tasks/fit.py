@@ -57,7 +57,9 @@ def build_trainer(trainer: Mapping[str, Any], checkpoint_dir: Path, log_dir: Pat
     )
 
 
-def fit(spec: Mapping[str, Any], store_dir: str | os.PathLike, checkpoint_dir: str | os.PathLike) -> tuple[BaseTask, Path]:
+def fit(
+    spec: Mapping[str, Any], store_dir: str | os.PathLike, checkpoint_dir: str | os.PathLike
+) -> tuple[BaseTask, Path]:
     """Train the experiment's task on ``store_dir/{train,val}.h5``.
 
     Resumes from ``checkpoint_dir/last.ckpt`` when it exists.

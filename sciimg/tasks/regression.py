@@ -43,8 +43,16 @@ class RegressionTask(BaseTask):
         max_epochs: int = 10,
     ) -> None:
         super().__init__(
-            backbone, backbone_options, spatial_dims, in_channels, optimizer, lr,
-            weight_decay, momentum, scheduler, max_epochs,
+            backbone,
+            backbone_options,
+            spatial_dims,
+            in_channels,
+            optimizer,
+            lr,
+            weight_decay,
+            momentum,
+            scheduler,
+            max_epochs,
         )
 
     def configure_models(self) -> None:
@@ -59,11 +67,12 @@ class RegressionTask(BaseTask):
 
     def configure_metrics(self) -> None:
         metrics = torchmetrics.MetricCollection(
-            {"mae": torchmetrics.MeanAbsoluteError(), "rmse": torchmetrics.MeanSquaredError(squared=False)}
+            {
+                "mae": torchmetrics.MeanAbsoluteError(),
+                "rmse": torchmetrics.MeanSquaredError(squared=False),
+            }
         )
-        self.metrics = nn.ModuleDict(
-            {f"{s}_metrics": metrics.clone(prefix=f"{s}_") for s in ("train", "val", "test")}
-        )
+        self.metrics = nn.ModuleDict({f"{s}_metrics": metrics.clone(prefix=f"{s}_") for s in ("train", "val", "test")})
 
     def encode_target(self, target: torch.Tensor) -> torch.Tensor:
         """Physical target -> the space the network regresses in."""
@@ -98,4 +107,3 @@ class RegressionTask(BaseTask):
         if std is not None:
             result["std"] = std
         return result
-

@@ -31,7 +31,12 @@ def test_neighbours_on_the_camera_are_neighbours_on_the_grid():
     i, j = np.nonzero((distance > 0) & (distance < 1.1 * pitch))
     drow, dcol = mapping.rows[j] - mapping.rows[i], mapping.cols[j] - mapping.cols[i]
     assert {(int(a), int(b)) for a, b in zip(drow, dcol, strict=True)} == {
-        (0, 1), (0, -1), (1, 0), (-1, 0), (1, -1), (-1, 1)
+        (0, 1),
+        (0, -1),
+        (1, 0),
+        (-1, 0),
+        (1, -1),
+        (-1, 1),
     }
 
 

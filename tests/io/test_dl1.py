@@ -22,11 +22,11 @@ def test_layout_follows_ctapipe(tiny_dl1):
 
 
 def test_missing_corrupt_and_nan_inputs_are_named(tmp_path, tiny_dl1):
-    with pytest.raises(InputError, match="nope.h5: DL1 file does not exist"):
+    with pytest.raises(InputError, match=r"nope\.h5: DL1 file does not exist"):
         read_dl1(tmp_path / "nope.h5")
     corrupt = tmp_path / "corrupt.h5"
     corrupt.write_bytes(tiny_dl1.read_bytes()[:5000])
-    with pytest.raises(InputError, match="corrupt.h5: not a readable HDF5 file"):
+    with pytest.raises(InputError, match=r"corrupt\.h5: not a readable HDF5 file"):
         read_dl1(corrupt)
     nan_file = tmp_path / "nan.h5"
     nan_file.write_bytes(tiny_dl1.read_bytes())
@@ -35,7 +35,10 @@ def test_missing_corrupt_and_nan_inputs_are_named(tmp_path, tiny_dl1):
         row = table[3]
         row["image"][10] = np.nan
         table[3] = row
-    with pytest.raises(InputError, match=r"nan.h5: images must be finite, got NaN/inf in 1 events \(first event_id 4\)"):
+    with pytest.raises(
+        InputError,
+        match=r"nan.h5: images must be finite, got NaN/inf in 1 events \(first event_id 4\)",
+    ):
         read_dl1(nan_file)
     with pytest.raises(InputError, match="must contain '/dl1/event/telescope/images/tel_002'"):
         read_dl1(tiny_dl1, tel_id=2)

@@ -15,7 +15,12 @@ def test_round_trip_with_attrs_meta_and_one_sample_per_chunk(tmp_path):
     images = np.random.default_rng(0).normal(size=(6, 1, 5, 7)).astype(np.float32)
     target = np.arange(6, dtype=np.float32)
     path = tmp_path / "s.h5"
-    write_store(path, {"image": images, "target": target}, meta={"event_id": np.arange(6)}, attrs={"modality": "x", "units": {"image": "pe"}})
+    write_store(
+        path,
+        {"image": images, "target": target},
+        meta={"event_id": np.arange(6)},
+        attrs={"modality": "x", "units": {"image": "pe"}},
+    )
     store = SampleStore(path)
     assert len(store) == 6 and store.attrs["units"] == {"image": "pe"}
     np.testing.assert_array_equal(store[4]["image"], images[4])
@@ -33,11 +38,11 @@ def test_failed_write_leaves_no_file(tmp_path):
 
 
 def test_missing_and_corrupt_stores_are_named(tmp_path):
-    with pytest.raises(InputError, match="missing.h5: sample store does not exist"):
+    with pytest.raises(InputError, match=r"missing\.h5: sample store does not exist"):
         SampleStore(tmp_path / "missing.h5")
     bad = tmp_path / "bad.h5"
     bad.write_bytes(b"not hdf5 at all")
-    with pytest.raises(InputError, match="bad.h5: not a readable HDF5"):
+    with pytest.raises(InputError, match=r"bad\.h5: not a readable HDF5"):
         SampleStore(bad)
 
 

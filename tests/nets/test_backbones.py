@@ -64,7 +64,7 @@ def test_bottleneck_resnet_uses_projection_shortcuts():
 
 def _probe_receptive_field(model: nn.Module, spatial_dims: int, size: int) -> tuple[int, ...]:
     """Backpropagate from the centre output unit and measure the extent of nonzero gradient."""
-    for name, module in list(model.named_modules()):
+    for module in list(model.modules()):
         for child_name, child in list(module.named_children()):
             if isinstance(child, tuple(MaxPool.values())):  # max-pool routes gradient to one cell
                 pool = AvgPool[spatial_dims](child.kernel_size, child.stride, child.padding)
@@ -107,7 +107,10 @@ def model_in_channels(model: nn.Module) -> int:
             "unet",
             3,
             48,
-            {"encoder": "resnet18", "encoder_options": {"widths": [2] * 3, "blocks_per_stage": [1] * 3}},
+            {
+                "encoder": "resnet18",
+                "encoder_options": {"widths": [2] * 3, "blocks_per_stage": [1] * 3},
+            },
         ),
     ],
 )

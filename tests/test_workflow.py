@@ -1,0 +1,156 @@
+"""The whole workflow on the tiny config: DAG, outputs, reruns, the model in a fresh process."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from astropy.table import Table
+
+ROOT = Path(__file__).parents[1]
+TINY = ROOT / "tests" / "data" / "tiny.yaml"
+EXP = "tiny_energy"
+
+
+def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(TINY),
+        "--cores",
+        "2",
+        *args,
+    ]
+    return subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+
+
+@pytest.fixture(scope="module")
+def workflow_run(tmp_path_factory) -> Path:
+    workdir = tmp_path_factory.mktemp("workflow")
+    dry = snakemake(workdir, "-n")
+    assert dry.returncode == 0, dry.stderr
+    for rule in ("simulate", "ingest", "fit", "predict", "baseline", "evaluate", "report"):
+        assert f"rule {rule}:" in dry.stdout or f"localrule {rule}:" in dry.stdout + dry.stderr
+    result = snakemake(workdir)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return workdir
+
+
+def test_outputs_and_metrics(workflow_run):
+    results = workflow_run / "results"
+    assert (results / "report.html").stat().st_size > 10_000
+    metrics = json.loads((results / EXP / "metrics.json").read_text())
+    assert metrics["experiment"] == EXP and metrics["task"] == "regression"
+    assert set(metrics["methods"]) == {"resnet18", "intensity_regression"}
+    n_bins = len(metrics["bins"]["true_energy_edges_tev"]) - 1
+    for values in metrics["methods"].values():
+        assert len(values["resolution"]) == len(values["bias"]) == len(values["n_events"]) == n_bins
+        assert sum(values["n_events"]) == metrics["n_test_events"] == 48
+    for name in ("model.ckpt", "card.json", "preprocess.npz"):
+        assert (results / EXP / "model" / name).is_file()
+    assert {p.name for p in (results / EXP / "checkpoints").iterdir()} == {"best.ckpt", "last.ckpt"}
+    for rule in ("simulate", "ingest", "fit", "predict", "evaluate"):
+        assert (results / EXP / "logs" / f"{rule}.log").is_file()
+
+
+def test_rerun_does_nothing_and_deleting_one_output_reruns_only_its_dependents(workflow_run):
+    again = snakemake(workflow_run, "-n")
+    assert "Nothing to be done" in again.stdout + again.stderr
+    (workflow_run / "results" / EXP / "baselines" / "intensity_regression.ecsv").unlink()
+    partial = snakemake(workflow_run, "-n")
+    jobs = partial.stdout + partial.stderr
+    assert "rule baseline:" in jobs and "rule evaluate:" in jobs and "rule report:" in jobs
+    for upstream in ("simulate", "ingest", "fit", "predict"):
+        assert f"rule {upstream}:" not in jobs
+    assert snakemake(workflow_run).returncode == 0
+
+
+def test_regressor_in_a_fresh_process_matches_the_predict_rule(workflow_run):
+    script = f"""
+import sys, numpy as np
+import sciimg
+from sciimg.geometry.hexgrid import AxialMapping
+from sciimg.io.store import SampleStore
+store = SampleStore({str(workflow_run / "data/interim" / EXP / "test.h5")!r})
+pixels = AxialMapping.from_arrays(store.extra()).to_pixels(store.read('image')[:, 0])
+reg = sciimg.load_regressor({str(workflow_run / "results" / EXP / "model")!r})
+mean, std = reg.predict(pixels, return_std=True, batch_size=7)
+np.save(sys.argv[1], np.stack([mean, std]))
+"""
+    out = workflow_run / "fresh.npy"
+    subprocess.run([sys.executable, "-c", script, str(out)], check=True)
+    fresh = np.load(out)
+    table = Table.read(workflow_run / "results" / EXP / "predictions" / "model.ecsv")
+    assert str(table["reco_energy"].unit) == "TeV"
+    np.testing.assert_allclose(fresh[0], table["reco_energy"], rtol=1e-6)
+    np.testing.assert_allclose(fresh[1], table["reco_energy_std"], rtol=1e-6)
+
+
+def test_cli_errors_are_one_line_and_leave_nothing(workflow_run, tmp_path):
+    spec = str(TINY)
+    corrupt = tmp_path / "corrupt.h5"
+    corrupt.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 100)
+    result = subprocess.run(
+        [
+            "sciimg",
+            "ingest",
+            "--spec",
+            spec,
+            "--input",
+            str(corrupt),
+            "--output-dir",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "corrupt.h5: not a readable HDF5 file" in result.stderr
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+    missing_model = subprocess.run(
+        [
+            "sciimg",
+            "predict",
+            "--model",
+            str(tmp_path / "no_model"),
+            "--input",
+            str(corrupt),
+            "--output",
+            str(tmp_path / "p.ecsv"),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
+        check=False,
+    )
+    assert missing_model.returncode == 2 and "no_model: model directory does not exist" in missing_model.stderr
+    assert not (tmp_path / "p.ecsv").exists()
+
+
+def test_load_regressor_errors(workflow_run, tmp_path):
+    import sciimg
+    from sciimg.errors import InputError
+
+    with pytest.raises(InputError, match="missing_model: model directory does not exist"):
+        sciimg.load_regressor(tmp_path / "missing_model")
+    reg = sciimg.load_regressor(workflow_run / "results" / EXP / "model")
+    with pytest.raises(InputError, match=r"images must have shape \(n_events, 331\)"):
+        reg.predict(np.zeros((2, 330)))
+    bad = np.zeros((3, 331))
+    bad[1, 5] = np.nan
+    with pytest.raises(InputError, match=r"images must be finite, got NaN/inf in rows \[1\]"):
+        reg.predict(bad)
+    assert reg.predict(np.zeros(331)).shape == (1,)
