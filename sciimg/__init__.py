@@ -1,6 +1,13 @@
 """sciimg: convolutional networks for scientific images, measured against classical methods."""
 
+from __future__ import annotations
+
+import os
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sciimg.inference.load import Regressor, TrainedModel
 
 try:
     __version__ = version("sciimg")
@@ -10,15 +17,15 @@ except PackageNotFoundError:  # running from a source tree without install
 __all__ = ["__version__", "load_model", "load_regressor"]
 
 
-def load_model(path):
-    """Load any trained sciimg model directory; see :func:`sciimg.inference.load.load_model`."""
+def load_model(path: str | os.PathLike, device: str = "cpu") -> TrainedModel:
+    """Load any trained sciimg model folder; see :func:`sciimg.inference.load.load_model`."""
     from sciimg.inference.load import load_model as _load_model
 
-    return _load_model(path)
+    return _load_model(path, device)
 
 
-def load_regressor(path):
-    """Load a trained regressor directory; see :func:`sciimg.inference.load.load_regressor`."""
+def load_regressor(path: str | os.PathLike, device: str = "cpu") -> Regressor:
+    """Load a trained regressor folder; see :func:`sciimg.inference.load.load_regressor`."""
     from sciimg.inference.load import load_regressor as _load_regressor
 
-    return _load_regressor(path)
+    return _load_regressor(path, device)

@@ -10,6 +10,7 @@ from astropy.table import Table
 from sciimg.baselines import baseline_class
 from sciimg.io.atomic import atomic_path
 from sciimg.io.store import SampleStore
+from sciimg.provenance import provenance
 
 
 def run_baseline(name: str, train: str | os.PathLike, test: str | os.PathLike, output: str | os.PathLike) -> Path:
@@ -26,6 +27,7 @@ def run_baseline(name: str, train: str | os.PathLike, test: str | os.PathLike, o
     table["reco_" + target.removeprefix("true_")] = reco
     table["reco_" + target.removeprefix("true_")].unit = unit
     table.meta.update({"baseline": name, "fitted_on": Path(train).name})
+    table.meta["provenance"] = provenance(inputs=[train, test])
     with atomic_path(output) as tmp:
         table.write(tmp, format="ascii.ecsv", overwrite=True)
     return Path(output)

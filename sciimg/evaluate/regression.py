@@ -17,6 +17,7 @@ from sciimg.evaluate.plots import plot_camera_examples, plot_energy_performance
 from sciimg.geometry.hexgrid import AxialMapping
 from sciimg.io.atomic import write_text_atomic
 from sciimg.io.store import SampleStore
+from sciimg.provenance import provenance
 
 
 def _read(path: Path, target: str) -> Table:
@@ -70,6 +71,7 @@ def evaluate_energy(
             "resolution": "68% containment of |E_reco/E_true - 1| per bin of true energy",
             "coverage_1sigma": "fraction of events with |E_reco - E_true| <= predicted std",
         },
+        "provenance": provenance(inputs=[*predictions.values(), test_store]),
     }
     output_dir.mkdir(parents=True, exist_ok=True)
     plot_energy_performance(metrics, output_dir / "energy_resolution.png")

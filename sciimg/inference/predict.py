@@ -15,6 +15,7 @@ from sciimg.inference.load import Regressor, TrainedModel, load_model
 from sciimg.io.atomic import atomic_path
 from sciimg.io.dl1 import read_dl1
 from sciimg.io.store import SampleStore
+from sciimg.provenance import provenance
 
 
 def _camera_events(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, str]]:
@@ -74,6 +75,7 @@ def predict(model_dir: str | os.PathLike, inputs: list[str], output: str | os.Pa
     if not isinstance(model, Regressor):
         raise InputError(f"{model_dir}: prediction for task {model.metadata['task']!r} is not available yet")
     table = predict_regression(model, paths)
+    table.meta["provenance"] = provenance(inputs=[*paths, model.path / "model.ckpt"])
     with atomic_path(output) as tmp:
         table.write(tmp, format="ascii.ecsv", overwrite=True)
     return Path(output)
