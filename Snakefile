@@ -7,7 +7,10 @@ from sciimg.config import validate_config
 from sciimg.errors import ConfigError
 
 
-configfile: "configs/default.yaml"
+# The default config only when none is given: `--configfile my.yaml` runs my experiments alone.
+if not config.get("experiments"):
+
+    configfile: "configs/default.yaml"
 
 
 try:

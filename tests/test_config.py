@@ -96,3 +96,16 @@ def test_snakemake_stops_with_one_message_on_a_misspelled_key(tmp_path):
     )
     assert "Traceback" not in result.stderr
     assert list(tmp_path.iterdir()) == [configfile] or not (tmp_path / "results").exists()
+
+
+def test_a_given_configfile_replaces_the_default_experiments():
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--nolock", "--configfile", "tests/data/tiny.yaml"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "experiment=tiny_energy" in result.stdout
+    assert "experiment=cherenkov_energy" not in result.stdout
