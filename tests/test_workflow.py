@@ -34,6 +34,11 @@ def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(command, capture_output=True, text=True, env=env, check=False)
 
 
+def sciimg_cli(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    return subprocess.run(["sciimg", *args], capture_output=True, text=True, env=env, check=False)
+
+
 @pytest.fixture(scope="module")
 def workflow_run(tmp_path_factory) -> Path:
     workdir = tmp_path_factory.mktemp("workflow")
@@ -97,44 +102,16 @@ np.save(sys.argv[1], np.stack([mean, std]))
 
 
 def test_cli_errors_are_one_line_and_leave_nothing(workflow_run, tmp_path):
-    spec = str(TINY)
     corrupt = tmp_path / "corrupt.h5"
     corrupt.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 100)
-    result = subprocess.run(
-        [
-            "sciimg",
-            "ingest",
-            "--spec",
-            spec,
-            "--input",
-            str(corrupt),
-            "--output-dir",
-            str(tmp_path / "out"),
-        ],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
-        check=False,
-    )
+    result = sciimg_cli("ingest", "--spec", str(TINY), "--input", str(corrupt), "--output-dir", str(tmp_path / "out"))
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "corrupt.h5: not a readable HDF5 file" in result.stderr
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
-    missing_model = subprocess.run(
-        [
-            "sciimg",
-            "predict",
-            "--model",
-            str(tmp_path / "no_model"),
-            "--input",
-            str(corrupt),
-            "--output",
-            str(tmp_path / "p.ecsv"),
-        ],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
-        check=False,
+    output = str(tmp_path / "p.ecsv")
+    missing_model = sciimg_cli(
+        "predict", "--model", str(tmp_path / "no_model"), "--input", str(corrupt), "--output", output
     )
     assert missing_model.returncode == 2 and "no_model: model directory does not exist" in missing_model.stderr
     assert not (tmp_path / "p.ecsv").exists()
