@@ -14,7 +14,10 @@ from lightning.pytorch.loggers import CSVLogger
 
 from sciimg.data.dataset import StoreDataModule
 from sciimg.errors import ConfigError
+from sciimg.provenance import config_hash
 from sciimg.tasks import BaseTask, task_class
+
+SPEC_HASH_FILE = "spec_hash.txt"
 
 
 def task_options(spec: Mapping[str, Any], in_channels: int) -> dict[str, Any]:
@@ -62,7 +65,8 @@ def fit(
 ) -> tuple[BaseTask, Path]:
     """Train the experiment's task on ``store_dir/{train,val}.h5``.
 
-    Resumes from ``checkpoint_dir/last.ckpt`` when it exists.
+    Resumes from ``checkpoint_dir/last.ckpt`` when it was written for the same experiment
+    spec; checkpoints of a different spec are removed first, so a changed config trains anew.
 
     Returns:
         the task loaded from the best checkpoint, and that checkpoint's path.
@@ -82,6 +86,17 @@ def fit(
     task = cls(**task_options(spec, len(in_channels)))
     trainer = build_trainer(trainer_opts, checkpoint_dir, checkpoint_dir.parent / "logs")
     last = checkpoint_dir / "last.ckpt"
+    discard_stale_checkpoints(checkpoint_dir, config_hash(spec))
     trainer.fit(task, datamodule=data, ckpt_path=str(last) if last.exists() else None)
     best = Path(trainer.checkpoint_callback.best_model_path or last)
     return cls.load_from_checkpoint(best, map_location="cpu"), best
+
+
+def discard_stale_checkpoints(checkpoint_dir: Path, spec_hash: str) -> None:
+    """Delete checkpoints written for another spec; record ``spec_hash`` for the new ones."""
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    marker = checkpoint_dir / SPEC_HASH_FILE
+    if not marker.exists() or marker.read_text().strip() != spec_hash:
+        for checkpoint in checkpoint_dir.glob("*.ckpt"):
+            checkpoint.unlink()
+        marker.write_text(spec_hash + "\n")

@@ -14,6 +14,7 @@ from sciimg.tasks.fit import fit
 def test_checkpoint_reloads_without_arguments(tmp_path, tiny_stores, tiny_spec):
     task, best = fit(tiny_spec, tiny_stores["train"].parent, tmp_path / "checkpoints")
     assert best.name == "best.ckpt" and (tmp_path / "checkpoints" / "last.ckpt").exists()
+    assert {p.name for p in (tmp_path / "checkpoints").iterdir()} == {"best.ckpt", "last.ckpt", "spec_hash.txt"}
     loaded = RegressionTask.load_from_checkpoint(best)
     assert loaded.hparams.backbone == "resnet18" and loaded.hparams.heteroscedastic
     x = torch.randn(3, 1, 21, 21)
@@ -55,3 +56,16 @@ def test_heteroscedastic_output_decodes_to_physical_units():
 def test_unknown_optimizer_is_rejected():
     with pytest.raises(ValueError, match=r"optimizer must be one of \['adam', 'adamw', 'sgd'\], got 'rmsprop'"):
         RegressionTask(optimizer="rmsprop")
+
+
+def test_checkpoints_of_another_spec_are_not_resumed(tmp_path, tiny_stores, tiny_spec):
+    fit(tiny_spec, tiny_stores["train"].parent, tmp_path / "ck")
+    first = (tmp_path / "ck" / "last.ckpt").stat().st_mtime_ns
+    fit(tiny_spec, tiny_stores["train"].parent, tmp_path / "ck")  # same spec: resumes, trains no more
+    assert (tmp_path / "ck" / "last.ckpt").stat().st_mtime_ns == first
+    wider = {
+        **tiny_spec,
+        "model": {**tiny_spec["model"], "backbone_options": {"widths": [8, 8], "blocks_per_stage": [1, 1]}},
+    }
+    task, _ = fit(wider, tiny_stores["train"].parent, tmp_path / "ck")  # new architecture: starts over
+    assert task.hparams.backbone_options["widths"] == [8, 8]
