@@ -11,6 +11,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.colors import AsinhNorm
 
 from sciimg.io.atomic import atomic_path
 
@@ -47,11 +48,14 @@ def plot_energy_performance(metrics: Mapping[str, Any], path: str | os.PathLike)
 
 def plot_camera_examples(grids: np.ndarray, valid: np.ndarray, titles: Sequence[str], path: str | os.PathLike) -> None:
     """A row of camera images (axial grids; cells without a pixel left blank)."""
-    fig, axes = plt.subplots(1, len(grids), figsize=(3 * len(grids), 3.2))
+    fig, axes = plt.subplots(1, len(grids), figsize=(3.6 * len(grids), 3.2))
     for ax, grid, title in zip(np.atleast_1d(axes), grids, titles, strict=True):
-        ax.imshow(np.where(valid, grid, np.nan), origin="lower", cmap="viridis")
+        shown = ax.imshow(
+            np.where(valid, grid, np.nan), origin="lower", cmap="viridis", norm=AsinhNorm(linear_width=5.0)
+        )
+        fig.colorbar(shown, ax=ax, shrink=0.7)
         ax.set_title(title, fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.suptitle("simulated test images (axial grid, charge in p.e.)")
+    fig.suptitle("test images on the axial grid (charge in p.e., asinh colour scale)")
     _save(fig, path)

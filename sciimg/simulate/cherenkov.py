@@ -72,9 +72,10 @@ def simulate_gamma_events(
     fluctuation = np.clip(0.25 * (energy / 0.1) ** -0.15, 0.08, None)
     size = model.pe_per_tev * energy**1.05 * light_pool * rng.lognormal(0.0, fluctuation)
     distance = impact * 0.0075 * (1 + 0.08 * log_e) * rng.normal(1.0, 0.05, n_events)
-    length = (0.08 + 0.035 * log_e + 0.0005 * impact) * rng.lognormal(0.0, 0.1, n_events)
+    # Hillas length/width of real LST showers: ~0.15/0.05 deg at 100 GeV, ~0.45/0.12 deg at 10 TeV
+    length = (0.10 + 0.08 * log_e + 0.0006 * impact) * rng.lognormal(0.0, 0.1, n_events)
     length = np.clip(length, 0.04, None)
-    width = np.clip((0.04 + 0.012 * log_e) * rng.lognormal(0.0, 0.1, n_events), 0.02, None)
+    width = np.clip((0.045 + 0.025 * log_e) * rng.lognormal(0.0, 0.1, n_events), 0.02, None)
     skewness = rng.uniform(1.0, 3.0, n_events)
     time_gradient = (impact / 100.0) * 4.0 * rng.normal(1.0, 0.1, n_events)  # ns / deg
 
