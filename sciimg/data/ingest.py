@@ -17,8 +17,6 @@ from sciimg.io.dl1 import DL1Events, read_dl1
 from sciimg.io.store import write_store
 from sciimg.provenance import provenance
 
-SPLITS = ("train", "val", "test")
-
 
 def expand_inputs(patterns: list[str]) -> list[Path]:
     """Expand paths and globs, in sorted order; a pattern that matches nothing is an error."""

@@ -6,7 +6,6 @@ from typing import Any
 
 import lightning as L
 import torch
-from torch import nn
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULERS = ("cosine", "plateau", "none")
@@ -111,8 +110,3 @@ class BaseTask(L.LightningModule):
             sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=2)
             return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "monitor": "val_loss"}}
         return {"optimizer": opt}
-
-
-def count_parameters(model: nn.Module) -> int:
-    """Number of trainable parameters."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
