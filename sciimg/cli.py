@@ -139,7 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sciimg`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("sciimg").setLevel(logging.INFO)
     try:
         args.handler(args)
     except (SciimgError, FileNotFoundError) as error:

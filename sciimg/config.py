@@ -11,7 +11,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from sciimg.errors import ConfigError
+from sciimg.errors import ConfigError, InputError
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -79,17 +79,26 @@ def check_experiment(name: str, experiment: Mapping[str, Any]) -> None:
     sim = experiment["data"].get("simulate")
     if sim and sim["energy_min_tev"] >= sim["energy_max_tev"]:
         raise ConfigError(f"config key experiments.{name}.data.simulate.energy_min_tev must be below energy_max_tev")
+    camera = (sim or {}).get("camera", "simulated")
+    if camera != "simulated":
+        from sciimg.geometry.camera import load_camera_geometry
+
+        try:
+            load_camera_geometry(camera)
+        except InputError as error:
+            raise ConfigError(f"config key experiments.{name}.data.simulate.camera: {error}") from None
     from sciimg.tasks.fit import task_options
 
+    in_channels = len(experiment["data"]["channels"])
     try:
-        task_options(experiment, in_channels=1)
+        task_options(experiment, in_channels=in_channels)
     except ConfigError as error:
         raise ConfigError(f"config key experiments.{name}.model: {error}") from None
     backbone_options = experiment["model"].get("backbone_options", {})
     from sciimg.nets import build
 
     try:
-        build(experiment["model"].get("backbone", "resnet18"), 2, 1, **backbone_options)
+        build(experiment["model"].get("backbone", "resnet18"), 2, in_channels, **backbone_options)
     except (ValueError, TypeError) as error:
         raise ConfigError(f"config key experiments.{name}.model: {error}") from None
 

@@ -19,7 +19,9 @@ def test_default_config_is_valid_and_gets_defaults():
     config = validate_config(DEFAULT)
     experiment = config["experiments"]["cherenkov_energy"]
     assert experiment["trainer"]["num_workers"] == 0
-    assert experiment["data"]["simulate"]["max_impact_m"] == 250.0
+    assert experiment["data"]["simulate"]["max_impact_m"] == 300.0
+    assert experiment["data"]["quality_cuts"] == {"min_intensity_pe": 50, "max_leakage_intensity_width_2": None}
+    assert experiment["data"]["cleaning"] == {"picture_pe": 8.0, "boundary_pe": 4.0, "min_picture_neighbors": 2}
 
 
 def _broken(edit) -> dict:

@@ -7,7 +7,7 @@ import tomllib
 import yaml
 
 ROOT = Path(__file__).parents[1]
-CONDA_TO_PYPI = {"pytorch": "torch"}
+CONDA_TO_PYPI = {"pytorch": "torch", "pytables": "tables"}
 NOT_PACKAGES = {"python", "pip"}
 
 

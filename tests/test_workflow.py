@@ -6,9 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 from astropy.table import Table
+
+from sciimg.io.store import SampleStore
 
 ROOT = Path(__file__).parents[1]
 TINY = ROOT / "tests" / "data" / "tiny.yaml"
@@ -56,11 +59,14 @@ def test_outputs_and_metrics(workflow_run):
     assert (results / "report.html").stat().st_size > 10_000
     metrics = json.loads((results / EXP / "metrics.json").read_text())
     assert metrics["experiment"] == EXP and metrics["task"] == "regression"
-    assert set(metrics["methods"]) == {"resnet18", "intensity_regression"}
+    assert set(metrics["methods"]) == {"resnet18", "hillas_rf"}
     n_bins = len(metrics["bins"]["true_energy_edges_tev"]) - 1
+    test_store = SampleStore(workflow_run / "data/interim" / EXP / "test.h5")
+    n_test, cuts = len(test_store), test_store.attrs["quality_cuts"]
+    assert cuts["events_before"] == 240 and n_test == round(0.2 * cuts["events_after"]) > 30
     for values in metrics["methods"].values():
         assert len(values["resolution"]) == len(values["bias"]) == len(values["n_events"]) == n_bins
-        assert sum(values["n_events"]) == metrics["n_test_events"] == 48
+        assert sum(values["n_events"]) == metrics["n_test_events"] == n_test
     for name in ("model.ckpt", "card.json", "preprocess.npz"):
         assert (results / EXP / "model" / name).is_file()
     assert {p.name for p in (results / EXP / "checkpoints").iterdir()} == {"best.ckpt", "last.ckpt", "spec_hash.txt"}
@@ -71,7 +77,7 @@ def test_outputs_and_metrics(workflow_run):
 def test_rerun_does_nothing_and_deleting_one_output_reruns_only_its_dependents(workflow_run):
     again = snakemake(workflow_run, "-n")
     assert "Nothing to be done" in again.stdout + again.stderr
-    (workflow_run / "results" / EXP / "baselines" / "intensity_regression.ecsv").unlink()
+    (workflow_run / "results" / EXP / "baselines" / "hillas_rf.ecsv").unlink()
     partial = snakemake(workflow_run, "-n")
     jobs = partial.stdout + partial.stderr
     assert "rule baseline:" in jobs and "rule evaluate:" in jobs and "rule report:" in jobs
@@ -84,21 +90,23 @@ def test_regressor_in_a_fresh_process_matches_the_predict_rule(workflow_run):
     script = f"""
 import sys, numpy as np
 import sciimg
-from sciimg.geometry.hexgrid import AxialMapping
-from sciimg.io.store import SampleStore
-store = SampleStore({str(workflow_run / "data/interim" / EXP / "test.h5")!r})
-pixels = AxialMapping.from_arrays(store.extra()).to_pixels(store.read('image')[:, 0])
+from sciimg.io.dl1 import read_events
+events = read_events({str(workflow_run / "data/raw" / EXP / "simulated.dl1.h5")!r}).table
 reg = sciimg.load_regressor({str(workflow_run / "results" / EXP / "model")!r})
-mean, std = reg.predict(pixels, return_std=True, batch_size=7)
-np.save(sys.argv[1], np.stack([mean, std]))
+mean, std = reg.predict(np.asarray(events["image"]), return_std=True, batch_size=7)
+from_file = reg.predict({str(workflow_run / "data/raw" / EXP / "simulated.dl1.h5")!r})
+assert mean.unit == "TeV" and np.allclose(from_file.value, mean.value, rtol=1e-6)
+np.save(sys.argv[1], np.stack([events["event_id"], mean.value, std.value]))
 """
     out = workflow_run / "fresh.npy"
     subprocess.run([sys.executable, "-c", script, str(out)], check=True)
-    fresh = np.load(out)
+    event_id, mean, std = np.load(out)
     table = Table.read(workflow_run / "results" / EXP / "predictions" / "model.ecsv")
     assert str(table["reco_energy"].unit) == "TeV"
-    np.testing.assert_allclose(fresh[0], table["reco_energy"], rtol=1e-6)
-    np.testing.assert_allclose(fresh[1], table["reco_energy_std"], rtol=1e-6)
+    rows = np.searchsorted(event_id, table["event_id"])
+    np.testing.assert_array_equal(event_id[rows], table["event_id"])
+    np.testing.assert_allclose(mean[rows], table["reco_energy"], rtol=1e-5)
+    np.testing.assert_allclose(std[rows], table["reco_energy_std"], rtol=1e-5)
 
 
 def test_cli_errors_are_one_line_and_leave_nothing(workflow_run, tmp_path):
@@ -124,10 +132,48 @@ def test_load_regressor_errors(workflow_run, tmp_path):
     with pytest.raises(InputError, match="missing_model: model directory does not exist"):
         sciimg.load_regressor(tmp_path / "missing_model")
     reg = sciimg.load_regressor(workflow_run / "results" / EXP / "model")
-    with pytest.raises(InputError, match=r"images must have shape \(n_events, 331\)"):
-        reg.predict(np.zeros((2, 330)))
-    bad = np.zeros((3, 331))
+    with pytest.raises(InputError, match=r"images must have shape \(n_events, 1855\) pixels of camera SimHexCam"):
+        reg.predict(np.zeros((2, 1854)))
+    bad = np.zeros((3, 1855))
     bad[1, 5] = np.nan
     with pytest.raises(InputError, match=r"images must be finite, got NaN/inf in rows \[1\]"):
         reg.predict(bad)
-    assert reg.predict(np.zeros(331)).shape == (1,)
+    assert reg.predict(np.zeros(1855)).shape == (1,)
+
+
+def test_prediction_only_inputs(workflow_run, tmp_path, lst_muons):
+    """Real simtel muons (no gamma truth) predict one row per event; evaluation names the missing truth."""
+    model = str(workflow_run / "results" / EXP / "model")
+    output = tmp_path / "muons.ecsv"
+    result = sciimg_cli("predict", "--model", model, "--input", str(lst_muons), "--output", str(output))
+    assert result.returncode == 0, result.stderr
+    table = Table.read(output)
+    assert len(table) == 30 and len(np.unique(table["event_id"])) == 30
+    assert np.all(np.isfinite(table["reco_energy"])) and str(table["reco_energy"].unit) == "TeV"
+
+
+def test_dl1_without_truth_predicts_but_does_not_evaluate(workflow_run, tmp_path):
+    observed = tmp_path / "observed.dl1.h5"
+    observed.write_bytes((workflow_run / "data/raw" / EXP / "simulated.dl1.h5").read_bytes())
+    with h5py.File(observed, "r+") as h5:
+        del h5["simulation"]
+    model = str(workflow_run / "results" / EXP / "model")
+    output = tmp_path / "observed.ecsv"
+    assert sciimg_cli("predict", "--model", model, "--input", str(observed), "--output", str(output)).returncode == 0
+    table = Table.read(output)
+    assert len(table) == 240 and "true_energy" not in table.colnames
+    test_store = str(workflow_run / "data/interim" / EXP / "test.h5")
+    result = sciimg_cli(
+        "evaluate",
+        "--experiment",
+        "x",
+        "--test",
+        test_store,
+        "--predictions",
+        f"m={output}",
+        "--output-dir",
+        str(tmp_path / "eval"),
+    )
+    assert result.returncode == 2
+    assert "observed.ecsv: has no 'true_energy' column: its input carried no simulation truth" in result.stderr
+    assert not (tmp_path / "eval" / "metrics.json").exists()

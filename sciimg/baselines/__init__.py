@@ -1,8 +1,8 @@
 """Classical methods each task is measured against, chosen by name."""
 
-from sciimg.baselines.cherenkov_energy import IntensityRegression
+from sciimg.baselines.hillas_rf import HillasRandomForest
 
-BASELINES = {"intensity_regression": IntensityRegression}
+BASELINES = {"hillas_rf": HillasRandomForest}
 
 
 def baseline_class(name: str) -> type:
@@ -12,4 +12,4 @@ def baseline_class(name: str) -> type:
     return BASELINES[name]
 
 
-__all__ = ["BASELINES", "IntensityRegression", "baseline_class"]
+__all__ = ["BASELINES", "HillasRandomForest", "baseline_class"]

@@ -17,12 +17,13 @@ def run_baseline(name: str, train: str | os.PathLike, test: str | os.PathLike, o
     """Fit baseline ``name`` on ``train`` and write its test-split predictions to ``output`` (ECSV)."""
     method = baseline_class(name)()
     train_store, test_store = SampleStore(train), SampleStore(test)
-    method.fit(train_store.read("image")[:, 0], train_store.read("target"))
-    reco = method.predict(test_store.read("image")[:, 0])
+    method.fit(train_store.meta(), train_store.read("target"))
     meta = test_store.meta()
+    reco = method.predict(meta)
     target = test_store.attrs["target_name"]
     unit = test_store.attrs["units"].get("target") or None
-    table = Table({"obs_id": meta["obs_id"], "event_id": meta["event_id"], target: meta[target]})
+    ids = [key for key in ("obs_id", "event_id", "tel_id") if key in meta]
+    table = Table({**{key: meta[key] for key in ids}, target: meta[target]})
     table[target].unit = unit
     table["reco_" + target.removeprefix("true_")] = reco
     table["reco_" + target.removeprefix("true_")].unit = unit

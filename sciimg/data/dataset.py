@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from sciimg.data.transforms import Normalisation
+from sciimg.data.transforms import ChannelNormalisation
 from sciimg.io.store import SampleStore
 
 
@@ -18,7 +18,7 @@ class StoreDataset(Dataset):
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.store = SampleStore(path)
-        self.normalisation = Normalisation(**self.store.attrs["normalisation"])
+        self.normalisation = ChannelNormalisation.from_list(self.store.attrs["normalisation"])
         extra = self.store.extra()
         self.valid = extra["valid_mask"].astype(bool) if "valid_mask" in extra else None
 

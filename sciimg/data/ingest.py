@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import glob
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import astropy.units as u
 import numpy as np
 
-from sciimg.data.transforms import Normalisation
+from sciimg.data.camera_channels import NORMALISATION, camera_channels
+from sciimg.data.image_parameters import UNITS, Cleaning, image_parameters
+from sciimg.data.transforms import ChannelNormalisation
 from sciimg.errors import InputError
-from sciimg.geometry.hexgrid import AxialMapping
-from sciimg.io.dl1 import DL1Events, read_dl1
+from sciimg.geometry.camera import geometry_to_arrays
+from sciimg.geometry.mappers import build_mapper
+from sciimg.io.dl1 import GAMMA, CameraEvents, concatenate, read_events
 from sciimg.io.store import write_store
 from sciimg.provenance import provenance
+
+log = logging.getLogger(__name__)
 
 
 def expand_inputs(patterns: list[str]) -> list[Path]:
@@ -42,75 +49,79 @@ def split_indices(n: int, fractions: Mapping[str, float], seed: int) -> dict[str
     return {name: np.sort(order[a:b]) for name, (a, b) in bounds.items()}
 
 
-def _concatenate(events: list[DL1Events], paths: list[Path]) -> DL1Events:
-    first = events[0]
-    for other, path in zip(events[1:], paths[1:], strict=True):
-        same = (
-            other.camera.n_pixels == first.camera.n_pixels
-            and np.allclose(other.camera.pix_x, first.camera.pix_x)
-            and np.allclose(other.camera.pix_y, first.camera.pix_y)
+def quality_cut(parameters: Mapping[str, np.ndarray], cuts: Mapping[str, float | None]) -> np.ndarray:
+    """Events passing the intensity and leakage cuts (NaN parameters fail)."""
+    keep = parameters["hillas_intensity"] > cuts.get("min_intensity_pe", 0.0)
+    max_leakage = cuts.get("max_leakage_intensity_width_2")
+    if max_leakage is not None:
+        keep &= parameters["leakage_intensity_width_2"] <= max_leakage
+    return keep & np.isfinite(parameters["hillas_width"])
+
+
+def _training_events(events: CameraEvents, target_name: str, target_log10: bool) -> CameraEvents:
+    """Gamma events with a valid target; clear errors for files that cannot train a model."""
+    table = events.table
+    if target_name not in table.colnames:
+        raise InputError(
+            f"{events.source}: has no simulation truth column {target_name!r} (columns {table.colnames}); "
+            "such files can be given to `sciimg predict` but cannot train or evaluate a model"
         )
-        if not same:
-            raise InputError(f"{path}: camera geometry differs from {paths[0]}; ingest one camera at a time")
-    shower_keys = set(first.shower)
-    return DL1Events(
-        camera=first.camera,
-        event_id=np.concatenate([e.event_id for e in events]),
-        obs_id=np.concatenate([e.obs_id for e in events]),
-        image=np.concatenate([e.image for e in events]),
-        peak_time=np.concatenate([e.peak_time for e in events]),
-        shower={k: np.concatenate([e.shower[k] for e in events]) for k in shower_keys},
-        units=first.units,
-    )
+    if "true_shower_primary_id" in table.colnames:
+        table = table[np.asarray(table["true_shower_primary_id"]) == GAMMA]
+        if len(table) == 0:
+            raise InputError(f"{events.source}: has no gamma events (true_shower_primary_id 0) to train on")
+    target = np.asarray(table[target_name], float)
+    if not np.all(np.isfinite(target)) or (target_log10 and np.any(target <= 0)):
+        raise InputError(f"{events.source}: target {target_name!r} must be finite and positive")
+    return CameraEvents(events.geometry, table, events.source)
 
 
 def ingest_cherenkov(inputs: list[Path], out_dir: Path, spec: Mapping[str, Any]) -> dict[str, Path]:
-    """Cherenkov DL1 images -> square grids (axial mapping) -> train/val/test stores."""
+    """Cherenkov images -> image parameters, quality cuts -> grids -> train/val/test stores."""
     data = spec["data"]
-    tel_id = data.get("files", {}).get("tel_id", 1)
-    events = _concatenate([read_dl1(p, tel_id) for p in inputs], inputs)
+    telescope_type = data.get("files", {}).get("telescope_type")
     target_name = data["target"]
-    if target_name not in events.shower:
-        raise InputError(
-            f"{inputs[0]}: target must be a simulated shower column {sorted(events.shower)}, "
-            f"got {target_name!r} (files without simulation truth cannot be used for training)"
-        )
-    target = events.shower[target_name].astype(np.float32)
-    if not np.all(np.isfinite(target)) or (spec["model"].get("target_log10", True) and np.any(target <= 0)):
-        raise InputError(f"{inputs[0]}: target {target_name!r} must be finite and positive")
+    events = concatenate([read_events(p, telescope_type) for p in inputs])
+    events = _training_events(events, target_name, spec["model"].get("target_log10", True))
+    table, geometry = events.table, events.geometry
+    images = np.asarray(table["image"], np.float32)
+    peak_times = np.asarray(table["peak_time"], np.float32)
+    parameters, masks = image_parameters(geometry, images, peak_times, Cleaning(**data["cleaning"]))
+    keep = quality_cut(parameters, data["quality_cuts"])
+    log.info("quality cuts %s keep %d of %d gamma events", data["quality_cuts"], keep.sum(), len(keep))
+    if keep.sum() < 3:
+        raise InputError(f"{inputs[0]}: only {int(keep.sum())} events pass the quality cuts {data['quality_cuts']}")
 
-    mapping = AxialMapping.from_positions(events.camera.pix_x, events.camera.pix_y)
-    valid = mapping.valid_mask()
-    images = mapping.to_grid(events.image)[:, None]  # (N, 1, H, W)
-    splits = split_indices(len(images), data["split"], spec["seed"])
-    normalisation = Normalisation.fit(images[splits["train"]], data["normalisation"], valid)
+    mapper = build_mapper(data["mapper"], geometry.pix_x.to_value(u.m), geometry.pix_y.to_value(u.m))
+    valid = mapper.valid_mask()
+    grids = mapper.to_grid(camera_channels(images[keep], peak_times[keep], masks[keep], data["channels"]))
+    target = np.asarray(table[target_name], np.float32)[keep]
+    splits = split_indices(len(grids), data["split"], spec["seed"])
+    kinds = [NORMALISATION[c] or data["normalisation"] for c in data["channels"]]
+    normalisation = ChannelNormalisation.fit(grids[splits["train"]], kinds, valid)
 
     attrs = {
         "modality": "cherenkov",
         "axes": "C,Y,X",
-        "channels": ["charge"],
-        "units": {"image": "p.e.", "target": events.units.get(target_name, "")},
+        "channels": list(data["channels"]),
+        "units": {"image": "p.e.", "target": str(table[target_name].unit or "")},
         "target_name": target_name,
-        "normalisation": normalisation.to_dict(),
-        "camera": {"name": events.camera.name, "focal_length_m": events.camera.focal_length},
+        "normalisation": normalisation.to_list(),
+        "cleaning": data["cleaning"],
+        "quality_cuts": {**data["quality_cuts"], "events_before": len(keep), "events_after": int(keep.sum())},
+        "parameter_units": UNITS,
         "provenance": provenance(spec, inputs, spec["seed"]),
     }
-    extra = {
-        **mapping.to_arrays(),
-        "valid_mask": valid,
-        "pix_x": events.camera.pix_x,
-        "pix_y": events.camera.pix_y,
-    }
+    extra = {**mapper.to_arrays(), "valid_mask": valid, **geometry_to_arrays(geometry)}
+    columns = {name: np.asarray(table[name])[keep] for name in table.colnames if name not in ("image", "peak_time")}
+    columns.update({name: values[keep] for name, values in parameters.items()})
     outputs = {}
     for name, index in splits.items():
-        meta = {"event_id": events.event_id[index], "obs_id": events.obs_id[index]}
-        meta.update({k: v[index] for k, v in events.shower.items()})
-        meta["intensity"] = events.image[index].sum(axis=1)
         outputs[name] = out_dir / f"{name}.h5"
         write_store(
             outputs[name],
-            {"image": images[index], "target": target[index]},
-            meta=meta,
+            {"image": grids[index], "target": target[index]},
+            meta={key: column[index] for key, column in columns.items()},
             extra=extra,
             attrs={**attrs, "split": name},
         )

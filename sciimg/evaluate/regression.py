@@ -14,7 +14,6 @@ from astropy.table import Table
 from sciimg.errors import InputError
 from sciimg.evaluate.energy import energy_bins, resolution_and_bias, uncertainty_coverage
 from sciimg.evaluate.plots import plot_camera_examples, plot_energy_performance
-from sciimg.geometry.hexgrid import AxialMapping
 from sciimg.io.atomic import write_text_atomic
 from sciimg.io.store import SampleStore
 from sciimg.provenance import provenance
@@ -22,8 +21,13 @@ from sciimg.provenance import provenance
 
 def _read(path: Path, target: str) -> Table:
     table = Table.read(path, format="ascii.ecsv")
-    if target not in table.colnames or "event_id" not in table.colnames:
-        raise InputError(f"{path}: prediction table must have 'event_id' and {target!r} columns")
+    if "event_id" not in table.colnames:
+        raise InputError(f"{path}: prediction table must have an 'event_id' column, got {table.colnames}")
+    if target not in table.colnames:
+        raise InputError(
+            f"{path}: has no {target!r} column: its input carried no simulation truth, "
+            "so there is nothing to evaluate the predictions against"
+        )
     table.sort(["obs_id", "event_id"] if "obs_id" in table.colnames else ["event_id"])
     return table
 
@@ -82,7 +86,7 @@ def evaluate_energy(
 
 def _plot_examples(test_store: str | os.PathLike, tables: Mapping[str, Table], path: Path) -> None:
     store = SampleStore(test_store)
-    mapping = AxialMapping.from_arrays(store.extra())
+    valid = store.extra()["valid_mask"].astype(bool)
     meta = store.meta()
     energy = meta["true_energy"]
     picks = [int(np.argmin(np.abs(np.log10(energy) - q))) for q in np.quantile(np.log10(energy), [0.1, 0.4, 0.7, 0.95])]
@@ -92,5 +96,5 @@ def _plot_examples(test_store: str | os.PathLike, tables: Mapping[str, Table], p
         f"E_true {energy[i]:.3g} TeV\n{model_name}: {reco.get(meta['event_id'][i], np.nan):.3g} TeV" for i in picks
     ]
     grids = np.stack([store[i]["image"][0] for i in picks])
-    plot_camera_examples(grids, mapping.valid_mask(), titles, path)
+    plot_camera_examples(grids, valid, titles, path)
     store.close()

@@ -1,5 +1,5 @@
-"""Hexagonal camera <-> square grid mappings."""
+"""Camera geometries and hexagonal-pixel -> square-grid mappers."""
 
-from sciimg.geometry.hexgrid import AxialMapping
+from sciimg.geometry.mappers import MAPPERS, GridMapper, build_mapper
 
-__all__ = ["AxialMapping"]
+__all__ = ["MAPPERS", "GridMapper", "build_mapper"]

@@ -48,7 +48,10 @@ def export_model(
         "target_log10": spec["model"].get("target_log10", True),
         "heteroscedastic": spec["model"].get("heteroscedastic", False),
         "normalisation": attrs["normalisation"],
-        "camera": attrs.get("camera"),
+        "camera": str(store.extra()["camera_name"]) if "camera_name" in store.extra() else None,
+        "mapper": str(store.extra()["mapper_name"]) if "mapper_name" in store.extra() else None,
+        "cleaning": attrs.get("cleaning"),
+        "quality_cuts": attrs.get("quality_cuts"),
         "provenance": attrs["provenance"],
         **(extra_card or {}),
     }

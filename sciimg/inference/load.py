@@ -7,14 +7,20 @@ import os
 from pathlib import Path
 from typing import Any
 
+import astropy.units as u
 import numpy as np
 import torch
+from astropy.table import Table
 
-from sciimg.data.transforms import Normalisation
+from sciimg.data.camera_channels import camera_channels
+from sciimg.data.transforms import ChannelNormalisation
 from sciimg.errors import InputError
-from sciimg.geometry.hexgrid import AxialMapping
+from sciimg.geometry.camera import geometry_from_arrays
+from sciimg.geometry.mappers import GridMapper
 from sciimg.inference.export import CARD, CHECKPOINT, PREPROCESS
 from sciimg.tasks import BaseTask, task_class
+
+CameraInput = np.ndarray | Table | str | os.PathLike
 
 
 class TrainedModel:
@@ -36,45 +42,101 @@ class TrainedModel:
         cls = task_class(self.metadata["task"])
         self.task: BaseTask = cls.load_from_checkpoint(path / CHECKPOINT, map_location=self.device)
         self.task.eval()
-        self.normalisation = Normalisation(**self.metadata["normalisation"])
+        self.normalisation = ChannelNormalisation.from_list(self.metadata["normalisation"])
         with np.load(path / PREPROCESS) as arrays:
             self.preprocess_arrays = {k: arrays[k] for k in arrays.files}
-        self.mapping = AxialMapping.from_arrays(self.preprocess_arrays) if "rows" in self.preprocess_arrays else None
-        valid = self.preprocess_arrays.get("valid_mask")
-        self.valid = None if valid is None else valid.astype(bool)
+        arrays = self.preprocess_arrays
+        self.mapper = GridMapper.from_arrays(arrays) if "mapper_cell" in arrays else None
+        self.geometry = geometry_from_arrays(arrays) if "pix_x" in arrays else None
+        self.valid = arrays["valid_mask"].astype(bool) if "valid_mask" in arrays else None
 
-    def prepare(self, images: np.ndarray) -> np.ndarray:
-        """Raw inputs (camera pixels for Cherenkov models) -> normalised network input."""
-        images = np.asarray(images, dtype=np.float32)
-        if self.mapping is not None:
-            if images.ndim == 1:
-                images = images[None]
-            if images.ndim != 2 or images.shape[1] != self.mapping.n_pixels:
-                raise InputError(
-                    f"images must have shape (n_events, {self.mapping.n_pixels}) camera pixels, got {images.shape}"
-                )
-            images = self.mapping.to_grid(images)[:, None]
-        bad = ~np.isfinite(images.reshape(len(images), -1)).all(axis=1)
+    def normalise(self, grids: np.ndarray) -> np.ndarray:
+        """Mapped, un-normalised network inputs (as in a sample store) -> normalised inputs."""
+        grids = np.asarray(grids, dtype=np.float32)
+        bad = ~np.isfinite(grids.reshape(len(grids), -1)).all(axis=1)
         if bad.any():
             raise InputError(f"images must be finite, got NaN/inf in rows {np.flatnonzero(bad)[:10].tolist()}")
-        return self.normalisation(images, self.valid)
+        return self.normalisation(grids, self.valid)
+
+    def camera_inputs(self, images: np.ndarray, peak_time: np.ndarray | None = None) -> np.ndarray:
+        """Camera-pixel images ``(n_events, n_pixels)`` -> mapped channels, as ingest builds them."""
+        if self.mapper is None or self.geometry is None:
+            raise InputError(f"{self.path}: this model does not take camera-pixel images")
+        images = np.asarray(images, dtype=np.float32)
+        if images.ndim == 1:
+            images = images[None]
+        n_pixels = self.mapper.n_pixels
+        if images.ndim != 2 or images.shape[1] != n_pixels:
+            raise InputError(
+                f"images must have shape (n_events, {n_pixels}) pixels of camera "
+                f"{self.geometry.name}, got {images.shape}"
+            )
+        bad = ~np.isfinite(images).all(axis=1)
+        if bad.any():
+            raise InputError(f"images must be finite, got NaN/inf in rows {np.flatnonzero(bad)[:10].tolist()}")
+        channels = self.metadata["channels"]
+        masks = None
+        if set(channels) - {"charge"}:
+            from sciimg.data.image_parameters import Cleaning, cleaning_masks
+
+            masks = cleaning_masks(self.geometry, images, Cleaning(**self.metadata["cleaning"]))
+        if "peak_time" in channels:
+            if peak_time is None:
+                raise InputError(f"{self.path}: this model uses peak-time images; pass peak_time=")
+            peak_time = np.asarray(peak_time, np.float32).reshape(images.shape)
+        return self.mapper.to_grid(camera_channels(images, peak_time, masks, channels))
+
+
+def _camera_arrays(events: CameraInput) -> tuple[np.ndarray, np.ndarray | None]:
+    """Pixel images and peak times from an array, a Table with ``image`` columns, or a file."""
+    if isinstance(events, str | os.PathLike):
+        from sciimg.io.dl1 import read_events
+
+        events = read_events(events).table
+    if isinstance(events, Table):
+        if "image" not in events.colnames:
+            raise InputError(f"event table must have an 'image' column, got {events.colnames}")
+        peak = np.asarray(events["peak_time"]) if "peak_time" in events.colnames else None
+        return np.asarray(events["image"]), peak
+    return np.asarray(events), None
 
 
 class Regressor(TrainedModel):
-    """A trained regressor: ``predict(images)`` returns the target in physical units."""
+    """A trained regressor: ``predict(events)`` returns the target as an astropy Quantity."""
 
     @property
     def units(self) -> str:
         """Units of the predictions."""
         return self.metadata["units"].get("target", "")
 
+    def predict_normalised(self, inputs: np.ndarray, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray | None]:
+        """Predictions (and std if heteroscedastic) for normalised network inputs, in batches."""
+        means, stds = [], []
+        with torch.no_grad():
+            for start in range(0, len(inputs), batch_size):
+                x = torch.from_numpy(np.ascontiguousarray(inputs[start : start + batch_size])).to(self.device)
+                out = self.task.predict_step({"image": x})
+                means.append(out["prediction"].double().cpu().numpy())
+                if "std" in out:
+                    stds.append(out["std"].double().cpu().numpy())
+        mean = np.concatenate(means) if means else np.empty(0)
+        return mean, (np.concatenate(stds) if stds else None)
+
     def predict(
-        self, images: np.ndarray, return_std: bool = False, batch_size: int = 256
-    ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
-        """Predict for any number of images, ``batch_size`` at a time (bounded memory).
+        self,
+        events: CameraInput,
+        peak_time: np.ndarray | None = None,
+        return_std: bool = False,
+        batch_size: int = 256,
+    ) -> u.Quantity | tuple[u.Quantity, u.Quantity]:
+        """Predict for any number of events, ``batch_size`` at a time (bounded memory).
 
         Args:
-            images: camera-pixel arrays ``(n_events, n_pixels)`` (or one ``(n_pixels,)``).
+            events: camera-pixel images ``(n_events, n_pixels)`` (or one ``(n_pixels,)``),
+                an astropy Table with ``image`` (and ``peak_time``) columns, or the path of
+                a ctapipe DL1 or sim_telarray file.
+            peak_time: peak-time images, for models with a ``peak_time`` channel when
+                ``events`` is an array.
             return_std: also return the per-event standard deviation (heteroscedastic
                 models only).
 
@@ -83,20 +145,22 @@ class Regressor(TrainedModel):
         """
         if return_std and not self.metadata.get("heteroscedastic"):
             raise ValueError(f"{self.path}: return_std needs a model trained with heteroscedastic: true")
-        images = np.asarray(images, dtype=np.float32)
-        n = 1 if images.ndim == 1 else len(images)
+        images, table_peak_time = _camera_arrays(events)
+        peak_time = peak_time if peak_time is not None else table_peak_time
+        images = images[None] if images.ndim == 1 else images
+        if peak_time is not None:
+            peak_time = np.asarray(peak_time).reshape(images.shape)
         means, stds = [], []
-        with torch.no_grad():
-            for start in range(0, n, batch_size):
-                chunk = images[start : start + batch_size] if images.ndim > 1 else images
-                x = torch.from_numpy(self.prepare(chunk)).to(self.device)
-                out = self.task.predict_step({"image": x})
-                means.append(out["prediction"].double().cpu().numpy())
-                if "std" in out:
-                    stds.append(out["std"].double().cpu().numpy())
-        mean = np.concatenate(means) if means else np.empty(0)
+        for start in range(0, len(images), batch_size):
+            chunk_time = None if peak_time is None else peak_time[start : start + batch_size]
+            inputs = self.normalise(self.camera_inputs(images[start : start + batch_size], chunk_time))
+            mean, std = self.predict_normalised(inputs, batch_size)
+            means.append(mean)
+            stds.append(std)
+        unit = u.Unit(self.units) if self.units else u.dimensionless_unscaled
+        mean = np.concatenate(means) * unit if means else np.empty(0) * unit
         if return_std:
-            return mean, np.concatenate(stds) if stds else np.empty(0)
+            return mean, (np.concatenate(stds) if stds else np.empty(0)) * unit
         return mean
 
 

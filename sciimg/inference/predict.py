@@ -10,54 +10,53 @@ import numpy as np
 from astropy.table import Table, vstack
 
 from sciimg.errors import InputError
-from sciimg.geometry.hexgrid import AxialMapping
 from sciimg.inference.load import Regressor, TrainedModel, load_model
 from sciimg.io.atomic import atomic_path
-from sciimg.io.dl1 import read_dl1
+from sciimg.io.dl1 import read_events
 from sciimg.io.store import SampleStore
 from sciimg.provenance import provenance
 
 
-def _camera_events(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, str]]:
-    """Camera-pixel images plus per-event columns (ids, truth if known) from a store or DL1 file."""
-    try:
+def _events(model: Regressor, path: Path) -> tuple[Table, np.ndarray, np.ndarray | None]:
+    """Event columns (ids, truth when known) and predictions for a sample store or a native file."""
+    if h5py.is_hdf5(path):
         with h5py.File(path, "r") as h5:
-            is_dl1 = "dl1" in h5
-    except OSError as error:
-        raise InputError(f"{path}: not a readable HDF5 file ({error})") from None
-    if is_dl1:
-        events = read_dl1(path)
-        columns = {"obs_id": events.obs_id, "event_id": events.event_id, **events.shower}
-        return events.image, columns, events.units
-    store = SampleStore(path)
-    mapping = AxialMapping.from_arrays(store.extra())
-    images = mapping.to_pixels(store.read("image")[:, 0])
-    columns = store.meta()
-    units = {store.attrs.get("target_name", ""): store.attrs["units"].get("target", "")}
-    store.close()
-    return images, columns, units
+            is_store = "image" in h5 and "meta" in h5
+    else:
+        is_store = False
+    if is_store:
+        store = SampleStore(path)
+        columns = Table(store.meta())
+        mean, std = model.predict_normalised(model.normalise(store.read("image")))
+        store.close()
+        return columns, mean, std
+    events = read_events(path)
+    columns = events.table[[c for c in events.table.colnames if c not in ("image", "peak_time")]]
+    if model.metadata.get("heteroscedastic"):
+        mean, std = model.predict(events.table, return_std=True)
+        return columns, mean.value, std.value
+    return columns, model.predict(events.table).value, None
 
 
 def predict_regression(model: Regressor, inputs: list[Path]) -> Table:
     """One row per event: ids, truth when the input has it, prediction and its std."""
     target = model.metadata["target_name"]
     reco = "reco_" + target.removeprefix("true_")
+    unit = model.units or None
     tables = []
     for path in inputs:
-        images, columns, units = _camera_events(path)
+        columns, mean, std = _events(model, path)
         table = Table()
-        for key in ("obs_id", "event_id", target):
-            if key in columns:
+        for key in ("obs_id", "event_id", "tel_id", target):
+            if key in columns.colnames:
                 table[key] = columns[key]
-                if units.get(key):
-                    table[key].unit = units[key]
-        if model.metadata.get("heteroscedastic"):
-            mean, std = model.predict(images, return_std=True)
-            table[reco], table[reco + "_std"] = mean, std
-            table[reco + "_std"].unit = model.units or None
-        else:
-            table[reco] = model.predict(images)
-        table[reco].unit = model.units or None
+        if target in table.colnames and table[target].unit is None:
+            table[target].unit = unit
+        table[reco] = mean
+        table[reco].unit = unit
+        if std is not None:
+            table[reco + "_std"] = std
+            table[reco + "_std"].unit = unit
         table["input_file"] = path.name
         tables.append(table)
     result = vstack(tables) if len(tables) > 1 else tables[0]

@@ -1,205 +1,229 @@
-"""Cherenkov DL1 files in ctapipe's HDF5 layout (images per telescope, simulated showers).
+"""Cherenkov events in ctapipe's own formats.
 
-Layout (tables are HDF5 compound datasets; units in ``<column>_UNIT`` attributes, as
-PyTables/ctapipe write them)::
+- DL1 HDF5 is read with ctapipe's ``TableLoader`` (images joined with the simulated shower
+  and impact tables by ``(obs_id, event_id, tel_id)``) and written with ctapipe's
+  ``DataWriter``, so files from ``ctapipe-process`` and from ``sciimg simulate`` are one format.
+- sim_telarray files are read through ``ctapipe.io.EventSource`` and calibrated into images
+  with ``CameraCalibrator``.
 
-    /configuration/instrument/telescope/camera/geometry_<CAM>   pix_id, pix_x, pix_y, pix_area
-    /configuration/instrument/telescope/optics                  tel_id, equivalent_focal_length
-    /dl1/event/telescope/images/tel_<NNN>                       obs_id, event_id, tel_id, image,
-                                                                peak_time, is_valid
-    /simulation/event/subarray/shower                           obs_id, event_id, true_energy, true_alt, true_az,
-                                                                true_core_x, true_core_y
-    /simulation/event/telescope/impact/tel_<NNN>                obs_id, event_id, tel_id, impact_distance
+The camera geometry always comes from the file itself (its subarray description); nothing
+is downloaded.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
 
+import astropy.units as u
 import h5py
 import numpy as np
+from astropy.table import Table, vstack
+from ctapipe.containers import ArrayEventContainer, SimulationConfigContainer
+from ctapipe.core import Provenance
+from ctapipe.instrument import CameraGeometry, SubarrayDescription
 
 from sciimg.errors import InputError
-from sciimg.geometry.camera import Camera
 from sciimg.io.atomic import atomic_path
 
-GEOMETRY_GROUP = "/configuration/instrument/telescope/camera"
-OPTICS_TABLE = "/configuration/instrument/telescope/optics"
-IMAGES_GROUP = "/dl1/event/telescope/images"
-SHOWER_TABLE = "/simulation/event/subarray/shower"
-IMPACT_GROUP = "/simulation/event/telescope/impact"
+log = logging.getLogger(__name__)
 
-SHOWER_UNITS = {
-    "true_energy": "TeV",
-    "true_alt": "deg",
-    "true_az": "deg",
-    "true_core_x": "m",
-    "true_core_y": "m",
-}
+EVENT_COLUMNS = ("obs_id", "event_id", "tel_id", "image", "peak_time")
+SIMTEL_SUFFIXES = (".simtel", ".simtel.gz", ".simtel.zst")
+GAMMA, PROTON = 0, 101  # CORSIKA primary ids, as ctapipe stores them in true_shower_primary_id
 
 
 @dataclass
-class DL1Events:
-    """Images of one telescope with the matching simulated shower parameters (if any)."""
+class CameraEvents:
+    """Telescope events of one camera type.
 
-    camera: Camera
-    event_id: np.ndarray
-    obs_id: np.ndarray
-    image: np.ndarray
-    peak_time: np.ndarray
-    shower: dict[str, np.ndarray]
-    units: dict[str, str]
+    Attributes:
+        geometry: the camera, as stored in the file.
+        table: one row per telescope event: ``obs_id``, ``event_id``, ``tel_id``, ``image``
+            (p.e.), ``peak_time`` (ns), plus ``true_*`` shower columns and
+            ``true_impact_distance`` when the file holds simulation truth.
+        source: the file read.
+    """
+
+    geometry: CameraGeometry
+    table: Table
+    source: Path
+
+    @property
+    def has_truth(self) -> bool:
+        """Whether the events carry simulated shower parameters."""
+        return "true_energy" in self.table.colnames
 
 
-def _table(columns: dict[str, np.ndarray]) -> np.ndarray:
-    """Pack equal-length columns (scalars or fixed-size vectors) into a structured array."""
-    n = len(next(iter(columns.values())))
-    dtype = [(name, col.dtype, col.shape[1:]) for name, col in columns.items()]
-    table = np.empty(n, dtype=dtype)
-    for name, col in columns.items():
-        table[name] = col
-    return table
+def _select_type(path: Path, types: dict[str, object], telescope_type: str | None) -> str:
+    """Key of the one telescope type wanted (by full type string or camera name)."""
+    if telescope_type is None:
+        if len(types) != 1:
+            raise InputError(f"{path}: holds several telescope types {sorted(types)}; choose one with telescope_type")
+        return next(iter(types))
+    matches = [key for key in types if telescope_type in (key, key.split("_")[-1])]
+    if not matches:
+        raise InputError(f"{path}: telescope_type must be one of {sorted(types)}, got {telescope_type!r}")
+    return matches[0]
 
 
-def _write_table(h5: h5py.File, path: str, columns: dict[str, np.ndarray], units: dict[str, str]) -> None:
-    table = _table(columns)
-    row_bytes = max(table.dtype.itemsize, 1)
-    chunk_rows = max(1, min(len(table), (1 << 20) // row_bytes))
-    dataset = h5.create_dataset(path, data=table, chunks=(chunk_rows,), compression="gzip", compression_opts=4)
-    dataset.attrs["CLASS"] = "TABLE"
-    for name, unit in units.items():
-        if name in columns:
-            dataset.attrs[f"{name}_UNIT"] = unit
+def _check_images(path: Path, table: Table, n_pixels: int) -> None:
+    image = np.asarray(table["image"])
+    if image.ndim != 2 or image.shape[1] != n_pixels:
+        raise InputError(f"{path}: images must have shape (n_events, {n_pixels}), got {image.shape}")
+    bad = ~np.isfinite(image).all(axis=1)
+    if bad.any():
+        raise InputError(
+            f"{path}: images must be finite, got NaN/inf in {int(bad.sum())} events "
+            f"(first event_id {int(table['event_id'][bad][0])})"
+        )
+
+
+def read_dl1(path: str | os.PathLike, telescope_type: str | None = None) -> CameraEvents:
+    """Read the DL1 images of one telescope type (with simulation truth when present)."""
+    from ctapipe.io import TableLoader
+
+    path = Path(path)
+    try:
+        with h5py.File(path, "r") as h5:
+            if "dl1/event/telescope/images" not in h5:
+                raise InputError(f"{path}: not a DL1 file with images (/dl1/event/telescope/images is missing)")
+            if "configuration/instrument/subarray/layout" not in h5:
+                raise InputError(f"{path}: DL1 file has no subarray description, so its camera geometry is unknown")
+    except OSError as error:
+        raise InputError(f"{path}: not a readable HDF5 file ({error})") from None
+    loader = TableLoader(
+        path,
+        dl1_images=True,
+        dl1_parameters=False,
+        simulated=True,
+        true_parameters=False,
+        pointing=False,
+        dl2=False,
+        focal_length_choice="EQUIVALENT",  # geometry in metres is all we need; not every file has both
+    )
+    with loader:
+        types = {str(t): t for t in loader.subarray.telescope_types}
+        key = _select_type(path, types, telescope_type)
+        geometry = types[key].camera.geometry
+        table = loader.read_telescope_events([types[key]])
+    if "impact_distance" in table.colnames:
+        table.rename_column("impact_distance", "true_impact_distance")
+    table = table[[c for c in table.colnames if c in EVENT_COLUMNS or c.startswith("true_")]]
+    _check_images(path, table, geometry.n_pixels)
+    return CameraEvents(geometry, table, path)
+
+
+def read_simtel(path: str | os.PathLike, telescope_type: str | None = None) -> CameraEvents:
+    """Calibrate the sim_telarray events of one telescope type into images."""
+    from ctapipe.calib import CameraCalibrator
+    from ctapipe.io import EventSource
+
+    path = Path(path)
+    try:
+        source = EventSource(path, focal_length_choice="EQUIVALENT")
+    except Exception as error:  # ctapipe raises its own types for unknown formats
+        raise InputError(f"{path}: not a readable sim_telarray or ctapipe event file ({error})") from None
+    rows = []
+    with source:
+        types = {str(t): t for t in source.subarray.telescope_types}
+        key = _select_type(path, types, telescope_type)
+        geometry = types[key].camera.geometry
+        tel_ids = set(source.subarray.get_tel_ids_for_type(types[key]))
+        calibrate = CameraCalibrator(subarray=source.subarray)
+        for event in source:
+            calibrate(event)
+            for tel_id, dl1 in event.dl1.tel.items():
+                if tel_id not in tel_ids:
+                    continue
+                row = {
+                    "obs_id": event.index.obs_id,
+                    "event_id": event.index.event_id,
+                    "tel_id": tel_id,
+                    "image": dl1.image.astype(np.float32),
+                    "peak_time": dl1.peak_time.astype(np.float32),
+                }
+                shower = event.simulation.shower if event.simulation is not None else None
+                if shower is not None:
+                    row.update({f"true_{k}": v for k, v in shower.items() if k != "prefix"})
+                    row["true_impact_distance"] = event.simulation.tel[tel_id].impact.distance
+                rows.append(row)
+    if not rows:
+        raise InputError(f"{path}: no events of telescope type {key}")
+    table = Table(rows=rows)
+    for name in table.colnames:
+        first = rows[0][name]
+        if isinstance(first, u.Quantity):
+            table[name] = u.Quantity([r[name] for r in rows])
+    _check_images(path, table, geometry.n_pixels)
+    return CameraEvents(geometry, table, path)
+
+
+def read_events(path: str | os.PathLike, telescope_type: str | None = None) -> CameraEvents:
+    """Read DL1 HDF5 or sim_telarray files (chosen by content for HDF5, by suffix otherwise)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: input file does not exist")
+    if h5py.is_hdf5(path):
+        return read_dl1(path, telescope_type)
+    if path.name.endswith(SIMTEL_SUFFIXES):
+        return read_simtel(path, telescope_type)
+    raise InputError(f"{path}: input must be a ctapipe DL1 HDF5 file or a sim_telarray file {list(SIMTEL_SUFFIXES)}")
+
+
+def concatenate(events: list[CameraEvents]) -> CameraEvents:
+    """Join events from several files of the same camera."""
+    first = events[0]
+    for other in events[1:]:
+        same = other.geometry.n_pixels == first.geometry.n_pixels and np.allclose(
+            other.geometry.pix_x.to_value(u.m), first.geometry.pix_x.to_value(u.m)
+        )
+        if not same:
+            raise InputError(
+                f"{other.source}: camera geometry differs from {first.source}; ingest one camera at a time"
+            )
+    if len(events) == 1:
+        return first
+    return CameraEvents(first.geometry, vstack([e.table for e in events], join_type="inner"), first.source)
 
 
 def write_dl1(
     path: str | os.PathLike,
-    camera: Camera,
-    tel_id: int,
+    subarray: SubarrayDescription,
+    events: Iterable[ArrayEventContainer],
     obs_id: int,
-    event_id: np.ndarray,
-    image: np.ndarray,
-    peak_time: np.ndarray,
-    shower: dict[str, np.ndarray],
-    impact_distance: np.ndarray,
-    provenance: dict[str, Any],
+    simulation_config: SimulationConfigContainer | None = None,
+    provenance: dict | None = None,
 ) -> None:
-    """Write one telescope's simulated events as a DL1 file (atomically)."""
-    n = len(event_id)
-    ids = {
-        "obs_id": np.full(n, obs_id, np.int32),
-        "event_id": np.asarray(event_id, np.int64),
-    }
-    tel = {"tel_id": np.full(n, tel_id, np.int16)}
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
-        geometry = {
-            "pix_id": np.arange(camera.n_pixels, dtype=np.int32),
-            "pix_x": camera.pix_x.astype(np.float64),
-            "pix_y": camera.pix_y.astype(np.float64),
-            "pix_area": camera.pix_area.astype(np.float64),
-        }
-        geometry_path = f"{GEOMETRY_GROUP}/geometry_{camera.name}"
-        _write_table(h5, geometry_path, geometry, {"pix_x": "m", "pix_y": "m", "pix_area": "m2"})
-        h5[geometry_path].attrs.update(
-            {
-                "CAM_ID": camera.name,
-                "PIX_TYPE": "hexagon",
-                "PIX_ROT": camera.pix_rotation_deg,
-                "CAM_ROT": 0.0,
-            }
-        )
-        optics = {
-            "tel_id": np.array([tel_id], np.int16),
-            "camera_name": np.array([camera.name.encode()]),
-            "equivalent_focal_length": np.array([camera.focal_length]),
-        }
-        _write_table(h5, OPTICS_TABLE, optics, {"equivalent_focal_length": "m"})
-        images = {
-            **ids,
-            **tel,
-            "image": np.asarray(image, np.float32),
-            "peak_time": np.asarray(peak_time, np.float32),
-            "is_valid": np.ones(n, bool),
-        }
-        _write_table(h5, f"{IMAGES_GROUP}/tel_{tel_id:03d}", images, {"peak_time": "ns"})
-        _write_table(h5, SHOWER_TABLE, {**ids, **shower}, SHOWER_UNITS)
-        impact = {**ids, **tel, "impact_distance": np.asarray(impact_distance, np.float64)}
-        _write_table(h5, f"{IMPACT_GROUP}/tel_{tel_id:03d}", impact, {"impact_distance": "m"})
-        h5.attrs["CTA PRODUCT DATA LEVELS"] = "DL1_IMAGES"
-        h5.attrs["sciimg_provenance"] = json.dumps(provenance)
+    """Write events with DL1 images as a ctapipe DL1 file, atomically, with ctapipe's ``DataWriter``.
 
-
-def _require(h5: h5py.File, path: str, key: str) -> h5py.Dataset:
-    if key not in h5:
-        raise InputError(f"{path}: DL1 file must contain {key!r}, but it is missing")
-    return h5[key]
-
-
-def read_dl1(path: str | os.PathLike, tel_id: int = 1) -> DL1Events:
-    """Read one telescope's images, its camera, and the simulated showers if present.
-
-    Raises:
-        InputError: missing/corrupt file, missing table, or NaN/inf pixel values.
+    ``provenance`` (sciimg version, config hash, seed) goes in the root attribute ``sciimg_provenance``.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: DL1 file does not exist")
-    try:
-        h5 = h5py.File(path, "r")
-    except OSError as error:
-        raise InputError(f"{path}: not a readable HDF5 file ({error})") from None
-    with h5:
-        images = _require(h5, path, f"{IMAGES_GROUP}/tel_{tel_id:03d}")[:]
-        geometry_group = _require(h5, path, GEOMETRY_GROUP)
-        if len(geometry_group) != 1:
-            raise InputError(f"{path}: expected one camera geometry in {GEOMETRY_GROUP}, got {list(geometry_group)}")
-        geometry_ds = next(iter(geometry_group.values()))
-        geometry = geometry_ds[:]
-        optics = _require(h5, path, OPTICS_TABLE)[:]
-        focal = optics["equivalent_focal_length"][optics["tel_id"] == tel_id]
-        if len(focal) != 1:
-            raise InputError(f"{path}: optics table has no focal length for tel_id {tel_id}")
-        camera = Camera(
-            name=str(geometry_ds.attrs.get("CAM_ID", "unknown")),
-            pix_x=geometry["pix_x"],
-            pix_y=geometry["pix_y"],
-            pix_area=geometry["pix_area"],
-            focal_length=float(focal[0]),
-            pix_rotation_deg=float(geometry_ds.attrs.get("PIX_ROT", 0.0)),
-        )
-        image = images["image"]
-        if image.ndim != 2 or image.shape[1] != camera.n_pixels:
-            raise InputError(f"{path}: images must have shape (n_events, {camera.n_pixels}), got {image.shape}")
-        bad = ~np.isfinite(image).all(axis=1)
-        if bad.any():
-            raise InputError(
-                f"{path}: images must be finite, got NaN/inf in {int(bad.sum())} events "
-                f"(first event_id {int(images['event_id'][bad][0])})"
-            )
-        shower: dict[str, np.ndarray] = {}
-        units: dict[str, str] = {}
-        if SHOWER_TABLE in h5:
-            table_ds = h5[SHOWER_TABLE]
-            table = table_ds[:]
-            lookup = {int(e): i for i, e in enumerate(table["event_id"])}
-            try:
-                rows = np.array([lookup[int(e)] for e in images["event_id"]], dtype=np.int64)
-            except KeyError as missing:
-                raise InputError(f"{path}: event_id {missing} has an image but no simulated shower") from None
-            for name in table.dtype.names:
-                if name not in ("obs_id", "event_id"):
-                    shower[name] = table[name][rows]
-                    units[name] = str(table_ds.attrs.get(f"{name}_UNIT", ""))
-    return DL1Events(
-        camera=camera,
-        event_id=images["event_id"],
-        obs_id=images["obs_id"],
-        image=image.astype(np.float32),
-        peak_time=images["peak_time"].astype(np.float32),
-        shower=shower,
-        units=units,
+    from ctapipe.io import DataWriter
+
+    header = SimpleNamespace(
+        is_simulation=simulation_config is not None,
+        subarray=subarray,
+        obs_ids=[obs_id],
+        scheduling_blocks={},
+        observation_blocks={},
+        simulation_config={obs_id: simulation_config} if simulation_config is not None else {},
+        atmosphere_density_profile=None,
     )
+    logging.getLogger("ctapipe.io.hdf5tableio").setLevel(logging.ERROR)  # "true_image not writable" notes
+    activity = Provenance()
+    activity.start_activity("sciimg simulate")
+    with atomic_path(path) as tmp:
+        tmp.unlink()  # DataWriter creates the file itself
+        writer = DataWriter(header, output_path=tmp, overwrite=True, write_dl1_images=True, write_dl1_parameters=False)
+        with writer:
+            for event in events:
+                writer(event)
+        with h5py.File(tmp, "a") as h5:
+            h5.attrs["sciimg_provenance"] = json.dumps(provenance or {})
+    activity.finish_activity()

@@ -6,7 +6,7 @@ Layout::
     /target           (N, ...) as the task needs (optional)
     /mask             (N, ...) (optional)
     /meta/<column>    (N,) per-sample table (event ids, true parameters, ...)
-    /extra/<name>     anything needed to map inputs (e.g. a pixel index table)
+    /extra/<name>     anything needed to map inputs (e.g. a pixel index table); text kept as UTF-8
     attrs             modality, axes, units, normalisation, provenance (JSON strings)
 """
 
@@ -57,7 +57,8 @@ def write_store(
         for key, column in (meta or {}).items():
             h5.create_dataset(f"meta/{key}", data=column)
         for key, array in (extra or {}).items():
-            h5.create_dataset(f"extra/{key}", data=array)
+            array = np.asarray(array)
+            h5.create_dataset(f"extra/{key}", data=array.astype(bytes) if array.dtype.kind == "U" else array)
         for key, value in (attrs or {}).items():
             h5.attrs[key] = json.dumps(value)
 
@@ -113,7 +114,8 @@ class SampleStore:
     def extra(self) -> dict[str, np.ndarray]:
         """All arrays stored once for the split."""
         h5 = self._file()
-        return {k: h5["extra"][k][()] for k in h5.get("extra", {})}
+        arrays = {k: h5["extra"][k][()] for k in h5.get("extra", {})}
+        return {k: np.asarray(v).astype(str) if np.asarray(v).dtype.kind == "S" else v for k, v in arrays.items()}
 
     def close(self) -> None:
         """Close this process's handle."""
