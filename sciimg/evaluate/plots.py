@@ -22,19 +22,27 @@ def _save(fig: plt.Figure, path: str | os.PathLike) -> None:
     plt.close(fig)
 
 
+def _values(items: Sequence[float | None]) -> np.ndarray:
+    return np.array([np.nan if v is None else v for v in items], dtype=float)
+
+
+def _intervals(items: Sequence[Sequence[float] | None]) -> np.ndarray:
+    return np.array([[np.nan, np.nan] if v is None else v for v in items], dtype=float)
+
+
 def plot_energy_performance(metrics: Mapping[str, Any], path: str | os.PathLike) -> None:
-    """Resolution and bias vs true energy, one line per method."""
+    """Resolution and bias vs true energy, one line per method, with 95 % bootstrap intervals."""
     edges = np.asarray(metrics["bins"]["true_energy_edges_tev"])
     centres = np.sqrt(edges[:-1] * edges[1:])
-    fig, (ax_res, ax_bias) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (ax_res, ax_bias) = plt.subplots(1, 2, figsize=(11, 4))
     for name, values in metrics["methods"].items():
-        res = np.array([np.nan if v is None else v for v in values["resolution"]])
-        bias = np.array([np.nan if v is None else v for v in values["bias"]])
-        ax_res.plot(centres, res, "o-", label=name)
-        ax_bias.plot(centres, bias, "o-", label=name)
+        for ax, key in ((ax_res, "resolution"), (ax_bias, "bias")):
+            centre, interval = _values(values[key]), _intervals(values[f"{key}_ci"])
+            errors = np.abs(interval.T - centre)
+            ax.errorbar(centres, centre, yerr=errors, fmt="o-", capsize=2, label=name)
     for ax, label in (
         (ax_res, "resolution (68% of |E_reco/E_true - 1|)"),
-        (ax_bias, "bias (median)"),
+        (ax_bias, "bias (median of E_reco/E_true - 1)"),
     ):
         ax.set_xscale("log")
         ax.set_xlabel("true energy [TeV]")
@@ -42,7 +50,23 @@ def plot_energy_performance(metrics: Mapping[str, Any], path: str | os.PathLike)
         ax.grid(alpha=0.3)
     ax_bias.axhline(0.0, color="k", lw=0.8)
     ax_res.legend()
-    fig.suptitle(f"{metrics['experiment']}: energy reconstruction on the held-out test split")
+    fig.suptitle(f"{metrics['experiment']}: energy reconstruction on held-out test events (95% bootstrap bars)")
+    _save(fig, path)
+
+
+def plot_migration(matrices: Mapping[str, np.ndarray], edges: np.ndarray, path: str | os.PathLike) -> None:
+    """Energy migration matrices (fraction of each true-energy bin per reconstructed bin), one per method."""
+    fig, axes = plt.subplots(1, len(matrices), figsize=(5 * len(matrices), 4.2), squeeze=False)
+    for ax, (name, matrix) in zip(axes[0], matrices.items(), strict=True):
+        shown = ax.pcolormesh(edges, edges, matrix.T, cmap="magma", vmin=0.0, vmax=max(matrix.max(), 1e-9))
+        ax.plot(edges[[0, -1]], edges[[0, -1]], color="w", lw=0.8, ls="--")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("true energy [TeV]")
+        ax.set_ylabel("reconstructed energy [TeV]")
+        ax.set_title(name)
+        fig.colorbar(shown, ax=ax, label="fraction of the true-energy bin")
+    fig.suptitle("energy migration on held-out test events")
     _save(fig, path)
 
 

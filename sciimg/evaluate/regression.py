@@ -12,11 +12,31 @@ import numpy as np
 from astropy.table import Table
 
 from sciimg.errors import InputError
-from sciimg.evaluate.energy import energy_bins, resolution_and_bias, uncertainty_coverage
-from sciimg.evaluate.plots import plot_camera_examples, plot_energy_performance
+from sciimg.evaluate.energy import (
+    INTENSITY_EDGES,
+    LEAKAGE_EDGES,
+    by_ranges,
+    energy_bins,
+    migration_matrix,
+    resolution_and_bias,
+    uncertainty_coverage,
+)
+from sciimg.evaluate.plots import plot_camera_examples, plot_energy_performance, plot_migration
 from sciimg.io.atomic import write_text_atomic
 from sciimg.io.store import SampleStore
 from sciimg.provenance import provenance
+
+ID_COLUMNS = ("obs_id", "event_id", "tel_id")
+TARGETS = {
+    "min_events_per_bin": 100,
+    "max_resolution_ratio": 0.8,
+    "max_resolution_ratio_below_100_gev": 0.6,
+    "max_abs_bias_above_100_gev": 0.05,
+}
+
+
+def _ids(table: Table) -> list[str]:
+    return [c for c in ID_COLUMNS if c in table.colnames]
 
 
 def _read(path: Path, target: str) -> Table:
@@ -28,8 +48,37 @@ def _read(path: Path, target: str) -> Table:
             f"{path}: has no {target!r} column: its input carried no simulation truth, "
             "so there is nothing to evaluate the predictions against"
         )
-    table.sort(["obs_id", "event_id"] if "obs_id" in table.colnames else ["event_id"])
+    table.sort(_ids(table))
     return table
+
+
+def _check_same_events(tables: Mapping[str, Table], paths: Mapping[str, Any], meta: Table) -> None:
+    for name, table in tables.items():
+        ids = _ids(table)
+        same = len(table) == len(meta) and all(np.array_equal(table[c], meta[c]) for c in ids)
+        if not same:
+            raise InputError(f"{paths[name]}: events differ from those of the test split")
+
+
+def compare_to_baseline(model: Mapping[str, Any], baseline: Mapping[str, Any], edges: np.ndarray) -> dict[str, Any]:
+    """Resolution ratio model/baseline per bin and whether the issue's targets are met.
+
+    Targets: ratio <= 0.8 in every bin with >= 100 events, <= 0.6 in such bins below
+    100 GeV, and |model bias| <= 0.05 in such bins above 100 GeV.
+    """
+    ratios, checks = [], []
+    for b, n in enumerate(model["n_events"]):
+        res_m, res_b = model["resolution"][b], baseline["resolution"][b]
+        ratio = res_m / res_b if res_m is not None and res_b else None
+        ratios.append(ratio)
+        if n < TARGETS["min_events_per_bin"] or ratio is None:
+            continue
+        below_100_gev = edges[b + 1] <= 0.1 + 1e-9
+        limit = TARGETS["max_resolution_ratio_below_100_gev"] if below_100_gev else TARGETS["max_resolution_ratio"]
+        checks.append(ratio <= limit)
+        if edges[b] >= 0.1 - 1e-9:
+            checks.append(abs(model["bias"][b]) <= TARGETS["max_abs_bias_above_100_gev"])
+    return {"resolution_ratio": ratios, "targets": TARGETS, "targets_met": bool(checks) and all(checks)}
 
 
 def evaluate_energy(
@@ -42,43 +91,62 @@ def evaluate_energy(
 
     Args:
         experiment: experiment name.
-        predictions: method name -> ECSV table with ``true_energy`` and ``reco_energy``.
-        test_store: the test split (for example images in the plots).
-        output_dir: where ``metrics.json``, ``energy_resolution.png`` and
-            ``examples.png`` go.
+        predictions: method name -> ECSV table with ``true_energy`` and ``reco_energy``;
+            the first is the model, the others baselines it is compared with.
+        test_store: the test split (image parameters for the grouped figures, example images).
+        output_dir: where ``metrics.json``, ``energy_resolution.png``,
+            ``energy_migration.png`` and ``examples.png`` go.
     """
     output_dir = Path(output_dir)
     tables = {name: _read(Path(path), "true_energy") for name, path in predictions.items()}
-    reference_name, reference = next(iter(tables.items()))
-    for name, table in tables.items():
-        if len(table) != len(reference) or np.any(table["event_id"] != reference["event_id"]):
-            raise InputError(f"{predictions[name]}: events differ from those of {reference_name}")
-    true_energy = np.asarray(reference["true_energy"], float)
+    store = SampleStore(test_store)
+    meta = Table(store.meta())
+    store.close()
+    meta.sort(_ids(next(iter(tables.values()))))
+    _check_same_events(tables, predictions, meta)
+    true_energy = np.asarray(meta["true_energy"], float)
     edges = energy_bins(true_energy)
-    methods = {}
+    methods, reco = {}, {}
     for name, table in tables.items():
-        reco = np.asarray(table["reco_energy"], float)
-        methods[name] = resolution_and_bias(true_energy, reco, edges)
+        reco[name] = np.asarray(table["reco_energy"], float)
+        relative = reco[name] / true_energy - 1.0
+        methods[name] = resolution_and_bias(true_energy, reco[name], edges)
         if "reco_energy_std" in table.colnames:
             methods[name]["coverage_1sigma"] = uncertainty_coverage(
-                true_energy, reco, np.asarray(table["reco_energy_std"], float)
+                true_energy, reco[name], np.asarray(table["reco_energy_std"], float)
             )
+        if "hillas_intensity" in meta.colnames:
+            methods[name]["by_intensity"] = by_ranges(relative, np.asarray(meta["hillas_intensity"]), INTENSITY_EDGES)
+            leakage = np.asarray(meta["leakage_intensity_width_2"])
+            methods[name]["by_leakage"] = by_ranges(relative, leakage, LEAKAGE_EDGES)
+    model_name = next(iter(methods))
     metrics = {
         "experiment": experiment,
         "task": "regression",
         "target": "true_energy",
         "n_test_events": len(true_energy),
+        "quality_cuts": store.attrs.get("quality_cuts"),
         "methods": methods,
+        "comparison": {
+            f"{model_name}/{name}": compare_to_baseline(methods[model_name], methods[name], edges)
+            for name in list(methods)[1:]
+        },
         "bins": {"true_energy_edges_tev": edges.tolist()},
         "definitions": {
             "bias": "median of E_reco/E_true - 1 per bin of true energy",
             "resolution": "68% containment of |E_reco/E_true - 1| per bin of true energy",
+            "resolution_pyirf": "half the distance between the 15.9% and 84.1% quantiles of E_reco/E_true - 1",
+            "ci": "95% bootstrap interval (200 resamples of the bin's events)",
             "coverage_1sigma": "fraction of events with |E_reco - E_true| <= predicted std",
+            "by_intensity / by_leakage": "the same figures in ranges of cleaned intensity (p.e.) and of the "
+            "fraction of intensity in the two outermost pixel rings",
         },
         "provenance": provenance(inputs=[*predictions.values(), test_store]),
     }
     output_dir.mkdir(parents=True, exist_ok=True)
     plot_energy_performance(metrics, output_dir / "energy_resolution.png")
+    matrices = {name: migration_matrix(true_energy, values, edges) for name, values in reco.items()}
+    plot_migration(matrices, edges, output_dir / "energy_migration.png")
     _plot_examples(test_store, tables, output_dir / "examples.png")
     write_text_atomic(output_dir / "metrics.json", json.dumps(metrics, indent=2))
     return metrics

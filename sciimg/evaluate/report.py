@@ -47,6 +47,38 @@ def _energy_table(metrics: dict) -> str:
     return "<table>" + "".join(rows) + "</table>"
 
 
+def _range_table(metrics: dict, key: str, label: str) -> str:
+    """Resolution and bias per range of an image parameter, one column pair per method."""
+    methods = [m for m in metrics["methods"] if key in metrics["methods"][m]]
+    if not methods:
+        return ""
+    edges = metrics["methods"][methods[0]][key]["edges"]
+    head = "".join(f"<th>{html.escape(m)} resolution</th><th>{html.escape(m)} bias</th>" for m in methods)
+    rows = [f"<tr><th>{html.escape(label)}</th><th>events</th>{head}</tr>"]
+    for b in range(len(edges) - 1):
+        cells = "".join(
+            f"<td>{_fmt(metrics['methods'][m][key]['resolution'][b])}</td>"
+            f"<td>{_fmt(metrics['methods'][m][key]['bias'][b])}</td>"
+            for m in methods
+        )
+        n = metrics["methods"][methods[0]][key]["n_events"][b]
+        rows.append(f"<tr><td>{edges[b]:.3g} - {edges[b + 1]:.3g}</td><td>{n}</td>{cells}</tr>")
+    return "<table>" + "".join(rows) + "</table>"
+
+
+def _comparison(metrics: dict) -> str:
+    parts = []
+    for pair, result in metrics.get("comparison", {}).items():
+        ratios = [r for r in result["resolution_ratio"] if r is not None]
+        worst = f"{max(ratios):.2f}" if ratios else "-"
+        verdict = "met" if result["targets_met"] else "not met"
+        parts.append(
+            f"<p><b>{html.escape(pair)}</b>: resolution ratio per energy bin up to {worst}; "
+            f"targets {html.escape(json.dumps(result['targets']))} <b>{verdict}</b>.</p>"
+        )
+    return "".join(parts)
+
+
 def _image(path: Path) -> str:
     if not path.is_file():
         return ""
@@ -70,11 +102,17 @@ def write_report(metrics_files: list[str | os.PathLike], output: str | os.PathLi
                     f"<p>{html.escape(name)}: predicted 1-sigma interval covers "
                     f"{values['coverage_1sigma']:.1%} of test events (ideal 68.3%).</p>"
                 )
+        cuts = metrics.get("quality_cuts")
+        if cuts:
+            parts.append(f"<p>Quality cuts (both methods, same events): {html.escape(json.dumps(cuts))}</p>")
         parts.append(_energy_table(metrics))
+        parts.append(_comparison(metrics))
+        parts.append(_range_table(metrics, "by_intensity", "intensity [p.e.]"))
+        parts.append(_range_table(metrics, "by_leakage", "leakage (2 rings)"))
         parts.append(
             "<p>" + "; ".join(f"<b>{k}</b>: {html.escape(v)}" for k, v in metrics["definitions"].items()) + "</p>"
         )
-        for figure in ("energy_resolution.png", "examples.png"):
+        for figure in ("energy_resolution.png", "energy_migration.png", "examples.png"):
             parts.append(_image(metrics_path.parent / figure))
     head = f"<head><meta charset='utf-8'><title>sciimg report</title><style>{STYLE}</style></head>"
     page = f"<!DOCTYPE html><html>{head}<body>{''.join(parts)}</body></html>"

@@ -23,6 +23,11 @@ rule evaluate:
             caption="../report/energy_resolution.rst",
             category="{experiment}",
         ),
+        migration=report(
+            "results/{experiment}/energy_migration.png",
+            caption="../report/energy_migration.rst",
+            category="{experiment}",
+        ),
         examples=report(
             "results/{experiment}/examples.png",
             caption="../report/examples.rst",
