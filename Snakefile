@@ -48,6 +48,7 @@ def final_outputs():
     outputs = ["results/report.html"]
     for name in EXPERIMENTS:
         outputs += [f"results/{name}/metrics.json", f"results/{name}/predictions/model.ecsv"]
+        outputs += [f"results/{name}/model.onnx"]
         outputs += [f"results/{name}/baselines/{b}.ecsv" for b in config["experiments"][name]["baselines"]]
     return outputs
 

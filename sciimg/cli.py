@@ -53,6 +53,12 @@ def _predict(args: argparse.Namespace) -> None:
     predict(args.model, args.input, args.output)
 
 
+def _export(args: argparse.Namespace) -> None:
+    from sciimg.inference.onnx_export import export_onnx
+
+    export_onnx(args.model, args.output)
+
+
 def _baseline(args: argparse.Namespace) -> None:
     from sciimg.baselines.run import run_baseline
 
@@ -107,10 +113,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint-dir", required=True, help="folder for best.ckpt and last.ckpt")
     p.add_argument("--output", required=True, help="model folder to write")
 
-    p = add("predict", _predict, "run a trained model on files; regressors write an ECSV table")
+    p = add("predict", _predict, "run a trained model on files; regressors write ECSV, or ctapipe DL2 for .h5")
     p.add_argument("--model", required=True, help="trained model folder")
-    p.add_argument("--input", nargs="+", required=True, help="sample stores or native files")
+    p.add_argument("--input", nargs="+", required=True, help="sample stores, ctapipe DL1 or sim_telarray files")
     p.add_argument("--output", required=True, help="output path")
+
+    p = add("export", _export, "export a trained camera regressor to ONNX (pixels in, energy and std out)")
+    p.add_argument("--model", required=True, help="trained model folder")
+    p.add_argument("--output", required=True, help="output .onnx file")
 
     p = add("baseline", _baseline, "run a classical method on the test split")
     p.add_argument("--name", required=True, help="baseline name")

@@ -111,3 +111,19 @@ def test_a_given_configfile_replaces_the_default_experiments():
     assert result.returncode == 0, result.stderr
     assert "experiment=tiny_energy" in result.stdout
     assert "experiment=cherenkov_energy" not in result.stdout
+
+
+def test_lst_experiment_config_is_valid(lst_geometry, monkeypatch):
+    monkeypatch.chdir(ROOT)  # the config names the camera file relative to the project root
+    config = validate_config(yaml.safe_load((ROOT / "configs" / "cherenkov_energy.yaml").read_text()))
+    (experiment,) = config["experiments"].values()
+    assert experiment["data"]["augment"] == {"hex_symmetries": True, "extra_nsb_pe": 1.0}
+
+
+def test_camera_that_is_not_a_geometry_is_a_config_error(tmp_path):
+    bad = tmp_path / "notes.fits"
+    bad.write_text("not a table")
+    config = copy.deepcopy(DEFAULT)
+    config["experiments"]["cherenkov_energy"]["data"]["simulate"]["camera"] = str(bad)
+    with pytest.raises(ConfigError, match=r"data.simulate.camera: .*notes.fits: not a readable camera geometry"):
+        validate_config(config)

@@ -47,7 +47,7 @@ def workflow_run(tmp_path_factory) -> Path:
     workdir = tmp_path_factory.mktemp("workflow")
     dry = snakemake(workdir, "-n")
     assert dry.returncode == 0, dry.stderr
-    for rule in ("simulate", "ingest", "fit", "predict", "baseline", "evaluate", "report"):
+    for rule in ("simulate", "ingest", "fit", "export", "predict", "baseline", "evaluate", "report"):
         assert f"rule {rule}:" in dry.stdout or f"localrule {rule}:" in dry.stdout + dry.stderr
     result = snakemake(workdir)
     assert result.returncode == 0, result.stderr[-4000:]
@@ -177,3 +177,36 @@ def test_dl1_without_truth_predicts_but_does_not_evaluate(workflow_run, tmp_path
     assert result.returncode == 2
     assert "observed.ecsv: has no 'true_energy' column: its input carried no simulation truth" in result.stderr
     assert not (tmp_path / "eval" / "metrics.json").exists()
+
+
+def test_onnx_export_matches_pytorch(workflow_run):
+    import onnxruntime
+
+    import sciimg
+    from sciimg.io.dl1 import read_events
+
+    reg = sciimg.load_regressor(workflow_run / "results" / EXP / "model")
+    images = np.asarray(read_events(workflow_run / "data/raw" / EXP / "simulated.dl1.h5").table["image"][:50])
+    mean, std = reg.predict(images, return_std=True)
+    session = onnxruntime.InferenceSession(str(workflow_run / "results" / EXP / "model.onnx"))
+    energy, energy_std = session.run(None, {"pixels": images[:, None].astype(np.float32)})
+    np.testing.assert_allclose(energy, mean.value, rtol=1e-4)
+    np.testing.assert_allclose(energy_std, std.value, rtol=1e-4)
+
+
+def test_predict_writes_ctapipe_dl2_once_per_event(workflow_run, tmp_path):
+    from ctapipe.io import read_table
+
+    model = str(workflow_run / "results" / EXP / "model")
+    dl1 = str(workflow_run / "data/raw" / EXP / "simulated.dl1.h5")
+    output = tmp_path / "energies.dl2.h5"
+    for _ in range(2):  # a rerun replaces the output, it never appends
+        assert sciimg_cli("predict", "--model", model, "--input", dl1, "--output", str(output)).returncode == 0
+    table = read_table(output, "/dl2/event/telescope/energy/sciimg_resnet18/tel_001")
+    assert len(table) == 240 and len(np.unique(table["event_id"])) == 240
+    assert {"sciimg_resnet18_tel_energy", "sciimg_resnet18_tel_energy_uncert", "sciimg_resnet18_tel_is_valid"} <= set(
+        table.colnames
+    )
+    assert np.all(table["sciimg_resnet18_tel_is_valid"])
+    twice = sciimg_cli("predict", "--model", model, "--input", dl1, dl1, "--output", str(tmp_path / "twice.ecsv"))
+    assert twice.returncode == 2 and "the same event appears twice" in twice.stderr

@@ -3,32 +3,68 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from typing import Any
 
 import lightning as L
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from sciimg.data.augment import CameraAugmentation
 from sciimg.data.transforms import ChannelNormalisation
+from sciimg.errors import ConfigError
+from sciimg.geometry.mappers import GridMapper, symmetry_permutations
 from sciimg.io.store import SampleStore
 
 
-class StoreDataset(Dataset):
-    """Samples of one store split as dicts of tensors: ``image`` (normalised), ``target``, ``index``."""
+def camera_augmentation(store: SampleStore, options: Mapping[str, Any]) -> CameraAugmentation | None:
+    """The augmentation a camera store's train split asks for (None when it asks for none)."""
+    if not options.get("hex_symmetries") and not options.get("extra_nsb_pe"):
+        return None
+    extra = store.extra()
+    n_pixels = len(extra["pix_x"])
+    permutations = np.arange(n_pixels)[None]
+    if options.get("hex_symmetries"):
+        permutations = symmetry_permutations(extra["pix_x"], extra["pix_y"])
+        if len(permutations) == 1:
+            raise ConfigError(
+                f"{store.path}: augment.hex_symmetries needs a camera that a 60-degree rotation or a "
+                f"reflection maps onto itself; camera {extra['camera_name']} has no such symmetry"
+            )
+    channels = store.attrs["channels"]
+    charge = channels.index("charge") if "charge" in channels else 0
+    return CameraAugmentation(permutations, float(options.get("extra_nsb_pe", 0.0)), charge)
 
-    def __init__(self, path: str | os.PathLike) -> None:
+
+class StoreDataset(Dataset):
+    """Samples of one store split as dicts of tensors: ``image`` (normalised), ``target``, ``index``.
+
+    Camera stores hold pixel images ``(C, n_pixels)``; they are augmented (train split, if
+    asked), mapped to the grid with the store's mapper, then normalised.
+    """
+
+    def __init__(self, path: str | os.PathLike, augment: Mapping[str, Any] | None = None) -> None:
         self.store = SampleStore(path)
         self.normalisation = ChannelNormalisation.from_list(self.store.attrs["normalisation"])
         extra = self.store.extra()
+        self.mapper = GridMapper.from_arrays(extra) if "mapper_cell" in extra else None
         self.valid = extra["valid_mask"].astype(bool) if "valid_mask" in extra else None
+        self.augmentation = camera_augmentation(self.store, augment or {})
 
     def __len__(self) -> int:
         return len(self.store)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         sample = self.store[index]
+        image = sample["image"]
+        if self.augmentation is not None:
+            seed = int(torch.randint(0, 2**31 - 1, (1,)).item())  # torch's RNG: seeded per worker by Lightning
+            image = self.augmentation(image, np.random.default_rng(seed))
+        if self.mapper is not None:
+            image = self.mapper.to_grid(image)
         out = {
-            "image": torch.from_numpy(self.normalisation(sample["image"], self.valid)),
+            "image": torch.from_numpy(self.normalisation(image, self.valid)),
             "index": torch.tensor(index),
         }
         if "target" in sample:
@@ -43,6 +79,8 @@ class StoreDataModule(L.LightningDataModule):
         train, val, test: store paths (test optional).
         batch_size: samples per batch.
         num_workers: DataLoader workers; each opens its own HDF5 handle.
+        augment: training-time augmentation options (``hex_symmetries``, ``extra_nsb_pe``),
+            applied to the train split only.
     """
 
     def __init__(
@@ -52,17 +90,19 @@ class StoreDataModule(L.LightningDataModule):
         test: str | None = None,
         batch_size: int = 64,
         num_workers: int = 0,
+        augment: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.paths = {"train": train, "val": val, "test": test}
         self.batch_size = batch_size
         self.num_workers = num_workers
+        self.augment = dict(augment or {})
         self.datasets: dict[str, StoreDataset] = {}
 
     def setup(self, stage: str | None = None) -> None:
         for split, path in self.paths.items():
             if path is not None and split not in self.datasets:
-                self.datasets[split] = StoreDataset(path)
+                self.datasets[split] = StoreDataset(path, self.augment if split == "train" else None)
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         return DataLoader(

@@ -23,6 +23,7 @@ from sciimg.io.store import write_store
 from sciimg.provenance import provenance
 
 log = logging.getLogger(__name__)
+NORMALISATION_SAMPLE = 20_000  # train events the normalisation is fitted on (bounds memory)
 
 
 def expand_inputs(patterns: list[str]) -> list[Path]:
@@ -94,15 +95,16 @@ def ingest_cherenkov(inputs: list[Path], out_dir: Path, spec: Mapping[str, Any])
 
     mapper = build_mapper(data["mapper"], geometry.pix_x.to_value(u.m), geometry.pix_y.to_value(u.m))
     valid = mapper.valid_mask()
-    grids = mapper.to_grid(camera_channels(images[keep], peak_times[keep], masks[keep], data["channels"]))
+    pixels = camera_channels(images[keep], peak_times[keep], masks[keep], data["channels"])  # (N, C, n_pixels)
     target = np.asarray(table[target_name], np.float32)[keep]
-    splits = split_indices(len(grids), data["split"], spec["seed"])
+    splits = split_indices(len(pixels), data["split"], spec["seed"])
     kinds = [NORMALISATION[c] or data["normalisation"] for c in data["channels"]]
-    normalisation = ChannelNormalisation.fit(grids[splits["train"]], kinds, valid)
+    sample = np.random.default_rng(spec["seed"]).permutation(splits["train"])[:NORMALISATION_SAMPLE]
+    normalisation = ChannelNormalisation.fit(mapper.to_grid(pixels[np.sort(sample)]), kinds, valid)
 
     attrs = {
         "modality": "cherenkov",
-        "axes": "C,Y,X",
+        "axes": "C,P",  # camera pixels; the mapper in /extra turns them into (C, Y, X) grids
         "channels": list(data["channels"]),
         "units": {"image": "p.e.", "target": str(table[target_name].unit or "")},
         "target_name": target_name,
@@ -120,7 +122,7 @@ def ingest_cherenkov(inputs: list[Path], out_dir: Path, spec: Mapping[str, Any])
         outputs[name] = out_dir / f"{name}.h5"
         write_store(
             outputs[name],
-            {"image": grids[index], "target": target[index]},
+            {"image": pixels[index], "target": target[index]},
             meta={key: column[index] for key, column in columns.items()},
             extra=extra,
             attrs={**attrs, "split": name},

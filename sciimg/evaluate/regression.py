@@ -22,6 +22,7 @@ from sciimg.evaluate.energy import (
     uncertainty_coverage,
 )
 from sciimg.evaluate.plots import plot_camera_examples, plot_energy_performance, plot_migration
+from sciimg.geometry.mappers import GridMapper
 from sciimg.io.atomic import write_text_atomic
 from sciimg.io.store import SampleStore
 from sciimg.provenance import provenance
@@ -154,7 +155,8 @@ def evaluate_energy(
 
 def _plot_examples(test_store: str | os.PathLike, tables: Mapping[str, Table], path: Path) -> None:
     store = SampleStore(test_store)
-    valid = store.extra()["valid_mask"].astype(bool)
+    extra = store.extra()
+    valid, mapper = extra["valid_mask"].astype(bool), GridMapper.from_arrays(extra)
     meta = store.meta()
     energy = meta["true_energy"]
     picks = [int(np.argmin(np.abs(np.log10(energy) - q))) for q in np.quantile(np.log10(energy), [0.1, 0.4, 0.7, 0.95])]
@@ -163,6 +165,6 @@ def _plot_examples(test_store: str | os.PathLike, tables: Mapping[str, Table], p
     titles = [
         f"E_true {energy[i]:.3g} TeV\n{model_name}: {reco.get(meta['event_id'][i], np.nan):.3g} TeV" for i in picks
     ]
-    grids = np.stack([store[i]["image"][0] for i in picks])
+    grids = mapper.to_grid(np.stack([store[i]["image"][0] for i in picks]))
     plot_camera_examples(grids, valid, titles, path)
     store.close()

@@ -49,17 +49,25 @@ def hexagonal_camera(
     rotation_deg: float = 100.893,
     name: str = "SimHexCam",
 ) -> CameraGeometry:
-    """The ``n_pixels`` hexagonal-lattice pixels closest to the centre: a round LST-like camera.
+    """A round LST-like camera: the central lattice site and the ``(n_pixels - 1) / 6`` nearest
+    6-fold orbits around it, so the camera is symmetric under rotations by 60 deg.
 
     The lattice is rotated by ``rotation_deg`` (LST's pixel grid sits at 100.893 deg).
     """
-    if n_pixels < 7:
-        raise ValueError(f"n_pixels must be at least 7, got {n_pixels!r}")
+    if n_pixels < 7 or (n_pixels - 1) % 6:
+        raise ValueError(f"n_pixels must be 1 + 6k (whole rings of 6-fold orbits), at least 7, got {n_pixels!r}")
     extent = int(np.sqrt(n_pixels)) + 2
-    q, r = np.meshgrid(np.arange(-extent, extent + 1), np.arange(-extent, extent + 1))
-    x = pitch_m * (q + r / 2.0).ravel()
-    y = pitch_m * (np.sqrt(3.0) / 2.0 * r).ravel()
-    order = np.lexsort((np.arctan2(y, x), np.round(np.hypot(x, y), 9)))[:n_pixels]
+    q, r = (a.ravel() for a in np.meshgrid(np.arange(-extent, extent + 1), np.arange(-extent, extent + 1)))
+    orbit = np.stack([q, r])
+    members = [orbit]
+    for _ in range(5):
+        orbit = np.stack([-orbit[1], orbit[0] + orbit[1]])  # rotate by 60 degrees
+        members.append(orbit)
+    stacked = np.stack(members)  # (6, 2, n_sites): the orbit of every site
+    representative = np.min(stacked[:, 0] * 10_000 + stacked[:, 1], axis=0)  # orbit id
+    x = pitch_m * (q + r / 2.0)
+    y = pitch_m * (np.sqrt(3.0) / 2.0 * r)
+    order = np.lexsort((np.arctan2(y, x), representative, np.round(np.hypot(x, y), 9)))[:n_pixels]
     angle = np.radians(rotation_deg)
     pix_x = np.cos(angle) * x[order] - np.sin(angle) * y[order]
     pix_y = np.sin(angle) * x[order] + np.cos(angle) * y[order]

@@ -72,6 +72,32 @@ def axial_coordinates(pix_x: np.ndarray, pix_y: np.ndarray, tolerance: float = 0
     return q, r
 
 
+def symmetry_permutations(pix_x: np.ndarray, pix_y: np.ndarray) -> np.ndarray:
+    """Pixel permutations of the hexagon's symmetries that map this camera exactly onto itself.
+
+    The 12 symmetries of the hexagonal lattice (rotations by multiples of 60 deg about the
+    central pixel, and reflections) are tried; those that send every pixel to a pixel are
+    returned, identity first, as an ``(n_symmetries, n_pixels)`` array with
+    ``transformed_image = image[..., permutation]``. A rotation is exact: no charge is lost
+    or interpolated. The LST camera has the 6 rotations; a camera without symmetry only
+    the identity.
+    """
+    q, r = axial_coordinates(pix_x, pix_y)
+    x, y = np.asarray(pix_x, float), np.asarray(pix_y, float)
+    centre = int(np.argmin(np.hypot(x - x.mean(), y - y.mean())))
+    q, r = q - q[centre], r - r[centre]
+    index = {(int(a), int(b)): i for i, (a, b) in enumerate(zip(q, r, strict=True))}
+    permutations = []
+    for reflect in (False, True):
+        a, b = (q, -q - r) if reflect else (q, r)
+        for _ in range(6):
+            sources = [index.get((int(i), int(j))) for i, j in zip(a, b, strict=True)]
+            if None not in sources:
+                permutations.append(np.asarray(sources, dtype=np.int64))
+            a, b = -b, a + b  # rotate by 60 degrees
+    return np.stack(permutations)
+
+
 @dataclass(frozen=True)
 class GridMapper:
     """A sparse weight table from ``n_pixels`` camera pixels to a ``shape`` grid.

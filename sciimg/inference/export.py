@@ -47,6 +47,7 @@ def export_model(
         "target_name": attrs.get("target_name"),
         "target_log10": spec["model"].get("target_log10", True),
         "heteroscedastic": spec["model"].get("heteroscedastic", False),
+        "backbone": spec["model"].get("backbone"),
         "normalisation": attrs["normalisation"],
         "camera": str(store.extra()["camera_name"]) if "camera_name" in store.extra() else None,
         "mapper": str(store.extra()["mapper_name"]) if "mapper_name" in store.extra() else None,

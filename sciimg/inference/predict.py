@@ -7,7 +7,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-from astropy.table import Table, vstack
+from astropy.table import Table, unique, vstack
 
 from sciimg.errors import InputError
 from sciimg.inference.load import Regressor, TrainedModel, load_model
@@ -27,7 +27,9 @@ def _events(model: Regressor, path: Path) -> tuple[Table, np.ndarray, np.ndarray
     if is_store:
         store = SampleStore(path)
         columns = Table(store.meta())
-        mean, std = model.predict_normalised(model.normalise(store.read("image")))
+        images = store.read("image")
+        inputs = model.mapper.to_grid(images) if model.mapper is not None else images
+        mean, std = model.predict_normalised(model.normalise(inputs))
         store.close()
         return columns, mean, std
     events = read_events(path)
@@ -64,8 +66,34 @@ def predict_regression(model: Regressor, inputs: list[Path]) -> Table:
     return result
 
 
+def dl2_tables(table: Table, prefix: str, target: str) -> dict[str, Table]:
+    """ctapipe DL2 telescope tables, ``/dl2/event/telescope/<quantity>/<prefix>/tel_XXX``.
+
+    Columns follow ctapipe's naming: ``<prefix>_tel_energy``, ``<prefix>_tel_energy_uncert``
+    and ``<prefix>_tel_is_valid`` (the prediction is finite), one row per input event.
+    """
+    quantity = target.removeprefix("true_")
+    reco = f"reco_{quantity}"
+    tel_id = table["tel_id"] if "tel_id" in table.colnames else np.ones(len(table), np.int16)
+    tables = {}
+    for tel in np.unique(tel_id):
+        rows = table[np.asarray(tel_id) == tel]
+        out = Table({"obs_id": rows["obs_id"], "event_id": rows["event_id"], "tel_id": np.full(len(rows), tel)})
+        out[f"{prefix}_tel_{quantity}"] = rows[reco]
+        if f"{reco}_std" in rows.colnames:
+            out[f"{prefix}_tel_{quantity}_uncert"] = rows[f"{reco}_std"]
+        out[f"{prefix}_tel_is_valid"] = np.isfinite(np.asarray(rows[reco]))
+        tables[f"/dl2/event/telescope/{quantity}/{prefix}/tel_{int(tel):03d}"] = out
+    return tables
+
+
 def predict(model_dir: str | os.PathLike, inputs: list[str], output: str | os.PathLike) -> Path:
-    """Run a trained model on ``inputs`` and write ``output`` (ECSV table for regressors)."""
+    """Run a trained model on ``inputs`` and write ``output`` atomically.
+
+    Regressors write an ECSV table, or, for an ``.h5`` output, ctapipe DL2 tables (see
+    :func:`dl2_tables`). The output is always a new file, one row per input event: inputs
+    are never modified and rerunning replaces the output instead of appending to it.
+    """
     model: TrainedModel = load_model(model_dir)
     paths = [Path(p) for p in inputs]
     for path in paths:
@@ -74,7 +102,18 @@ def predict(model_dir: str | os.PathLike, inputs: list[str], output: str | os.Pa
     if not isinstance(model, Regressor):
         raise InputError(f"{model_dir}: prediction for task {model.metadata['task']!r} is not available yet")
     table = predict_regression(model, paths)
+    ids = [c for c in ("input_file", "obs_id", "event_id", "tel_id") if c in table.colnames]
+    if len(unique(table, keys=ids)) != len(table):
+        raise InputError(f"{inputs}: the same event appears twice; give each input file once")
     table.meta["provenance"] = provenance(inputs=[*paths, model.path / "model.ckpt"])
+    output = Path(output)
     with atomic_path(output) as tmp:
-        table.write(tmp, format="ascii.ecsv", overwrite=True)
-    return Path(output)
+        if output.suffix in (".h5", ".hdf5"):
+            from ctapipe.io import write_table
+
+            prefix = f"sciimg_{model.metadata.get('backbone') or 'cnn'}"
+            for key, dl2 in dl2_tables(table, prefix, model.metadata["target_name"]).items():
+                write_table(dl2, tmp, key, overwrite=True)
+        else:
+            table.write(tmp, format="ascii.ecsv", overwrite=True)
+    return output

@@ -79,6 +79,7 @@ def fit(
         str(store_dir / "val.h5"),
         batch_size=trainer_opts["batch_size"],
         num_workers=trainer_opts["num_workers"],
+        augment=spec["data"].get("augment"),
     )
     data.setup("fit")
     in_channels = data.datasets["train"].store.attrs.get("channels", ["x"])

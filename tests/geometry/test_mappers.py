@@ -5,7 +5,7 @@ import pytest
 
 from sciimg.geometry import MAPPERS, build_mapper
 from sciimg.geometry.camera import hexagonal_camera
-from sciimg.geometry.mappers import axial_coordinates
+from sciimg.geometry.mappers import axial_coordinates, symmetry_permutations
 
 
 def _xy(geometry):
@@ -13,7 +13,7 @@ def _xy(geometry):
 
 
 def _cameras(lst_geometry_or_none):
-    cameras = {f"sim_rot{r}": hexagonal_camera(n_pixels=400, rotation_deg=r) for r in (0.0, 23.0, 100.893)}
+    cameras = {f"sim_rot{r}": hexagonal_camera(n_pixels=397, rotation_deg=r) for r in (0.0, 23.0, 100.893)}
     if lst_geometry_or_none is not None:
         cameras["LSTCam"] = lst_geometry_or_none
     return cameras
@@ -44,7 +44,7 @@ def test_exact_mappers_round_trip_every_pixel(name, lst_geometry_or_none):
 
 
 def test_axial_puts_one_pixel_per_cell_and_keeps_neighbours():
-    geometry = hexagonal_camera(n_pixels=200, rotation_deg=23.0)
+    geometry = hexagonal_camera(n_pixels=199, rotation_deg=23.0)
     mapper = build_mapper("axial", *_xy(geometry))
     assert mapper.valid_mask().sum() == geometry.n_pixels
     rows, cols = np.divmod(mapper.cell, mapper.shape[1])
@@ -63,7 +63,7 @@ def test_real_lst_camera_maps_exactly(lst_geometry):
 
 
 def test_bilinear_grid_peaks_where_the_image_peaks():
-    geometry = hexagonal_camera(n_pixels=600)
+    geometry = hexagonal_camera(n_pixels=601)
     mapper = build_mapper("bilinear", *_xy(geometry))
     x, y = _xy(geometry)
     grid = mapper.to_grid(np.exp(-(x**2 + y**2) / 0.3**2))
@@ -78,18 +78,47 @@ def test_non_hexagonal_positions_are_rejected():
 
 
 def test_unknown_mapper_and_wrong_pixel_count_are_rejected():
-    geometry = hexagonal_camera(n_pixels=100)
+    geometry = hexagonal_camera(n_pixels=97)
     with pytest.raises(ValueError, match=r"mapper must be one of \['axial', 'bilinear', 'oversampling'\]"):
         build_mapper("nearest", *_xy(geometry))
     mapper = build_mapper("oversampling", *_xy(geometry))
-    with pytest.raises(ValueError, match="must have 100 pixels"):
-        mapper.to_grid(np.zeros((2, 99)))
+    with pytest.raises(ValueError, match="must have 97 pixels"):
+        mapper.to_grid(np.zeros((2, 96)))
 
 
 @pytest.mark.parametrize("name", sorted(MAPPERS))
 def test_arrays_round_trip(name):
-    geometry = hexagonal_camera(n_pixels=100)
+    geometry = hexagonal_camera(n_pixels=97)
     mapper = build_mapper(name, *_xy(geometry))
     again = type(mapper).from_arrays({k: np.asarray(v) for k, v in mapper.to_arrays().items()})
-    values = np.random.default_rng(2).normal(size=(2, 100))
+    values = np.random.default_rng(2).normal(size=(2, 97))
     np.testing.assert_array_equal(again.to_grid(values), mapper.to_grid(values))
+
+
+def test_symmetries_of_real_and_simulated_cameras(lst_geometry_or_none):
+    cameras = {"sim": hexagonal_camera(n_pixels=331, rotation_deg=23.0)}
+    if lst_geometry_or_none is not None:
+        cameras["LSTCam"] = lst_geometry_or_none
+    for label, geometry in cameras.items():
+        permutations = symmetry_permutations(*_xy(geometry))
+        assert len(permutations) >= 6, label  # every rotation by 60 degrees is exact
+        np.testing.assert_array_equal(permutations[0], np.arange(geometry.n_pixels))
+        x, y = _xy(geometry)
+        for permutation in permutations:
+            assert sorted(permutation) == list(range(geometry.n_pixels))  # a permutation: no pixel lost
+            # distances from the centre are kept, so the image is rotated/reflected, not distorted
+            np.testing.assert_allclose(np.hypot(x, y)[permutation], np.hypot(x, y), atol=1e-4)  # LST: float32 metres
+        # the second one turns every pixel by the same 60 degrees about the centre
+        off_centre = np.hypot(x, y) > 1e-9
+        z = (x + 1j * y)[off_centre]
+        turned = (x[permutations[1]] + 1j * y[permutations[1]])[off_centre]
+        angle = np.degrees(np.angle(turned / z))
+        np.testing.assert_allclose(angle, angle[0], atol=0.01)
+        assert abs(abs(angle[0]) - 60.0) < 0.01, label
+
+
+def test_camera_without_symmetry_has_only_the_identity():
+    geometry = hexagonal_camera(n_pixels=331)
+    x, y = _xy(geometry)
+    keep = np.arange(geometry.n_pixels) != geometry.n_pixels - 1  # drop one edge pixel
+    assert len(symmetry_permutations(x[keep], y[keep])) == 1

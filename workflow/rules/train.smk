@@ -15,3 +15,14 @@ rule fit:
         "sciimg fit --spec {params.spec:q} --experiment {wildcards.experiment} "
         "--store-dir {params.store_dir:q} --checkpoint-dir {params.checkpoint_dir:q} "
         "--output {output.model:q} > {log:q} 2>&1"
+
+
+rule export:
+    input:
+        model="results/{experiment}/model",
+    output:
+        "results/{experiment}/model.onnx",
+    log:
+        "results/{experiment}/logs/export.log",
+    shell:
+        "sciimg export --model {input.model:q} --output {output:q} > {log:q} 2>&1"
