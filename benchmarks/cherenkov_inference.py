@@ -5,8 +5,9 @@ Usage (after ``make run``, which trains the default model)::
     .venv/bin/python benchmarks/cherenkov_inference.py \\
         results/cherenkov_energy/model data/raw/cherenkov_energy/simulated.dl1.h5 data/interim/cherenkov_energy/train.h5
 
-All methods start from the same calibrated camera images (p.e.), batch 256, and end with
-energies: the CNN path includes grid mapping and normalisation; the classical path
+All methods start from the same calibrated camera images (p.e.) and peak times, batch 256,
+and end with energies: the CNN paths include the model's input channels (cleaning, when it
+uses peak time or the cleaning mask), grid mapping and normalisation; the classical path
 includes tail-cuts cleaning, Hillas/leakage/timing parameters (ctapipe) and the random
 forest (fitted on the train store first, not timed). Each figure is the median of
 ``--repeats`` runs; the spread is the min-max range. Writes ``results/bench/cherenkov_inference.json``.
@@ -65,7 +66,7 @@ def main() -> None:
     results = {
         "n_events": n,
         "torch_threads": torch.get_num_threads(),
-        "cnn_pytorch": _rate(lambda: regressor.predict(images, batch_size=256), n, args.repeats),
+        "cnn_pytorch": _rate(lambda: regressor.predict(images, peak_times, batch_size=256), n, args.repeats),
         "hillas_rf": _rate(classical, n, args.repeats),
     }
     onnx_path = Path(args.model).with_suffix(".onnx")
@@ -73,11 +74,12 @@ def main() -> None:
         import onnxruntime
 
         session = onnxruntime.InferenceSession(str(onnx_path))
-        pixels = images[:, None]
 
         def onnx() -> None:
             for start in range(0, n, 256):
-                session.run(None, {"pixels": pixels[start : start + 256]})
+                stop = start + 256
+                pixels = regressor.pixel_channels(images[start:stop], peak_times[start:stop])
+                session.run(None, {"pixels": pixels})
 
         results["cnn_onnxruntime"] = _rate(onnx, n, args.repeats)
     baseline = results["hillas_rf"]["events_per_s"]

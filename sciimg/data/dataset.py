@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import lightning as L
@@ -37,6 +37,20 @@ def camera_augmentation(store: SampleStore, options: Mapping[str, Any]) -> Camer
     return CameraAugmentation(permutations, float(options.get("extra_nsb_pe", 0.0)), charge)
 
 
+NOT_ROTATION_INVARIANT = ("true_alt", "true_az", "true_core_x", "true_core_y")
+
+
+def aux_columns(store: SampleStore, names: Sequence[str]) -> np.ndarray:
+    """``(n_samples, len(names))`` meta columns, unstandardised, for auxiliary targets."""
+    meta = store.meta()
+    missing = [n for n in names if n not in meta]
+    if missing:
+        raise ConfigError(
+            f"{store.path}: aux_targets {missing} are not columns of the store, choose from {sorted(meta)}"
+        )
+    return np.column_stack([np.asarray(meta[n], np.float32) for n in names])
+
+
 class StoreDataset(Dataset):
     """Samples of one store split as dicts of tensors: ``image`` (normalised), ``target``, ``index``.
 
@@ -44,8 +58,15 @@ class StoreDataset(Dataset):
     asked), mapped to the grid with the store's mapper, then normalised.
     """
 
-    def __init__(self, path: str | os.PathLike, augment: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        augment: Mapping[str, Any] | None = None,
+        aux_targets: Sequence[str] = (),
+    ) -> None:
         self.store = SampleStore(path)
+        self.aux = aux_columns(self.store, aux_targets) if aux_targets else None
+        self.aux_mean, self.aux_std = np.float32(0.0), np.float32(1.0)  # set from train by the data module
         self.normalisation = ChannelNormalisation.from_list(self.store.attrs["normalisation"])
         extra = self.store.extra()
         self.mapper = GridMapper.from_arrays(extra) if "mapper_cell" in extra else None
@@ -69,6 +90,8 @@ class StoreDataset(Dataset):
         }
         if "target" in sample:
             out["target"] = torch.as_tensor(np.asarray(sample["target"], np.float32))
+        if self.aux is not None:
+            out["aux"] = torch.from_numpy((self.aux[index] - self.aux_mean) / self.aux_std)
         return out
 
 
@@ -81,6 +104,8 @@ class StoreDataModule(L.LightningDataModule):
         num_workers: DataLoader workers; each opens its own HDF5 handle.
         augment: training-time augmentation options (``hex_symmetries``, ``extra_nsb_pe``),
             applied to the train split only.
+        aux_targets: meta columns returned as ``aux``, standardised with the train split's
+            mean and std.
     """
 
     def __init__(
@@ -91,8 +116,17 @@ class StoreDataModule(L.LightningDataModule):
         batch_size: int = 64,
         num_workers: int = 0,
         augment: Mapping[str, Any] | None = None,
+        aux_targets: Sequence[str] = (),
     ) -> None:
         super().__init__()
+        self.aux_targets = list(aux_targets)
+        if self.aux_targets and (augment or {}).get("hex_symmetries"):
+            turned = [n for n in self.aux_targets if n in NOT_ROTATION_INVARIANT]
+            if turned:
+                raise ConfigError(
+                    f"aux_targets {turned} change when the camera is rotated; with hex_symmetries use "
+                    "rotation-invariant ones such as true_impact_distance"
+                )
         self.paths = {"train": train, "val": val, "test": test}
         self.batch_size = batch_size
         self.num_workers = num_workers
@@ -102,7 +136,12 @@ class StoreDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         for split, path in self.paths.items():
             if path is not None and split not in self.datasets:
-                self.datasets[split] = StoreDataset(path, self.augment if split == "train" else None)
+                augment = self.augment if split == "train" else None
+                self.datasets[split] = StoreDataset(path, augment, self.aux_targets)
+        if self.aux_targets:
+            train = self.datasets["train"].aux
+            for dataset in self.datasets.values():
+                dataset.aux_mean, dataset.aux_std = train.mean(axis=0), train.std(axis=0) + np.float32(1e-6)
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         return DataLoader(

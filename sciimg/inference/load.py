@@ -58,8 +58,11 @@ class TrainedModel:
             raise InputError(f"images must be finite, got NaN/inf in rows {np.flatnonzero(bad)[:10].tolist()}")
         return self.normalisation(grids, self.valid)
 
-    def camera_inputs(self, images: np.ndarray, peak_time: np.ndarray | None = None) -> np.ndarray:
-        """Camera-pixel images ``(n_events, n_pixels)`` -> mapped channels, as ingest builds them."""
+    def pixel_channels(self, images: np.ndarray, peak_time: np.ndarray | None = None) -> np.ndarray:
+        """Camera-pixel images ``(n_events, n_pixels)`` -> the model's input channels ``(n_events, C, n_pixels)``.
+
+        This is what ingest stores and what the exported ONNX graph takes as input.
+        """
         if self.mapper is None or self.geometry is None:
             raise InputError(f"{self.path}: this model does not take camera-pixel images")
         images = np.asarray(images, dtype=np.float32)
@@ -84,7 +87,11 @@ class TrainedModel:
             if peak_time is None:
                 raise InputError(f"{self.path}: this model uses peak-time images; pass peak_time=")
             peak_time = np.asarray(peak_time, np.float32).reshape(images.shape)
-        return self.mapper.to_grid(camera_channels(images, peak_time, masks, channels))
+        return camera_channels(images, peak_time, masks, channels)
+
+    def camera_inputs(self, images: np.ndarray, peak_time: np.ndarray | None = None) -> np.ndarray:
+        """Camera-pixel images ``(n_events, n_pixels)`` -> mapped channels, as the training data loader builds them."""
+        return self.mapper.to_grid(self.pixel_channels(images, peak_time))
 
 
 def _camera_arrays(events: CameraInput) -> tuple[np.ndarray, np.ndarray | None]:

@@ -80,6 +80,7 @@ def fit(
         batch_size=trainer_opts["batch_size"],
         num_workers=trainer_opts["num_workers"],
         augment=spec["data"].get("augment"),
+        aux_targets=spec["model"].get("aux_targets") or (),
     )
     data.setup("fit")
     in_channels = data.datasets["train"].store.attrs.get("channels", ["x"])

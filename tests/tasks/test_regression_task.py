@@ -69,3 +69,47 @@ def test_checkpoints_of_another_spec_are_not_resumed(tmp_path, tiny_stores, tiny
     }
     task, _ = fit(wider, tiny_stores["train"].parent, tmp_path / "ck")  # new architecture: starts over
     assert task.hparams.backbone_options["widths"] == [8, 8]
+
+
+@pytest.mark.parametrize(
+    ("backbone", "options"),
+    [
+        ("vgg11", {"widths": [4, 8, 8, 16, 16]}),
+        ("inception", {"widths": [8, 16, 16]}),
+    ],
+)
+def test_vgg_and_inception_backbones_train(tmp_path, tiny_stores, tiny_spec, backbone, options):
+    model = {**tiny_spec["model"], "backbone": backbone, "backbone_options": options}
+    spec = {**tiny_spec, "model": model, "trainer": {**tiny_spec["trainer"], "max_epochs": 3}}
+    task, _ = fit(spec, tiny_stores["train"].parent, tmp_path / "ck")
+    assert task.hparams.backbone == backbone
+    rows = np.genfromtxt(tmp_path / "logs" / "metrics.csv", delimiter=",", names=True)
+    train = rows["train_loss"][~np.isnan(rows["train_loss"])]
+    assert len(train) == 3 and np.all(np.isfinite(train)) and train[-1] < train[0]
+
+
+def test_auxiliary_targets_are_learned_alongside_energy(tmp_path, tiny_stores, tiny_spec):
+    model = {**tiny_spec["model"], "aux_targets": ["true_impact_distance"], "aux_weight": 0.5}
+    augment = {"hex_symmetries": True, "extra_nsb_pe": 0.5}
+    spec = {
+        **tiny_spec,
+        "model": model,
+        "data": {**tiny_spec["data"], "augment": augment},
+        "trainer": {**tiny_spec["trainer"], "max_epochs": 3},
+    }
+    task, best = fit(spec, tiny_stores["train"].parent, tmp_path / "ck")
+    assert RegressionTask.load_from_checkpoint(best).hparams.aux_targets == ["true_impact_distance"]
+    rows = np.genfromtxt(tmp_path / "logs" / "metrics.csv", delimiter=",", names=True)
+    aux = rows["train_aux_mse"][~np.isnan(rows["train_aux_mse"])]
+    assert len(aux) == 3 and aux[-1] < aux[0]  # standardised impact distance: starts near 1, falls
+    out = task.predict_step({"image": torch.zeros(2, 1, 53, 53)})
+    assert set(out) == {"prediction", "std"}  # auxiliary outputs are for training only
+
+
+def test_direction_dependent_aux_targets_conflict_with_rotations(tmp_path, tiny_stores, tiny_spec):
+    from sciimg.errors import ConfigError
+
+    model = {**tiny_spec["model"], "aux_targets": ["true_core_x"]}
+    spec = {**tiny_spec, "model": model, "data": {**tiny_spec["data"], "augment": {"hex_symmetries": True}}}
+    with pytest.raises(ConfigError, match=r"aux_targets \['true_core_x'\] change when the camera is rotated"):
+        fit(spec, tiny_stores["train"].parent, tmp_path / "ck")
