@@ -210,3 +210,19 @@ def test_predict_writes_ctapipe_dl2_once_per_event(workflow_run, tmp_path):
     assert np.all(table["sciimg_resnet18_tel_is_valid"])
     twice = sciimg_cli("predict", "--model", model, "--input", dl1, dl1, "--output", str(tmp_path / "twice.ecsv"))
     assert twice.returncode == 2 and "the same event appears twice" in twice.stderr
+
+
+def test_images_of_another_camera_are_one_clear_error(workflow_run, tmp_path):
+    from sciimg.geometry.camera import hexagonal_camera
+    from sciimg.simulate.cherenkov import simulate_cherenkov_file
+
+    geometry_file = tmp_path / "small.camgeom.fits"
+    hexagonal_camera(n_pixels=331, name="SmallCam").to_table().write(geometry_file)
+    other = tmp_path / "small.dl1.h5"
+    simulate_cherenkov_file(other, 20, 1, camera=str(geometry_file), energy_min_tev=0.5)
+    output = tmp_path / "small.ecsv"
+    model = str(workflow_run / "results" / EXP / "model")
+    result = sciimg_cli("predict", "--model", model, "--input", str(other), "--output", str(output))
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "images must have shape (n_events, 1855) pixels of camera SimHexCam, got (20, 331)" in result.stderr
+    assert not output.exists()

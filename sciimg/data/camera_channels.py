@@ -1,8 +1,11 @@
 """Network input channels of a Cherenkov camera image, in camera-pixel space.
 
 ``charge`` (p.e.), ``peak_time`` (ns, relative to the charge-weighted mean time of the
-cleaned pixels, zero outside them: times of noise pixels carry no information) and
-``clean_mask`` (1 in pixels kept by tail-cuts cleaning). Ingest and inference both build
+cleaned pixels, zero outside them: times of noise pixels carry no information),
+``clean_mask`` (1 in pixels kept by tail-cuts cleaning) and ``radius`` (each pixel's
+distance from the camera centre, m: a fixed coordinate channel, because convolutions and
+global pooling cannot otherwise tell where in the camera an image lies, which is what
+carries the impact distance; it is unchanged by rotations about the centre). Ingest and inference both build
 inputs here, so a trained model always sees what it was trained on.
 """
 
@@ -12,12 +15,16 @@ from collections.abc import Sequence
 
 import numpy as np
 
-CHANNELS = ("charge", "peak_time", "clean_mask")
-NORMALISATION = {"charge": None, "peak_time": "standard", "clean_mask": "none"}
+CHANNELS = ("charge", "peak_time", "clean_mask", "radius")
+NORMALISATION = {"charge": None, "peak_time": "standard", "clean_mask": "none", "radius": "standard"}
 
 
 def camera_channels(
-    images: np.ndarray, peak_times: np.ndarray | None, masks: np.ndarray | None, channels: Sequence[str]
+    images: np.ndarray,
+    peak_times: np.ndarray | None,
+    masks: np.ndarray | None,
+    channels: Sequence[str],
+    radius: np.ndarray | None = None,
 ) -> np.ndarray:
     """Stack the requested channels: ``(n_events, n_pixels)`` arrays -> ``(n_events, C, n_pixels)``."""
     unknown = [c for c in channels if c not in CHANNELS]
@@ -27,6 +34,11 @@ def camera_channels(
     for channel in channels:
         if channel == "charge":
             stacked.append(images)
+            continue
+        if channel == "radius":
+            if radius is None:
+                raise ValueError("channel 'radius' needs the pixel distances from the camera centre")
+            stacked.append(np.broadcast_to(radius, images.shape))
             continue
         if masks is None:
             raise ValueError(f"channel {channel!r} needs the cleaning masks")

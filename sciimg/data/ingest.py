@@ -95,7 +95,8 @@ def ingest_cherenkov(inputs: list[Path], out_dir: Path, spec: Mapping[str, Any])
 
     mapper = build_mapper(data["mapper"], geometry.pix_x.to_value(u.m), geometry.pix_y.to_value(u.m))
     valid = mapper.valid_mask()
-    pixels = camera_channels(images[keep], peak_times[keep], masks[keep], data["channels"])  # (N, C, n_pixels)
+    radius = np.hypot(geometry.pix_x.to_value(u.m), geometry.pix_y.to_value(u.m))
+    pixels = camera_channels(images[keep], peak_times[keep], masks[keep], data["channels"], radius)  # (N, C, P)
     target = np.asarray(table[target_name], np.float32)[keep]
     splits = split_indices(len(pixels), data["split"], spec["seed"])
     kinds = [NORMALISATION[c] or data["normalisation"] for c in data["channels"]]

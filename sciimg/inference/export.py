@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 import sciimg
+from sciimg.io.atomic import publish_mode
 from sciimg.io.store import SampleStore
 
 CHECKPOINT = "model.ckpt"
@@ -62,6 +63,7 @@ def export_model(
         shutil.copyfile(checkpoint, tmp / CHECKPOINT)
         (tmp / CARD).write_text(json.dumps(card, indent=2))
         np.savez(tmp / PREPROCESS, **store.extra())
+        publish_mode(tmp, directory=True)
         if output.exists():
             shutil.rmtree(output)
         os.replace(tmp, output)

@@ -87,7 +87,8 @@ class TrainedModel:
             if peak_time is None:
                 raise InputError(f"{self.path}: this model uses peak-time images; pass peak_time=")
             peak_time = np.asarray(peak_time, np.float32).reshape(images.shape)
-        return camera_channels(images, peak_time, masks, channels)
+        radius = np.hypot(self.geometry.pix_x.to_value(u.m), self.geometry.pix_y.to_value(u.m))
+        return camera_channels(images, peak_time, masks, channels, radius)
 
     def camera_inputs(self, images: np.ndarray, peak_time: np.ndarray | None = None) -> np.ndarray:
         """Camera-pixel images ``(n_events, n_pixels)`` -> mapped channels, as the training data loader builds them."""

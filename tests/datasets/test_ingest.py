@@ -31,17 +31,21 @@ def test_quality_cuts_apply_to_every_split(tiny_dl1, tiny_spec, tmp_path):
 
 
 def test_channels_and_mappers(tiny_dl1, tiny_spec, tmp_path):
-    spec = _spec(tiny_spec, channels=["charge", "peak_time", "clean_mask"], mapper="oversampling")
+    spec = _spec(tiny_spec, channels=["charge", "peak_time", "clean_mask", "radius"], mapper="oversampling")
     paths = ingest([str(tiny_dl1)], tmp_path, spec)
     store = SampleStore(paths["train"])
     pixels = store.read("image")
-    assert pixels.shape[1:] == (3, 1855) and store.attrs["axes"] == "C,P"
+    assert pixels.shape[1:] == (4, 1855) and store.attrs["axes"] == "C,P"
+    extra = store.extra()
+    np.testing.assert_allclose(
+        pixels[:, 3], np.broadcast_to(np.hypot(extra["pix_x"], extra["pix_y"]), (len(pixels), 1855))
+    )
     mask = pixels[:, 2]
     assert set(np.unique(mask)) <= {0.0, 1.0} and np.all(mask.sum(axis=1) >= 3)
     assert np.all(pixels[:, 1][mask == 0] == 0)  # peak time only where the cleaning kept a pixel
     np.testing.assert_allclose(store.meta()["morphology_n_pixels"], mask.sum(axis=1))
     image = StoreDataset(paths["train"])[0]["image"]
-    assert tuple(image.shape) == (3, 106, 92)  # 2x2 cells per pixel
+    assert tuple(image.shape) == (4, 106, 92)  # 2x2 cells per pixel
 
 
 def test_protons_are_left_out_of_energy_training(tiny_spec, tmp_path):
