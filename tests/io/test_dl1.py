@@ -41,6 +41,7 @@ def test_dl1_written_by_ctapipe_process_reads(lst_muons, tmp_path):
             "--log-level=ERROR",
         ],
         check=True,
+        cwd=tmp_path,  # ctapipe writes its provenance log in the working directory
     )
     events = read_events(output)
     assert events.geometry.name == "LSTCam" and len(events.table) == 30
