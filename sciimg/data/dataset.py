@@ -18,11 +18,12 @@ from sciimg.geometry.mappers import GridMapper, symmetry_permutations
 from sciimg.io.store import SampleStore
 
 
-def camera_augmentation(store: SampleStore, options: Mapping[str, Any]) -> CameraAugmentation | None:
+def camera_augmentation(
+    store: SampleStore, extra: Mapping[str, np.ndarray], options: Mapping[str, Any]
+) -> CameraAugmentation | None:
     """The augmentation a camera store's train split asks for (None when it asks for none)."""
     if not options.get("hex_symmetries") and not options.get("extra_nsb_pe"):
         return None
-    extra = store.extra()
     n_pixels = len(extra["pix_x"])
     permutations = np.arange(n_pixels)[None]
     if options.get("hex_symmetries"):
@@ -71,7 +72,7 @@ class StoreDataset(Dataset):
         extra = self.store.extra()
         self.mapper = GridMapper.from_arrays(extra) if "mapper_cell" in extra else None
         self.valid = extra["valid_mask"].astype(bool) if "valid_mask" in extra else None
-        self.augmentation = camera_augmentation(self.store, augment or {})
+        self.augmentation = camera_augmentation(self.store, extra, augment or {})
 
     def __len__(self) -> int:
         return len(self.store)

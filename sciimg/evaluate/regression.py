@@ -101,8 +101,8 @@ def evaluate_energy(
     output_dir = Path(output_dir)
     tables = {name: _read(Path(path), "true_energy") for name, path in predictions.items()}
     store = SampleStore(test_store)
-    meta = Table(store.meta())
-    store.close()
+    store_meta = store.meta()  # in store order, for the example images
+    meta = Table(store_meta)
     meta.sort(_ids(next(iter(tables.values()))))
     _check_same_events(tables, predictions, meta)
     true_energy = np.asarray(meta["true_energy"], float)
@@ -148,16 +148,15 @@ def evaluate_energy(
     plot_energy_performance(metrics, output_dir / "energy_resolution.png")
     matrices = {name: migration_matrix(true_energy, values, edges) for name, values in reco.items()}
     plot_migration(matrices, edges, output_dir / "energy_migration.png")
-    _plot_examples(test_store, tables, output_dir / "examples.png")
+    _plot_examples(store, store_meta, tables, output_dir / "examples.png")
+    store.close()
     write_text_atomic(output_dir / "metrics.json", json.dumps(metrics, indent=2))
     return metrics
 
 
-def _plot_examples(test_store: str | os.PathLike, tables: Mapping[str, Table], path: Path) -> None:
-    store = SampleStore(test_store)
+def _plot_examples(store: SampleStore, meta: Mapping[str, np.ndarray], tables: Mapping[str, Table], path: Path) -> None:
     extra = store.extra()
     valid, mapper = extra["valid_mask"].astype(bool), GridMapper.from_arrays(extra)
-    meta = store.meta()
     energy = meta["true_energy"]
     picks = [int(np.argmin(np.abs(np.log10(energy) - q))) for q in np.quantile(np.log10(energy), [0.1, 0.4, 0.7, 0.95])]
     model_name, model = next(iter(tables.items()))
@@ -167,4 +166,3 @@ def _plot_examples(test_store: str | os.PathLike, tables: Mapping[str, Table], p
     ]
     grids = mapper.to_grid(np.stack([store[i]["image"][0] for i in picks]))
     plot_camera_examples(grids, valid, titles, path)
-    store.close()

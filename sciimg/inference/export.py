@@ -36,7 +36,7 @@ def export_model(
     """
     output = Path(output)
     store = SampleStore(train_store)
-    attrs = store.attrs
+    attrs, arrays = store.attrs, store.extra()
     card = {
         "experiment": experiment,
         "task": spec["task"],
@@ -50,8 +50,8 @@ def export_model(
         "heteroscedastic": spec["model"].get("heteroscedastic", False),
         "backbone": spec["model"].get("backbone"),
         "normalisation": attrs["normalisation"],
-        "camera": str(store.extra()["camera_name"]) if "camera_name" in store.extra() else None,
-        "mapper": str(store.extra()["mapper_name"]) if "mapper_name" in store.extra() else None,
+        "camera": str(arrays["camera_name"]) if "camera_name" in arrays else None,
+        "mapper": str(arrays["mapper_name"]) if "mapper_name" in arrays else None,
         "cleaning": attrs.get("cleaning"),
         "quality_cuts": attrs.get("quality_cuts"),
         "provenance": attrs["provenance"],
@@ -62,7 +62,7 @@ def export_model(
     try:
         shutil.copyfile(checkpoint, tmp / CHECKPOINT)
         (tmp / CARD).write_text(json.dumps(card, indent=2))
-        np.savez(tmp / PREPROCESS, **store.extra())
+        np.savez(tmp / PREPROCESS, **arrays)
         publish_mode(tmp, directory=True)
         if output.exists():
             shutil.rmtree(output)

@@ -2,7 +2,7 @@
 
 Layout::
 
-    /image            (N, C, *spatial) float32, chunked one sample per chunk
+    /image            (N, C, *spatial) float32 (camera stores: (N, C, n_pixels)), one sample per chunk
     /target           (N, ...) as the task needs (optional)
     /mask             (N, ...) (optional)
     /meta/<column>    (N,) per-sample table (event ids, true parameters, ...)

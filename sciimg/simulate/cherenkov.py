@@ -166,14 +166,29 @@ def light_density(showers: Showers, i: int, fov_x: np.ndarray, fov_y: np.ndarray
     return density, along
 
 
-def camera_image(showers: Showers, i: int, geometry: CameraGeometry, focal_length_m: float, model: ShowerModel, rng):
+@dataclass(frozen=True)
+class SkyPixels:
+    """Pixel centres (deg in the field of view) and solid angles (deg^2), computed once per camera."""
+
+    fov_x: np.ndarray
+    fov_y: np.ndarray
+    area_deg2: np.ndarray
+
+    @classmethod
+    def of(cls, geometry: CameraGeometry, focal_length_m: float) -> SkyPixels:
+        scale = np.degrees(1.0 / focal_length_m)
+        return cls(
+            geometry.pix_x.to_value(u.m) * scale,
+            geometry.pix_y.to_value(u.m) * scale,
+            geometry.pix_area.to_value(u.m**2) * scale**2,
+        )
+
+
+def camera_image(showers: Showers, i: int, pixels: SkyPixels, model: ShowerModel, rng: np.random.Generator):
     """Charge (p.e.), peak time (ns) and true signal p.e. of shower ``i`` in the camera."""
-    scale = np.degrees(1.0 / focal_length_m)
-    fov_x, fov_y = geometry.pix_x.to_value(u.m) * scale, geometry.pix_y.to_value(u.m) * scale
-    pixel_area_deg2 = geometry.pix_area.to_value(u.m**2) * scale**2
-    density, along = light_density(showers, i, fov_x, fov_y, rng)
-    n = geometry.n_pixels
-    signal_pe = rng.poisson(showers.size[i] * density * pixel_area_deg2)
+    density, along = light_density(showers, i, pixels.fov_x, pixels.fov_y, rng)
+    n = len(pixels.fov_x)
+    signal_pe = rng.poisson(showers.size[i] * density * pixels.area_deg2)
     charge = signal_pe * rng.normal(1.0, model.excess_noise, n)
     charge += rng.poisson(model.nsb_pe, n) - model.nsb_pe + rng.normal(0.0, model.electronic_noise_pe, n)
     shower_time = 15.0 + showers.time_gradient[i] * along * showers.length[i] + rng.normal(0, 0.5, n)
@@ -229,11 +244,12 @@ def simulate_events(
 ) -> Iterator[ArrayEventContainer]:
     """Yield ``n_events`` triggered events (showers are drawn until that many trigger)."""
     rng = np.random.default_rng(seed)
+    pixels = SkyPixels.of(geometry, focal_length_m)
     written = 0
     while written < n_events:
         showers = sample_showers(rng, max(64, n_events - written), model)
         for i in range(len(showers)):
-            charge, peak_time, true_pe = camera_image(showers, i, geometry, focal_length_m, model, rng)
+            charge, peak_time, true_pe = camera_image(showers, i, pixels, model, rng)
             if true_pe < model.trigger_pe:
                 continue
             written += 1
