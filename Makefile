@@ -9,7 +9,7 @@ STAMP := $(VENV)/.sciimg-installed
 TORCH_CPU ?= torch==2.13.0
 QUIET_PIP := grep -v -e '^WARNING: Location' -e '^$$' || true
 
-.PHONY: install run test lint nets clean
+.PHONY: install run test test-cluster lint nets clean
 
 install: $(STAMP)
 
@@ -33,6 +33,11 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check sciimg tests benchmarks examples
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest
+
+# A real single-node SLURM (Debian's slurm-wlm + munge, installed if missing; needs root):
+# the tiny cluster config through workflow/profiles/slurm, checked against a local run.
+test-cluster: $(STAMP)
+	tests/cluster/run.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check sciimg tests benchmarks examples

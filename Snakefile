@@ -34,6 +34,12 @@ wildcard_constraints:
     experiment="|".join(EXPERIMENTS),
 
 
+# Rules that run where snakemake runs, also under the slurm profile (seconds of work each).
+localrules:
+    all,
+    report,
+
+
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/ingest.smk"
 include: "workflow/rules/train.smk"

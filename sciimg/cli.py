@@ -15,6 +15,7 @@ from pathlib import Path
 from sciimg.errors import SciimgError
 
 Handler = Callable[[argparse.Namespace], None]
+PREEMPTED = 128 + 15  # exit status of a run stopped by SIGTERM, as a shell reports it
 
 
 def _simulate(args: argparse.Namespace) -> None:
@@ -38,13 +39,20 @@ def _ingest(args: argparse.Namespace) -> None:
 
 
 def _fit(args: argparse.Namespace) -> None:
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
+
     from sciimg.config import load_experiment
     from sciimg.inference.export import export_model
     from sciimg.tasks.fit import fit
 
     spec = load_experiment(args.spec)
-    _, best = fit(spec, args.store_dir, args.checkpoint_dir)
-    export_model(best, Path(args.store_dir) / "train.h5", spec, args.experiment, args.output)
+    try:
+        trained = fit(spec, args.store_dir, args.checkpoint_dir)
+    except SIGTERMException:
+        print(f"sciimg: fit stopped by SIGTERM; rerun to resume from {args.checkpoint_dir}/last.ckpt", file=sys.stderr)
+        sys.exit(PREEMPTED)
+    if trained is not None:  # global rank 0 exports; other data-parallel processes only train
+        export_model(trained[1], Path(args.store_dir) / "train.h5", spec, args.experiment, args.output)
 
 
 def _predict(args: argparse.Namespace) -> None:

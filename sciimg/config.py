@@ -79,6 +79,14 @@ def check_experiment(name: str, experiment: Mapping[str, Any]) -> None:
     sim = experiment["data"].get("simulate")
     if sim and sim["energy_min_tev"] >= sim["energy_max_tev"]:
         raise ConfigError(f"config key experiments.{name}.data.simulate.energy_min_tev must be below energy_max_tev")
+    trainer = experiment["trainer"]
+    if isinstance(trainer["devices"], int):
+        processes = trainer["devices"] * trainer["num_nodes"]
+        if trainer["batch_size"] % processes:
+            raise ConfigError(
+                f"config key experiments.{name}.trainer.batch_size must be divisible by devices x num_nodes "
+                f"= {processes} (it is the global batch), got {trainer['batch_size']}"
+            )
     camera = (sim or {}).get("camera", "simulated")
     if camera != "simulated":
         from sciimg.geometry.camera import load_camera_geometry

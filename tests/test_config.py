@@ -36,7 +36,7 @@ def _broken(edit) -> dict:
         (
             lambda e: e["trainer"].update(max_epoch=3),
             r"experiments\.cherenkov_energy\.trainer\.max_epoch is not allowed; "
-            r"allowed keys there: \['accelerator', 'batch_size', 'devices', 'max_epochs'",
+            r"allowed keys there: \['accelerator', 'batch_size', 'channels_last', .*'max_epochs'",
         ),
         (
             lambda e: e.update(modality="radio"),

@@ -69,7 +69,7 @@ def test_outputs_and_metrics(workflow_run):
         assert sum(values["n_events"]) == metrics["n_test_events"] == n_test
     for name in ("model.ckpt", "card.json", "preprocess.npz"):
         assert (results / EXP / "model" / name).is_file()
-    assert {p.name for p in (results / EXP / "checkpoints").iterdir()} == {"best.ckpt", "last.ckpt", "spec_hash.txt"}
+    assert {p.name for p in (results / EXP / "checkpoints").iterdir()} == {"best.ckpt", "last.ckpt"}
     for rule in ("simulate", "ingest", "fit", "predict", "evaluate"):
         assert (results / EXP / "logs" / f"{rule}.log").is_file()
 

@@ -12,6 +12,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from sciimg.data.augment import CameraAugmentation
+from sciimg.data.sampling import EpochSampler, ResumableLoader
 from sciimg.data.transforms import ChannelNormalisation
 from sciimg.errors import ConfigError
 from sciimg.geometry.mappers import GridMapper, symmetry_permutations
@@ -57,6 +58,10 @@ class StoreDataset(Dataset):
 
     Camera stores hold pixel images ``(C, n_pixels)``; they are augmented (train split, if
     asked), mapped to the grid with the store's mapper, then normalised.
+
+    Items are read by index, or by an ``(epoch, index)`` key (:class:`EpochSampler`): the
+    augmentation of a sample is drawn from ``(seed, epoch, index)`` alone, so it is the same
+    whichever process or worker reads it, and again after a resume. A bare index is epoch 0.
     """
 
     def __init__(
@@ -64,8 +69,10 @@ class StoreDataset(Dataset):
         path: str | os.PathLike,
         augment: Mapping[str, Any] | None = None,
         aux_targets: Sequence[str] = (),
+        seed: int = 0,
     ) -> None:
         self.store = SampleStore(path)
+        self.seed = seed
         self.aux = aux_columns(self.store, aux_targets) if aux_targets else None
         self.aux_mean, self.aux_std = np.float32(0.0), np.float32(1.0)  # set from train by the data module
         self.normalisation = ChannelNormalisation.from_list(self.store.attrs["normalisation"])
@@ -77,12 +84,12 @@ class StoreDataset(Dataset):
     def __len__(self) -> int:
         return len(self.store)
 
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, torch.Tensor]:
+        epoch, index = key if isinstance(key, tuple) else (0, key)
         sample = self.store[index]
         image = sample["image"]
         if self.augmentation is not None:
-            seed = int(torch.randint(0, 2**31 - 1, (1,)).item())  # torch's RNG: seeded per worker by Lightning
-            image = self.augmentation(image, np.random.default_rng(seed))
+            image = self.augmentation(image, np.random.default_rng([self.seed, epoch, index]))
         if self.mapper is not None:
             image = self.mapper.to_grid(image)
         out = {
@@ -99,14 +106,21 @@ class StoreDataset(Dataset):
 class StoreDataModule(L.LightningDataModule):
     """Train/val/test splits from the ingest rule's store files.
 
+    Under data-parallel training each process reads its own share of every training
+    batch (:class:`EpochSampler`), so ``batch_size`` is the global batch whatever the
+    number of processes; validation and test run whole on every process.
+
     Args:
         train, val, test: store paths (test optional).
-        batch_size: samples per batch.
-        num_workers: DataLoader workers; each opens its own HDF5 handle.
+        batch_size: samples per optimiser step, summed over all processes.
+        num_workers: DataLoader workers per process; each opens its own HDF5 handle.
         augment: training-time augmentation options (``hex_symmetries``, ``extra_nsb_pe``),
             applied to the train split only.
         aux_targets: meta columns returned as ``aux``, standardised with the train split's
             mean and std.
+        seed: seed of the training order and of the augmentation.
+        pin_memory: page-locked batches for faster host-to-GPU copies.
+        channels_last: hand images over in channels-last memory layout (2D and 3D).
     """
 
     def __init__(
@@ -118,6 +132,9 @@ class StoreDataModule(L.LightningDataModule):
         num_workers: int = 0,
         augment: Mapping[str, Any] | None = None,
         aux_targets: Sequence[str] = (),
+        seed: int = 0,
+        pin_memory: bool = False,
+        channels_last: bool = False,
     ) -> None:
         super().__init__()
         self.aux_targets = list(aux_targets)
@@ -132,32 +149,46 @@ class StoreDataModule(L.LightningDataModule):
         self.batch_size = batch_size
         self.num_workers = num_workers
         self.augment = dict(augment or {})
+        self.seed = seed
+        self.pin_memory = pin_memory
+        self.channels_last = channels_last
         self.datasets: dict[str, StoreDataset] = {}
 
     def setup(self, stage: str | None = None) -> None:
         for split, path in self.paths.items():
             if path is not None and split not in self.datasets:
                 augment = self.augment if split == "train" else None
-                self.datasets[split] = StoreDataset(path, augment, self.aux_targets)
+                self.datasets[split] = StoreDataset(path, augment, self.aux_targets, self.seed)
         if self.aux_targets:
             train = self.datasets["train"].aux
             for dataset in self.datasets.values():
                 dataset.aux_mean, dataset.aux_std = train.mean(axis=0), train.std(axis=0) + np.float32(1e-6)
 
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        return DataLoader(
-            self.datasets[split],
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-        )
+    def _workers(self) -> dict[str, Any]:
+        return {
+            "num_workers": self.num_workers,
+            "persistent_workers": self.num_workers > 0,
+            "pin_memory": self.pin_memory,
+        }
 
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
+    def train_dataloader(self) -> ResumableLoader:
+        world, rank = 1, 0
+        if self.trainer is not None:
+            world, rank = self.trainer.world_size, self.trainer.global_rank
+        if self.batch_size % world:
+            raise ConfigError(f"trainer.batch_size must be divisible by the {world} processes, got {self.batch_size}")
+        sampler = EpochSampler(len(self.datasets["train"]), self.seed, world, rank)
+        return ResumableLoader(self.datasets["train"], sampler, self.batch_size // world, **self._workers())
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False)
+        return DataLoader(self.datasets["val"], batch_size=self.batch_size, **self._workers())
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
+        return DataLoader(self.datasets["test"], batch_size=self.batch_size, **self._workers())
+
+    def on_after_batch_transfer(self, batch: dict[str, torch.Tensor], dataloader_idx: int) -> dict[str, torch.Tensor]:
+        if self.channels_last:
+            image = batch["image"]
+            layout = torch.channels_last if image.ndim == 4 else torch.channels_last_3d
+            batch["image"] = image.contiguous(memory_format=layout)
+        return batch

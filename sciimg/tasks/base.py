@@ -91,6 +91,7 @@ class BaseTask(L.LightningModule):
             on_epoch=True,
             batch_size=batch_size,
             prog_bar=True,
+            sync_dist=True,
         )
         self.log_dict(self.metrics[f"{stage}_metrics"], on_step=False, on_epoch=True, batch_size=batch_size)
 

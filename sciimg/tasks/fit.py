@@ -1,14 +1,18 @@
-"""Train one experiment with a Lightning Trainer; fixed checkpoint names; resume from last.ckpt."""
+"""Train one experiment with a Lightning Trainer: one or many processes, fixed checkpoint names, resume."""
 
 from __future__ import annotations
 
 import inspect
+import logging
 import os
+import signal
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
+from lightning.fabric.plugins.environments import ClusterEnvironment, LightningEnvironment, SLURMEnvironment
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
@@ -16,8 +20,9 @@ from sciimg.data.dataset import StoreDataModule
 from sciimg.errors import ConfigError
 from sciimg.provenance import config_hash
 from sciimg.tasks import BaseTask, task_class
+from sciimg.tasks.checkpoints import LAST, ResumeCheckpoint, discard_stale_checkpoints, resume_path
 
-SPEC_HASH_FILE = "spec_hash.txt"
+log = logging.getLogger(__name__)
 
 
 def task_options(spec: Mapping[str, Any], in_channels: int) -> dict[str, Any]:
@@ -37,21 +42,92 @@ def task_options(spec: Mapping[str, Any], in_channels: int) -> dict[str, Any]:
     return options
 
 
-def build_trainer(trainer: Mapping[str, Any], checkpoint_dir: Path, log_dir: Path) -> L.Trainer:
-    """Trainer with ``best.ckpt`` (lowest val_loss), ``last.ckpt`` and early stopping."""
-    checkpoint = ModelCheckpoint(
-        dirpath=checkpoint_dir, filename="best", monitor="val_loss", mode="min", save_last=True
-    )
-    callbacks: list[L.Callback] = [checkpoint]
+# Trainer options that change how a run is executed, not what it learns: a run may resume
+# from a checkpoint written with other values (e.g. requeued on another number of GPUs).
+EXECUTION_KEYS = (
+    "accelerator",
+    "devices",
+    "num_nodes",
+    "strategy",
+    "num_workers",
+    "pin_memory",
+    "channels_last",
+    "compile",
+    "checkpoint_every_n_steps",
+)
+
+
+def training_hash(spec: Mapping[str, Any]) -> str:
+    """Hash of everything in the spec that changes what training learns."""
+    trainer = {k: v for k, v in spec["trainer"].items() if k not in EXECUTION_KEYS}
+    return config_hash({**spec, "trainer": trainer})
+
+
+def uses_cuda(trainer: Mapping[str, Any]) -> bool:
+    """Whether the run trains on CUDA GPUs."""
+    return trainer["accelerator"] in ("gpu", "cuda") or (trainer["accelerator"] == "auto" and torch.cuda.is_available())
+
+
+def resolve_auto(trainer: Mapping[str, Any]) -> dict[str, Any]:
+    """Replace the ``auto`` defaults: bf16 mixed precision, pinned memory and channels-last on CUDA."""
+    options = dict(trainer)
+    cuda = uses_cuda(options)
+    if options["precision"] == "auto":
+        options["precision"] = "bf16-mixed" if cuda and torch.cuda.is_bf16_supported() else "32-true"
+    for key in ("pin_memory", "channels_last"):
+        if options[key] == "auto":
+            options[key] = cuda
+    return options
+
+
+def cluster_environment(trainer: Mapping[str, Any]) -> ClusterEnvironment | None:
+    """SLURM when SLURM launched one task per device; else Lightning launches the processes itself.
+
+    Raises:
+        ConfigError: SLURM started several tasks but not one per device.
+    """
+    if not SLURMEnvironment.detect():
+        return None
+    tasks = int(os.environ.get("SLURM_NTASKS", "1"))
+    devices = trainer["devices"] if isinstance(trainer["devices"], int) else None
+    if tasks == 1 and devices not in (1, None) and trainer["num_nodes"] == 1:
+        # One SLURM task: Lightning starts one process per device. Without SLURM's requeue
+        # handler, SIGUSR1 would kill the run unsaved; the SIGTERM that follows saves it.
+        signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+        return LightningEnvironment()
+    if devices is not None and tasks != devices * trainer["num_nodes"]:
+        raise ConfigError(
+            f"SLURM started {tasks} tasks; trainer.devices x trainer.num_nodes must match them, got "
+            f"{devices} x {trainer['num_nodes']} (in the slurm profile, ask for tasks_per_node = devices)"
+        )
+    return SLURMEnvironment(auto_requeue=True, requeue_signal=signal.SIGUSR1)
+
+
+def build_trainer(trainer: Mapping[str, Any], checkpoint_dir: Path, log_dir: Path, spec_hash: str) -> L.Trainer:
+    """Trainer with ``best.ckpt`` (lowest val_loss), ``last.ckpt`` (:class:`ResumeCheckpoint`), early stopping.
+
+    ``trainer`` is the experiment's validated, :func:`resolve_auto`-ed trainer section.
+    """
+    best = ModelCheckpoint(dirpath=checkpoint_dir, filename="best", monitor="val_loss", mode="min")
+    callbacks: list[L.Callback] = [
+        best,
+        ResumeCheckpoint(checkpoint_dir, spec_hash, trainer["checkpoint_every_n_steps"]),
+    ]
     if trainer["patience"] > 0:
         callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=trainer["patience"]))
+    environment = cluster_environment(trainer)
     return L.Trainer(
         max_epochs=trainer["max_epochs"],
         accelerator=trainer["accelerator"],
         devices=trainer["devices"],
+        num_nodes=trainer["num_nodes"],
+        strategy=trainer["strategy"],
         precision=trainer["precision"],
+        plugins=[environment] if environment is not None else None,
         deterministic=True,
+        use_distributed_sampler=False,  # StoreDataModule shards the training batches itself
         callbacks=callbacks,
+        default_root_dir=checkpoint_dir,  # where Lightning's SLURM requeue writes hpc_ckpt_*.ckpt
         logger=CSVLogger(log_dir, name="", version=""),
         enable_progress_bar=False,
         enable_model_summary=True,
@@ -62,43 +138,61 @@ def build_trainer(trainer: Mapping[str, Any], checkpoint_dir: Path, log_dir: Pat
 
 def fit(
     spec: Mapping[str, Any], store_dir: str | os.PathLike, checkpoint_dir: str | os.PathLike
-) -> tuple[BaseTask, Path]:
+) -> tuple[BaseTask, Path] | None:
     """Train the experiment's task on ``store_dir/{train,val}.h5``.
 
-    Resumes from ``checkpoint_dir/last.ckpt`` when it was written for the same experiment
-    spec; checkpoints of a different spec are removed first, so a changed config trains anew.
+    Resumes from the newest ``last.ckpt`` or SLURM requeue checkpoint written for the same
+    spec (:func:`training_hash`); checkpoints of another spec are removed first, so a
+    changed config trains anew. Under data parallelism every process calls this.
 
     Returns:
-        the task loaded from the best checkpoint, and that checkpoint's path.
+        on the process of global rank 0, the task loaded from the best checkpoint and that
+        checkpoint's path; None on the others.
+
+    Raises:
+        SIGTERMException: the run was stopped by SIGTERM; ``last.ckpt`` holds its state.
     """
     L.seed_everything(spec["seed"], workers=True)
     store_dir, checkpoint_dir = Path(store_dir), Path(checkpoint_dir)
-    trainer_opts = spec["trainer"]
+    options = resolve_auto(spec["trainer"])
     data = StoreDataModule(
         str(store_dir / "train.h5"),
         str(store_dir / "val.h5"),
-        batch_size=trainer_opts["batch_size"],
-        num_workers=trainer_opts["num_workers"],
+        batch_size=options["batch_size"],
+        num_workers=options["num_workers"],
         augment=spec["data"].get("augment"),
         aux_targets=spec["model"].get("aux_targets") or (),
+        seed=spec["seed"],
+        pin_memory=options["pin_memory"],
+        channels_last=options["channels_last"],
     )
     data.setup("fit")
     in_channels = data.datasets["train"].store.attrs.get("channels", ["x"])
     cls = task_class(spec["task"])
     task = cls(**task_options(spec, len(in_channels)))
-    trainer = build_trainer(trainer_opts, checkpoint_dir, checkpoint_dir.parent / "logs")
-    last = checkpoint_dir / "last.ckpt"
-    discard_stale_checkpoints(checkpoint_dir, config_hash(spec))
-    trainer.fit(task, datamodule=data, ckpt_path=str(last) if last.exists() else None)
-    best = Path(trainer.checkpoint_callback.best_model_path or last)
-    return cls.load_from_checkpoint(best, map_location="cpu"), best
-
-
-def discard_stale_checkpoints(checkpoint_dir: Path, spec_hash: str) -> None:
-    """Delete checkpoints written for another spec; record ``spec_hash`` for the new ones."""
+    if options["channels_last"]:
+        spatial_dims = task.hparams.spatial_dims
+        task = task.to(memory_format=torch.channels_last if spatial_dims == 2 else torch.channels_last_3d)
+    if options["compile"]:
+        task.model.compile()  # in place: checkpoint keys stay those of the plain model
+    spec_hash = training_hash(spec)
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
-    marker = checkpoint_dir / SPEC_HASH_FILE
-    if not marker.exists() or marker.read_text().strip() != spec_hash:
-        for checkpoint in checkpoint_dir.glob("*.ckpt"):
-            checkpoint.unlink()
-        marker.write_text(spec_hash + "\n")
+    discard_stale_checkpoints(checkpoint_dir, spec_hash)
+    resume = resume_path(checkpoint_dir, spec_hash)
+    trainer = build_trainer(options, checkpoint_dir, checkpoint_dir.parent / "logs", spec_hash)
+    environment = getattr(trainer.strategy, "cluster_environment", None)
+    log.info(
+        "rank %d of %d processes (%s)",
+        trainer.global_rank,
+        trainer.world_size,
+        type(environment).__name__ if environment is not None else "single process",
+    )
+    if resume is not None:
+        log.info("resuming from %s", resume)
+    trainer.fit(task, datamodule=data, ckpt_path=str(resume) if resume is not None else None)
+    if not trainer.is_global_zero:
+        return None
+    for requeue in checkpoint_dir.glob("hpc_ckpt_*.ckpt"):  # superseded by last.ckpt
+        requeue.unlink()
+    best = Path(trainer.checkpoint_callback.best_model_path or checkpoint_dir / LAST)
+    return cls.load_from_checkpoint(best, map_location="cpu"), best

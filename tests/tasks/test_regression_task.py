@@ -14,7 +14,7 @@ from sciimg.tasks.fit import fit
 def test_checkpoint_reloads_without_arguments(tmp_path, tiny_stores, tiny_spec):
     task, best = fit(tiny_spec, tiny_stores["train"].parent, tmp_path / "checkpoints")
     assert best.name == "best.ckpt" and (tmp_path / "checkpoints" / "last.ckpt").exists()
-    assert {p.name for p in (tmp_path / "checkpoints").iterdir()} == {"best.ckpt", "last.ckpt", "spec_hash.txt"}
+    assert {p.name for p in (tmp_path / "checkpoints").iterdir()} == {"best.ckpt", "last.ckpt"}
     loaded = RegressionTask.load_from_checkpoint(best)
     assert loaded.hparams.backbone == "resnet18" and loaded.hparams.heteroscedastic
     x = torch.randn(3, 1, 21, 21)
