@@ -116,3 +116,41 @@ def test_a_stopped_fit_resumes_and_ends_like_an_uninterrupted_one(
     for name in a:  # the same batches in the same order from the saved step on: equal on CPU
         torch.testing.assert_close(b[name], a[name], rtol=1e-6, atol=1e-7, msg=name)
     print(f"{signum.name}: stopped at step {saved} of {total}, resumed to {total}")
+
+
+def test_slurm_requeue_signal_saves_requeues_and_the_requeued_fit_resumes(
+    tmp_path, stores, resumable_spec, uninterrupted
+):
+    """SIGUSR1 as SLURM sends it before the time limit, in a fake one-task SLURM job (scontrol recorded)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "scontrol_calls.txt"
+    (bin_dir / "scontrol").write_text(f'#!/bin/sh\necho "$@" >> {calls}\n')
+    (bin_dir / "scontrol").chmod(0o755)
+    slurm = {"SLURM_JOB_ID": "4242", "SLURM_JOB_NAME": "fit", "SLURM_NTASKS": "1", "SLURM_NTASKS_PER_NODE": "1"}
+    slurm |= {"SLURM_PROCID": "0", "SLURM_LOCALID": "0", "SLURM_NODEID": "0", "SLURM_NNODES": "1"}
+    env = {**os.environ, **slurm, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    run = tmp_path / "job"
+    command = fit_command(resumable_spec, stores, run)
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    requeue_checkpoint = run / "checkpoints" / "hpc_ckpt_1.ckpt"
+    deadline = time.monotonic() + 300
+    while not (run / "checkpoints" / "last.ckpt").exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGUSR1)
+    while not calls.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    process.kill()  # SLURM ends the requeued job's first run
+    output = process.communicate(timeout=60)[0]
+    assert calls.read_text().split() == ["requeue", "4242"], output[-3000:]
+    saved = global_step(requeue_checkpoint)
+    assert 2 <= saved < global_step(uninterrupted)
+
+    resumed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"resuming from {requeue_checkpoint}" in resumed.stderr
+    assert not requeue_checkpoint.exists()  # superseded by last.ckpt once the fit ends
+    a, b = weights(uninterrupted), weights(run / "checkpoints/last.ckpt")
+    for name in a:
+        torch.testing.assert_close(b[name], a[name], rtol=1e-6, atol=1e-7, msg=name)
+    print(f"SIGUSR1: requeue checkpoint at step {saved}, resumed to {global_step(run / 'checkpoints/last.ckpt')}")
