@@ -62,6 +62,10 @@ def _broken(edit) -> dict:
             lambda e: e["model"].update(backbone="resnet19"),
             r"backbone must be one of \[.*'resnet18'.*\], got 'resnet19'",
         ),
+        (
+            lambda e: e["trainer"].update(devices=3, batch_size=64),
+            r"trainer\.batch_size must be divisible by devices x num_nodes = 3 \(it is the global batch\), got 64",
+        ),
     ],
 )
 def test_bad_config_names_the_key_and_the_allowed_values(edit, message):
