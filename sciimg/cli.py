@@ -49,7 +49,7 @@ def _fit(args: argparse.Namespace) -> None:
     try:
         trained = fit(spec, args.store_dir, args.checkpoint_dir)
     except SIGTERMException:
-        print(f"sciimg: fit stopped by SIGTERM; rerun to resume from {args.checkpoint_dir}/last.ckpt", file=sys.stderr)
+        print(f"sciimg: fit stopped by a signal; rerun to resume from {args.checkpoint_dir}/last.ckpt", file=sys.stderr)
         sys.exit(PREEMPTED)
     if trained is not None:  # global rank 0 exports; other data-parallel processes only train
         export_model(trained[1], Path(args.store_dir) / "train.h5", spec, args.experiment, args.output)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import inspect
 import logging
 import os
-import signal
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -91,16 +90,13 @@ def cluster_environment(trainer: Mapping[str, Any]) -> ClusterEnvironment | None
     tasks = int(os.environ.get("SLURM_NTASKS", "1"))
     devices = trainer["devices"] if isinstance(trainer["devices"], int) else None
     if tasks == 1 and devices not in (1, None) and trainer["num_nodes"] == 1:
-        # One SLURM task: Lightning starts one process per device. Without SLURM's requeue
-        # handler, SIGUSR1 would kill the run unsaved; the SIGTERM that follows saves it.
-        signal.signal(signal.SIGUSR1, signal.SIG_IGN)
-        return LightningEnvironment()
+        return LightningEnvironment()  # one SLURM task: Lightning starts one process per device
     if devices is not None and tasks != devices * trainer["num_nodes"]:
         raise ConfigError(
             f"SLURM started {tasks} tasks; trainer.devices x trainer.num_nodes must match them, got "
             f"{devices} x {trainer['num_nodes']} (in the slurm profile, ask for tasks_per_node = devices)"
         )
-    return SLURMEnvironment(auto_requeue=True, requeue_signal=signal.SIGUSR1)
+    return SLURMEnvironment(auto_requeue=False)  # ResumeCheckpoint requeues, from a consistent state
 
 
 def build_trainer(trainer: Mapping[str, Any], checkpoint_dir: Path, log_dir: Path, spec_hash: str) -> L.Trainer:
@@ -127,7 +123,7 @@ def build_trainer(trainer: Mapping[str, Any], checkpoint_dir: Path, log_dir: Pat
         deterministic=True,
         use_distributed_sampler=False,  # StoreDataModule shards the training batches itself
         callbacks=callbacks,
-        default_root_dir=checkpoint_dir,  # where Lightning's SLURM requeue writes hpc_ckpt_*.ckpt
+        default_root_dir=checkpoint_dir,
         logger=CSVLogger(log_dir, name="", version=""),
         enable_progress_bar=False,
         enable_model_summary=True,
@@ -141,16 +137,17 @@ def fit(
 ) -> tuple[BaseTask, Path] | None:
     """Train the experiment's task on ``store_dir/{train,val}.h5``.
 
-    Resumes from the newest ``last.ckpt`` or SLURM requeue checkpoint written for the same
-    spec (:func:`training_hash`); checkpoints of another spec are removed first, so a
-    changed config trains anew. Under data parallelism every process calls this.
+    Resumes from ``last.ckpt`` when it was written for the same spec (:func:`training_hash`);
+    checkpoints of another spec are removed first, so a changed config trains anew. Under
+    data parallelism every process calls this.
 
     Returns:
         on the process of global rank 0, the task loaded from the best checkpoint and that
         checkpoint's path; None on the others.
 
     Raises:
-        SIGTERMException: the run was stopped by SIGTERM; ``last.ckpt`` holds its state.
+        SIGTERMException: the run was stopped by SIGTERM (or, under SLURM, SIGUSR1, after
+            which the job is requeued); ``last.ckpt`` holds its state.
     """
     L.seed_everything(spec["seed"], workers=True)
     store_dir, checkpoint_dir = Path(store_dir), Path(checkpoint_dir)
@@ -192,7 +189,5 @@ def fit(
     trainer.fit(task, datamodule=data, ckpt_path=str(resume) if resume is not None else None)
     if not trainer.is_global_zero:
         return None
-    for requeue in checkpoint_dir.glob("hpc_ckpt_*.ckpt"):  # superseded by last.ckpt
-        requeue.unlink()
     best = Path(trainer.checkpoint_callback.best_model_path or checkpoint_dir / LAST)
     return cls.load_from_checkpoint(best, map_location="cpu"), best

@@ -65,11 +65,10 @@ def test_two_processes_train_like_one_at_the_same_global_batch(tmp_path, stores,
     assert torch.isfinite(out["prediction"]).all()
 
 
-def interrupt(spec: str, stores: Path, run: Path, signum: int) -> subprocess.Popen:
+def interrupt(spec: str, stores: Path, run: Path, signum: int, env: dict | None = None) -> subprocess.Popen:
     """Start a fit, send ``signum`` once it has written its first periodic last.ckpt, wait for the end."""
-    process = subprocess.Popen(
-        fit_command(spec, stores, run), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+    command = fit_command(spec, stores, run)
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     last = run / "checkpoints" / "last.ckpt"
     deadline = time.monotonic() + 300
     while not last.exists() and process.poll() is None and time.monotonic() < deadline:
@@ -118,7 +117,7 @@ def test_a_stopped_fit_resumes_and_ends_like_an_uninterrupted_one(
     print(f"{signum.name}: stopped at step {saved} of {total}, resumed to {total}")
 
 
-def test_slurm_requeue_signal_saves_requeues_and_the_requeued_fit_resumes(
+def test_slurm_time_limit_signal_saves_requeues_and_the_requeued_fit_resumes(
     tmp_path, stores, resumable_spec, uninterrupted
 ):
     """SIGUSR1 as SLURM sends it before the time limit, in a fake one-task SLURM job (scontrol recorded)."""
@@ -131,26 +130,16 @@ def test_slurm_requeue_signal_saves_requeues_and_the_requeued_fit_resumes(
     slurm |= {"SLURM_PROCID": "0", "SLURM_LOCALID": "0", "SLURM_NODEID": "0", "SLURM_NNODES": "1"}
     env = {**os.environ, **slurm, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
     run = tmp_path / "job"
-    command = fit_command(resumable_spec, stores, run)
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    requeue_checkpoint = run / "checkpoints" / "hpc_ckpt_1.ckpt"
-    deadline = time.monotonic() + 300
-    while not (run / "checkpoints" / "last.ckpt").exists() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    process.send_signal(signal.SIGUSR1)
-    while not calls.exists() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    process.kill()  # SLURM ends the requeued job's first run
-    output = process.communicate(timeout=60)[0]
-    assert calls.read_text().split() == ["requeue", "4242"], output[-3000:]
-    saved = global_step(requeue_checkpoint)
+    stopped = interrupt(resumable_spec, stores, run, signal.SIGUSR1, env)
+    assert stopped.returncode == 143 and "requeued SLURM job 4242" in stopped.output, stopped.output[-3000:]
+    assert calls.read_text().split() == ["requeue", "4242"]
+    saved = global_step(run / "checkpoints/last.ckpt")
     assert 2 <= saved < global_step(uninterrupted)
 
-    resumed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    resumed = subprocess.run(fit_command(resumable_spec, stores, run), env=env, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert f"resuming from {requeue_checkpoint}" in resumed.stderr
-    assert not requeue_checkpoint.exists()  # superseded by last.ckpt once the fit ends
+    assert f"resuming from {run / 'checkpoints' / 'last.ckpt'}" in resumed.stderr
     a, b = weights(uninterrupted), weights(run / "checkpoints/last.ckpt")
     for name in a:
         torch.testing.assert_close(b[name], a[name], rtol=1e-6, atol=1e-7, msg=name)
-    print(f"SIGUSR1: requeue checkpoint at step {saved}, resumed to {global_step(run / 'checkpoints/last.ckpt')}")
+    print(f"SIGUSR1: stopped and requeued at step {saved}, resumed to {global_step(run / 'checkpoints/last.ckpt')}")
