@@ -43,13 +43,14 @@ def _fit(args: argparse.Namespace) -> None:
 
     from sciimg.config import load_experiment
     from sciimg.inference.export import export_model
+    from sciimg.tasks.checkpoints import TrainingStoppedError
     from sciimg.tasks.fit import fit
 
     spec = load_experiment(args.spec)
     try:
         trained = fit(spec, args.store_dir, args.checkpoint_dir)
-    except SIGTERMException:
-        print(f"sciimg: fit stopped by a signal; rerun to resume from {args.checkpoint_dir}/last.ckpt", file=sys.stderr)
+    except (TrainingStoppedError, SIGTERMException) as stopped:
+        print(f"sciimg: fit {stopped or 'stopped by SIGTERM'}; run it again to resume", file=sys.stderr)
         sys.exit(PREEMPTED)
     if trained is not None:  # global rank 0 exports; other data-parallel processes only train
         export_model(trained[1], Path(args.store_dir) / "train.h5", spec, args.experiment, args.output)

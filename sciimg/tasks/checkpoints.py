@@ -1,4 +1,4 @@
-"""``last.ckpt``: written regularly and on preemption (SLURM requeue); resumed only for the same spec."""
+"""``last.ckpt``: written regularly and when a signal stops training; resumed only for the same spec."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from typing import Any
 import lightning as L
 import torch
 from lightning.pytorch.utilities import rank_zero_only
-from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 log = logging.getLogger(__name__)
 
@@ -21,19 +20,23 @@ LAST = "last.ckpt"
 SPEC_HASH_KEY = "sciimg_spec_hash"
 
 
+class TrainingStoppedError(Exception):
+    """Training was stopped by a signal after saving ``last.ckpt``; running the fit again resumes."""
+
+
 class ResumeCheckpoint(L.Callback):
-    """Keep ``last.ckpt`` current so a stopped run loses at most ``every_n_steps`` steps.
+    """Keep ``last.ckpt`` current, and stop cleanly on SIGTERM or SLURM's SIGUSR1.
 
-    It is written every ``every_n_steps`` optimiser steps, at the end of every epoch (after
-    validation) and when the run is stopped by SIGTERM, each time through a temporary file
-    and a rename, so a kill never leaves half a checkpoint. Every checkpoint records the
-    hash of the experiment spec.
+    ``last.ckpt`` is written every ``every_n_steps`` optimiser steps and at the end of every
+    epoch (after validation), each time through a temporary file and a rename, so a kill
+    never leaves half a checkpoint. Every checkpoint records the hash of the experiment spec.
 
-    In a SLURM job, SIGUSR1 (``--signal=SIGUSR1@90``: the time limit is near) stops the run
-    the same way at the next step boundary, and rank 0 then requeues the job with
-    ``scontrol requeue``; the requeued fit resumes from ``last.ckpt``. Lightning's own
-    requeue handler saves from inside the signal handler, in the middle of a step, and a
-    run resumed from that checkpoint did not always end like an uninterrupted one.
+    SIGTERM (preemption, ``scancel``) and, in a SLURM job, SIGUSR1 (``--signal=SIGUSR1@90``:
+    the time limit is near) only set a flag. At the next step boundary all processes agree
+    (one all-reduce), save ``last.ckpt`` and raise :class:`TrainingStoppedError`; after SIGUSR1,
+    rank 0 first requeues the job with ``scontrol requeue`` and the requeued fit resumes.
+    Lightning's own handlers were not used: they save inside the signal handler, mid-step,
+    and call collectives from it, which hung two-process training when both got the signal.
 
     Args:
         dirpath: checkpoint folder.
@@ -43,7 +46,7 @@ class ResumeCheckpoint(L.Callback):
 
     def __init__(self, dirpath: str | os.PathLike, spec_hash: str, every_n_steps: int = 0) -> None:
         self.dirpath, self.spec_hash, self.every_n_steps = Path(dirpath), spec_hash, every_n_steps
-        self.requeue = False
+        self.received: signal.Signals | None = None
 
     def save(self, trainer: L.Trainer) -> None:
         """Write ``last.ckpt`` atomically (every rank takes part; rank 0 writes)."""
@@ -55,29 +58,41 @@ class ResumeCheckpoint(L.Callback):
     def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
         checkpoint[SPEC_HASH_KEY] = self.spec_hash
 
-    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if slurm_job_id() is not None and threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGUSR1, self._time_limit_near)  # Lightning restores it after fit
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # after Lightning installed its handlers, which it restores when fit ends
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, self._note_signal)
+            if slurm_job_id() is not None:
+                signal.signal(signal.SIGUSR1, self._note_signal)
 
-    def _time_limit_near(self, signum: int, frame: Any) -> None:
-        self.requeue = True
-        os.kill(os.getpid(), signal.SIGTERM)  # Lightning stops every rank at the next step boundary
+    def _note_signal(self, signum: int, frame: Any) -> None:
+        self.received = signal.Signals(signum)
+
+    def _signalled(self, trainer: L.Trainer) -> bool:
+        """Whether any rank got a signal (a collective: every rank calls it at the same point)."""
+        return trainer.strategy.reduce_boolean_decision(self.received is not None, all=False)
+
+    def _stop(self, trainer: L.Trainer) -> None:
+        """After ``last.ckpt`` is saved: requeue after SIGUSR1 (rank 0), then stop every rank."""
+        requeue = trainer.strategy.reduce_boolean_decision(self.received == signal.SIGUSR1, all=False)
+        if requeue and trainer.is_global_zero:
+            requeue_slurm_job()
+        raise TrainingStoppedError(f"stopped by a signal at step {trainer.global_step}; {self.dirpath / LAST} saved")
 
     def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
-        last_of_epoch = trainer.fit_loop.epoch_loop.batch_progress.is_last_batch  # the epoch end saves it
-        if self.every_n_steps and trainer.global_step % self.every_n_steps == 0 and not last_of_epoch:
+        if trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
+            return  # on_train_epoch_end follows
+        if self._signalled(trainer):
+            self.save(trainer)
+            self._stop(trainer)
+        if self.every_n_steps and trainer.global_step % self.every_n_steps == 0:
             self.save(trainer)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        signalled = self._signalled(trainer)
         self.save(trainer)
-
-    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
-        if not isinstance(exception, SIGTERMException):
-            return
-        log.warning("stopped by a signal: saving %s at step %d", self.dirpath / LAST, trainer.global_step)
-        self.save(trainer)
-        if self.requeue and trainer.is_global_zero:
-            requeue_slurm_job()
+        if signalled:
+            self._stop(trainer)
 
 
 def slurm_job_id() -> str | None:

@@ -96,7 +96,7 @@ def cluster_environment(trainer: Mapping[str, Any]) -> ClusterEnvironment | None
             f"SLURM started {tasks} tasks; trainer.devices x trainer.num_nodes must match them, got "
             f"{devices} x {trainer['num_nodes']} (in the slurm profile, ask for tasks_per_node = devices)"
         )
-    return SLURMEnvironment(auto_requeue=False)  # ResumeCheckpoint requeues, from a consistent state
+    return SLURMEnvironment(auto_requeue=False)  # ResumeCheckpoint saves and requeues at a step boundary
 
 
 def build_trainer(trainer: Mapping[str, Any], checkpoint_dir: Path, log_dir: Path, spec_hash: str) -> L.Trainer:
@@ -146,8 +146,8 @@ def fit(
         checkpoint's path; None on the others.
 
     Raises:
-        SIGTERMException: the run was stopped by SIGTERM (or, under SLURM, SIGUSR1, after
-            which the job is requeued); ``last.ckpt`` holds its state.
+        TrainingStoppedError: SIGTERM (or, in a SLURM job, SIGUSR1, after which the job is
+            requeued) stopped the run; ``last.ckpt`` holds its state.
     """
     L.seed_everything(spec["seed"], workers=True)
     store_dir, checkpoint_dir = Path(store_dir), Path(checkpoint_dir)

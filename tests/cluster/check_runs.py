@@ -59,6 +59,9 @@ def main(local: Path, slurm: Path, config: Path) -> None:
         fit_log = (slurm / "results" / name / "logs" / "fit.log").read_text()
         for rank in (0, 1):
             assert f"rank {rank} of 2 processes (SLURMEnvironment)" in fit_log, f"rank {rank} not an srun task"
+        resumed = re.search(r"resuming from \S+last\.ckpt", fit_log)
+        assert resumed, "the requeued fit did not resume from last.ckpt"
+        print("requeued fit:", resumed.group(0))
         assert (
             "rank 0 of 2 processes (LightningEnvironment)"
             in (local / "results" / name / "logs" / "fit.log").read_text()

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make test-cluster`: start a real single-node SLURM on this machine (munge, slurmctld, slurmd
 # on loopback, in a temporary folder; /etc is left alone), run the tiny cluster config once
-# locally and once with `--profile workflow/profiles/slurm`, and check that every non-local
-# rule ran as a SLURM job and that both runs wrote the same results. The daemons it started
+# locally and once with `--profile workflow/profiles/slurm` (its training job preempted once
+# with SIGUSR1), and check that every non-local rule ran as a SLURM job, that the preempted
+# fit requeued itself and resumed, and that both runs wrote the same results. The daemons it started
 # are stopped by pid at the end, also on failure.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -22,6 +23,13 @@ if [ -e "$SLURM_CONF" ] && ! grep -qF "$MARK" "$SLURM_CONF"; then
 fi
 
 stop_daemons() {
+    set +e  # clean up everything, whatever fails
+    trap - EXIT INT TERM
+    [ -n "${PREEMPT:-}" ] && { kill "$PREEMPT" 2>/dev/null || true; }
+    if [ "${#PIDS[@]}" -gt 1 ]; then  # jobs left by a failed run, then the daemons
+        squeue -h -o %i 2>/dev/null | xargs -r scancel 2>/dev/null || true
+        sleep 2
+    fi
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
     for pid in "${PIDS[@]}"; do
         for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
@@ -32,6 +40,7 @@ stop_daemons() {
     return 0
 }
 trap stop_daemons EXIT
+trap 'exit 1' INT TERM
 
 if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
     echo "installing slurm-wlm and munge (Debian packages)"
@@ -65,7 +74,7 @@ SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
 CredType=cred/munge
-AuthInfo=socket=$WORK/munge/munge.socket
+AuthInfo=socket=$WORK/munge/munge.socket,cred_expire=10  # a requeued job may start again after 10 s (default 120)
 StateSaveLocation=$WORK/state
 SlurmdSpoolDir=$WORK/spool
 SlurmctldPidFile=$WORK/slurmctld.pid
@@ -104,11 +113,25 @@ mkdir -p "$WORK/local" "$WORK/slurm"
 snakemake -s "$ROOT/Snakefile" --directory "$WORK/local" --configfile "$CONFIG" --cores 2 --quiet rules
 echo "local run: $(( $(date +%s) - start )) s"
 
+# Preempt the training job once, as SLURM does before a time limit: SIGUSR1 to its tasks
+# after its first periodic last.ckpt. The job must requeue itself and resume.
+preempt_fit() {
+    local checkpoint="$WORK/slurm/results/cluster_energy/checkpoints/last.ckpt" job=""
+    for _ in $(seq 1200); do [ -e "$checkpoint" ] && break; sleep 0.25; done
+    job=$(squeue -h -o "%i|%k" | awk -F'|' '$2 ~ /rule_fit/ {print $1}')
+    [ -n "$job" ] || { echo "preempt: no running fit job found" >&2; return 1; }
+    scancel --signal=USR1 "$job"
+    echo "sent SIGUSR1 to fit job $job at $(date +%T)"
+}
+preempt_fit &
+PREEMPT=$!
+
 start=$(date +%s)
 snakemake -s "$ROOT/Snakefile" --directory "$WORK/slurm" --configfile "$CONFIG" \
     --profile "$ROOT/workflow/profiles/slurm" --slurm-status-command squeue \
     --slurm-init-seconds-before-status-checks 2 --slurm-keep-successful-logs --quiet rules
 echo "SLURM run: $(( $(date +%s) - start )) s"
+wait "$PREEMPT" || { echo "the fit job was not preempted" >&2; exit 1; }
 
 python "$ROOT/tests/cluster/check_runs.py" "$WORK/local" "$WORK/slurm" "$CONFIG"
 PASSED=1

@@ -100,7 +100,7 @@ def test_a_stopped_fit_resumes_and_ends_like_an_uninterrupted_one(
     run = tmp_path / "stopped"
     stopped = interrupt(spec, stores, run, signum)
     if signum == signal.SIGTERM:
-        assert stopped.returncode == 143 and "rerun to resume" in stopped.output, stopped.output[-3000:]
+        assert stopped.returncode == 143 and "run it again to resume" in stopped.output, stopped.output[-3000:]
     else:
         assert stopped.returncode == -signal.SIGKILL
     assert not (run / "model").exists()  # no model is published by a stopped run
