@@ -9,7 +9,7 @@ STAMP := $(VENV)/.sciimg-installed
 TORCH_CPU ?= torch==2.13.0
 QUIET_PIP := grep -v -e '^WARNING: Location' -e '^$$' || true
 
-.PHONY: install run test test-cluster lint nets clean
+.PHONY: install run test test-cluster bench lint nets clean
 
 install: $(STAMP)
 
@@ -38,6 +38,10 @@ test: $(STAMP)
 # the tiny cluster config through workflow/profiles/slurm, checked against a local run.
 test-cluster: $(STAMP)
 	tests/cluster/run.sh
+
+# Speed and scale as ratios within one run (not a test): results/bench/bench.json and a table.
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check sciimg tests benchmarks examples

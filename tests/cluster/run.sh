@@ -25,7 +25,7 @@ fi
 stop_daemons() {
     set +e  # clean up everything, whatever fails
     trap - EXIT INT TERM
-    [ -n "${PREEMPT:-}" ] && { kill "$PREEMPT" 2>/dev/null || true; }
+    for job in ${PREEMPT:-} ${LOCAL:-}; do kill "$job" 2>/dev/null; done
     if [ "${#PIDS[@]}" -gt 1 ]; then  # jobs left by a failed run, then the daemons
         squeue -h -o %i 2>/dev/null | xargs -r scancel 2>/dev/null || true
         sleep 2
@@ -108,10 +108,15 @@ done
 [ "$state" = "idle" ] || { echo "SLURM node did not come up (state '$state')"; tail -20 "$WORK"/*.log; exit 1; }
 echo "SLURM up: node $NODE idle, slurm.conf $SLURM_CONF"
 
-start=$(date +%s)
+# The local run goes alongside the SLURM run, whose time is mostly waiting for the queue.
 mkdir -p "$WORK/local" "$WORK/slurm"
-snakemake -s "$ROOT/Snakefile" --directory "$WORK/local" --configfile "$CONFIG" --cores 2 --quiet rules
-echo "local run: $(( $(date +%s) - start )) s"
+(
+    start=$(date +%s)
+    snakemake -s "$ROOT/Snakefile" --directory "$WORK/local" --configfile "$CONFIG" --cores 2 --quiet all \
+        > "$WORK/local.log" 2>&1
+    echo "local run: $(( $(date +%s) - start )) s"
+) &
+LOCAL=$!
 
 # Preempt the training job once, as SLURM does before a time limit: SIGUSR1 to its tasks
 # after its first periodic last.ckpt. The job must requeue itself and resume.
@@ -132,6 +137,7 @@ snakemake -s "$ROOT/Snakefile" --directory "$WORK/slurm" --configfile "$CONFIG" 
     --slurm-init-seconds-before-status-checks 2 --slurm-keep-successful-logs --quiet rules
 echo "SLURM run: $(( $(date +%s) - start )) s"
 wait "$PREEMPT" || { echo "the fit job was not preempted" >&2; exit 1; }
+wait "$LOCAL" || { echo "the local run failed:" >&2; tail -30 "$WORK/local.log" >&2; exit 1; }
 
 python "$ROOT/tests/cluster/check_runs.py" "$WORK/local" "$WORK/slurm" "$CONFIG"
 PASSED=1

@@ -1,0 +1,250 @@
+"""``make bench``: speed and scale as ratios measured within one run; writes results/bench/bench.json.
+
+Figures so far (the benchmarks issue lists more; they come with the modalities they need):
+
+1. framework overhead: training samples/s of a sciimg task in a Lightning Trainer vs a bare
+   PyTorch loop with the same network, loss, optimiser, batch size and in-memory data;
+   2D ResNet-18 and 3D ResNet-18 (goal >= 0.95).
+2. input pipeline: samples/s the training DataLoader delivers from an HDF5 sample store
+   (0 and 2 workers) vs samples/s the model trains on (goal: loader >= 4x model).
+6. scaling: time per training epoch vs dataset size 1x, 2x, 4x (fitted exponent, ideal 1);
+   inference time vs image side (2D, ideal 2) and volume side (3D, ideal 3).
+
+Every figure is the median of ``--repeats`` runs with the min-max spread, all on this machine
+in one process, so ratios compare like with like.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+import sciimg
+from sciimg.tasks import RegressionTask
+
+BACKBONE = {"widths": [16, 32, 48, 64], "blocks_per_stage": [1, 1, 1, 1], "norm": "group"}
+
+
+class InMemory(Dataset):
+    """Random images with positive targets, already in memory."""
+
+    def __init__(self, n: int, shape: tuple[int, ...], seed: int = 0) -> None:
+        generator = torch.Generator().manual_seed(seed)
+        self.images = torch.randn(n, *shape, generator=generator)
+        self.targets = 10 ** torch.rand(n, generator=generator)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        return {"image": self.images[index], "target": self.targets[index]}
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    """Median and min-max of repeated measurements."""
+    return {"median": float(np.median(values)), "min": float(min(values)), "max": float(max(values))}
+
+
+def timed(function: Callable[[], Any], repeats: int) -> list[float]:
+    """Wall times of ``repeats`` calls after one warm-up call."""
+    function()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def task(spatial_dims: int, in_channels: int) -> RegressionTask:
+    L.seed_everything(0, verbose=False)
+    return RegressionTask(
+        backbone="resnet18",
+        backbone_options=BACKBONE,
+        spatial_dims=spatial_dims,
+        in_channels=in_channels,
+        heteroscedastic=True,
+        scheduler="none",
+    )
+
+
+def lightning_epoch(model: RegressionTask, loader: DataLoader) -> None:
+    """One training epoch of the sciimg task through Lightning, no logging or checkpoints."""
+    trainer = L.Trainer(
+        max_epochs=1,
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+    )
+    trainer.fit(model, train_dataloaders=loader)
+
+
+def bare_epoch(model: RegressionTask, loader: DataLoader, optimizer: torch.optim.Optimizer) -> None:
+    """The same epoch as a plain PyTorch loop: forward, Gaussian NLL, backward, step."""
+    network, loss_fn = model.model.train(), torch.nn.GaussianNLLLoss(full=True)
+    for batch in loader:
+        out = network(batch["image"])
+        mean, var = out[:, 0], torch.exp(out[:, 1].clamp(-20.0, 20.0))
+        loss = loss_fn(mean, torch.log10(batch["target"]), var)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+
+def framework_overhead(repeats: int) -> dict[str, Any]:
+    """Figure 1: Lightning task / bare loop training throughput."""
+    results = {}
+    for name, dims, shape, n in (("resnet18_2d", 2, (3, 64, 64), 512), ("resnet18_3d", 3, (1, 24, 24, 24), 192)):
+        data = InMemory(n, shape)
+        loader = DataLoader(data, batch_size=32, shuffle=True)
+        model = task(dims, shape[0])
+        optimizer = torch.optim.AdamW(model.model.parameters(), lr=1e-3)
+        sciimg_s = timed(lambda m=model, dl=loader: lightning_epoch(m, dl), repeats)
+        bare_s = timed(lambda m=model, dl=loader, o=optimizer: bare_epoch(m, dl, o), repeats)
+        sciimg_rate, bare_rate = [n / t for t in sciimg_s], [n / t for t in bare_s]
+        results[name] = {
+            "sciimg_samples_per_s": spread(sciimg_rate),
+            "bare_samples_per_s": spread(bare_rate),
+            "ratio": float(np.median(sciimg_rate) / np.median(bare_rate)),
+            "goal": ">= 0.95",
+        }
+    return results
+
+
+def camera_store(directory: Path, n_events: int) -> tuple[Path, dict[str, Any]]:
+    """A simulated Cherenkov train store of the default config's kind, and that experiment."""
+    import yaml
+
+    from sciimg.config import validate_config
+    from sciimg.data.ingest import ingest
+    from sciimg.simulate.cherenkov import simulate_cherenkov_file
+
+    config = validate_config(yaml.safe_load(Path("configs/default.yaml").read_text()))
+    spec = next(iter(config["experiments"].values()))
+    options = dict(spec["data"]["simulate"])
+    options.pop("n_events"), options.pop("seed")
+    dl1 = directory / "bench.dl1.h5"
+    simulate_cherenkov_file(dl1, n_events, 1, **options)
+    spec = {**spec, "data": {**spec["data"], "split": {"train": 0.8, "val": 0.1, "test": 0.1}}}
+    return ingest([str(dl1)], directory / "stores", spec)["train"], spec
+
+
+def input_pipeline(directory: Path, repeats: int) -> dict[str, Any]:
+    """Figure 2: DataLoader samples/s from the HDF5 store vs model training samples/s."""
+    from sciimg.data.dataset import StoreDataModule
+
+    store, spec = camera_store(directory, 1500)
+    batch_size, augment = 64, spec["data"]["augment"]
+    results: dict[str, Any] = {"store_samples": None, "batch_size": batch_size}
+    for workers in (0, 2):
+        data = StoreDataModule(str(store), str(store), batch_size=batch_size, num_workers=workers, augment=augment)
+        data.setup("fit")
+        loader = data.train_dataloader()
+        n = results["store_samples"] = len(loader.sampler)
+        rates = [n / t for t in timed(lambda dl=loader: [None for _ in dl], repeats)]
+        results[f"loader_{workers}_workers_samples_per_s"] = spread(rates)
+    batches = [batch for batch, _ in zip(loader, range(4), strict=False)]  # what the model trains on
+    model = task(2, batches[0]["image"].shape[1])
+    optimizer = torch.optim.AdamW(model.model.parameters(), lr=1e-3)
+    seconds = timed(lambda: bare_epoch(model, batches, optimizer), repeats)
+    results["model_samples_per_s"] = spread([len(batches) * batch_size / t for t in seconds])
+    model_rate = results["model_samples_per_s"]["median"]
+    for workers in (0, 2):
+        rate = results[f"loader_{workers}_workers_samples_per_s"]["median"]
+        results[f"ratio_loader_{workers}_workers_to_model"] = rate / model_rate
+    results["goal"] = "loader >= 4 x model"
+    return results
+
+
+def exponent(sizes: list[float], times: list[float]) -> float:
+    """Slope of log(time) against log(size)."""
+    return float(np.polyfit(np.log(sizes), np.log(times), 1)[0])
+
+
+def scaling(repeats: int) -> dict[str, Any]:
+    """Figure 6: epoch time vs dataset size; inference time vs image and volume side."""
+    results: dict[str, Any] = {}
+    sizes, epoch_times = [256, 512, 1024], []
+    for n in sizes:
+        loader = DataLoader(InMemory(n, (3, 64, 64)), batch_size=32, shuffle=True)
+        model = task(2, 3)
+        epoch_times.append(float(np.median(timed(lambda m=model, dl=loader: lightning_epoch(m, dl), repeats))))
+    results["epoch_time_vs_dataset_size"] = {
+        "sizes": sizes,
+        "seconds": epoch_times,
+        "exponent": exponent(sizes, epoch_times),
+        "ideal": 1.0,
+    }
+    for dims, sides, ideal in ((2, [64, 128, 256, 512], 2.0), (3, [16, 24, 32, 48], 3.0)):
+        model = task(dims, 1).eval()
+        seconds = []
+        for side in sides:
+            x = torch.randn(4, 1, *([side] * dims))
+            with torch.no_grad():
+                seconds.append(float(np.median(timed(lambda m=model, v=x: m(v), repeats))))
+        results[f"inference_time_vs_side_{dims}d"] = {
+            "sides": sides,
+            "seconds": seconds,
+            "exponent": exponent(sides, seconds),
+            "ideal": ideal,
+        }
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--output", default="results/bench/bench.json")
+    args = parser.parse_args()
+    torch.set_num_threads(torch.get_num_threads())
+    report: dict[str, Any] = {
+        "sciimg_version": sciimg.__version__,
+        "torch": torch.__version__,
+        "machine": platform.platform(),
+        "cpu_threads": torch.get_num_threads(),
+        "repeats": args.repeats,
+    }
+    start = time.perf_counter()
+    report["framework_overhead"] = framework_overhead(args.repeats)
+    with tempfile.TemporaryDirectory() as tmp:
+        report["input_pipeline"] = input_pipeline(Path(tmp), args.repeats)
+    report["scaling"] = scaling(args.repeats)
+    report["wall_seconds"] = time.perf_counter() - start
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(report, indent=2))
+    print_table(report)
+    print(f"written {output}")
+
+
+def print_table(report: dict[str, Any]) -> None:
+    print(f"{'figure':52s} {'value':>10s}  goal")
+    for name, fig in report["framework_overhead"].items():
+        print(f"{'framework overhead ' + name + ' (sciimg / bare)':52s} {fig['ratio']:10.3f}  >= 0.95")
+    pipe = report["input_pipeline"]
+    for workers in (0, 2):
+        ratio = pipe[f"ratio_loader_{workers}_workers_to_model"]
+        print(f"{f'input pipeline, {workers} workers (loader / model)':52s} {ratio:10.2f}  >= 4")
+    for name, fig in report["scaling"].items():
+        print(f"{name + ' exponent':52s} {fig['exponent']:10.2f}  ~ {fig['ideal']:.0f}")
+    print(f"wall time {report['wall_seconds']:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
