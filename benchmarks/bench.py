@@ -151,7 +151,7 @@ def input_pipeline(directory: Path, repeats: int) -> dict[str, Any]:
 
     store, spec = camera_store(directory, 1500)
     batch_size, augment = 64, spec["data"]["augment"]
-    results: dict[str, Any] = {"store_samples": None, "batch_size": batch_size}
+    results: dict[str, Any] = {"batch_size": batch_size}
     for workers in (0, 2):
         data = StoreDataModule(str(store), str(store), batch_size=batch_size, num_workers=workers, augment=augment)
         data.setup("fit")
@@ -212,7 +212,6 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--output", default="results/bench/bench.json")
     args = parser.parse_args()
-    torch.set_num_threads(torch.get_num_threads())
     report: dict[str, Any] = {
         "sciimg_version": sciimg.__version__,
         "torch": torch.__version__,
