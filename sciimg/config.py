@@ -21,13 +21,18 @@ def load_schema(path: str | Path = SCHEMA_PATH) -> dict[str, Any]:
     return yaml.safe_load(Path(path).read_text())
 
 
-def _with_defaults(validator_class: type) -> type:
-    """A validator that also fills in ``default`` values of missing properties."""
+def _with_defaults(validator_class: type, root: Mapping[str, Any]) -> type:
+    """A validator that also fills in ``default`` values of missing properties.
+
+    A property given by ``$ref: "#/definitions/name"`` takes that definition's default.
+    """
     validate_properties = validator_class.VALIDATORS["properties"]
 
     def set_defaults(validator, properties, instance, schema):
         if isinstance(instance, dict):
             for name, sub in properties.items():
+                if "$ref" in sub and "default" not in sub:  # a definition's own default counts too
+                    sub = root["definitions"][sub["$ref"].removeprefix("#/definitions/")]
                 if "default" in sub and name not in instance:
                     instance[name] = copy.deepcopy(sub["default"])
         yield from validate_properties(validator, properties, instance, schema)
@@ -61,7 +66,7 @@ def validate_config(config: Mapping[str, Any], schema_path: str | Path = SCHEMA_
     """
     config = json.loads(json.dumps(config))  # plain dicts/lists, deep copy
     schema = load_schema(schema_path)
-    validator = _with_defaults(jsonschema.Draft7Validator)(schema)
+    validator = _with_defaults(jsonschema.Draft7Validator, schema)(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
     if errors:
         deepest = max(errors, key=lambda e: len(e.absolute_path)) if errors[0].validator == "oneOf" else errors[0]
@@ -71,22 +76,58 @@ def validate_config(config: Mapping[str, Any], schema_path: str | Path = SCHEMA_
     return config
 
 
+TASKS_OF_MODALITY = {"cherenkov": ("regression",), "climate": ("inpainting", "denoising")}
+BASELINES_OF_TASK = {
+    "regression": ("hillas_rf",),
+    "inpainting": ("climatology", "idw", "biharmonic", "kriging"),
+    "denoising": ("gaussian_filter",),
+}
+
+
 def check_experiment(name: str, experiment: Mapping[str, Any]) -> None:
     """Cross-field checks the schema cannot express."""
-    split = experiment["data"]["split"]
+    key = f"config key experiments.{name}"
+    modality, task, data = experiment["modality"], experiment["task"], experiment["data"]
+    if task not in TASKS_OF_MODALITY[modality]:
+        raise ConfigError(f"{key}.task must be one of {list(TASKS_OF_MODALITY[modality])} for {modality}, got {task!r}")
+    wrong = [b for b in experiment["baselines"] if b not in BASELINES_OF_TASK[task]]
+    if wrong:
+        raise ConfigError(f"{key}.baselines must be among {list(BASELINES_OF_TASK[task])} for {task}, got {wrong}")
+    split = data["split"]
     if abs(sum(split.values()) - 1.0) > 1e-6:
-        raise ConfigError(f"config key experiments.{name}.data.split must sum to 1, got {split}")
-    sim = experiment["data"].get("simulate")
-    if sim and sim["energy_min_tev"] >= sim["energy_max_tev"]:
-        raise ConfigError(f"config key experiments.{name}.data.simulate.energy_min_tev must be below energy_max_tev")
+        raise ConfigError(f"{key}.data.split must sum to 1, got {split}")
     trainer = experiment["trainer"]
     if isinstance(trainer["devices"], int):
         processes = trainer["devices"] * trainer["num_nodes"]
         if trainer["batch_size"] % processes:
             raise ConfigError(
-                f"config key experiments.{name}.trainer.batch_size must be divisible by devices x num_nodes "
+                f"{key}.trainer.batch_size must be divisible by devices x num_nodes "
                 f"= {processes} (it is the global batch), got {trainer['batch_size']}"
             )
+    if modality == "cherenkov":
+        _check_cherenkov_data(key, data)
+    else:
+        _check_climate_data(key, data)
+    from sciimg.tasks.fit import input_layout, task_options
+
+    in_channels, spatial_dims = input_layout(experiment)
+    try:
+        task_options(experiment, in_channels, spatial_dims)
+    except ConfigError as error:
+        raise ConfigError(f"{key}.model: {error}") from None
+    backbone_options = experiment["model"].get("backbone_options", {})
+    from sciimg.nets import build
+
+    try:
+        build(experiment["model"].get("backbone", "resnet18"), spatial_dims, in_channels, **backbone_options)
+    except (ValueError, TypeError) as error:
+        raise ConfigError(f"{key}.model: {error}") from None
+
+
+def _check_cherenkov_data(key: str, data: Mapping[str, Any]) -> None:
+    sim = data.get("simulate")
+    if sim and sim["energy_min_tev"] >= sim["energy_max_tev"]:
+        raise ConfigError(f"{key}.data.simulate.energy_min_tev must be below energy_max_tev")
     camera = (sim or {}).get("camera", "simulated")
     if camera != "simulated":
         from sciimg.geometry.camera import load_camera_geometry
@@ -94,21 +135,18 @@ def check_experiment(name: str, experiment: Mapping[str, Any]) -> None:
         try:
             load_camera_geometry(camera)
         except InputError as error:
-            raise ConfigError(f"config key experiments.{name}.data.simulate.camera: {error}") from None
-    from sciimg.tasks.fit import task_options
+            raise ConfigError(f"{key}.data.simulate.camera: {error}") from None
 
-    in_channels = len(experiment["data"]["channels"])
-    try:
-        task_options(experiment, in_channels=in_channels)
-    except ConfigError as error:
-        raise ConfigError(f"config key experiments.{name}.model: {error}") from None
-    backbone_options = experiment["model"].get("backbone_options", {})
-    from sciimg.nets import build
 
-    try:
-        build(experiment["model"].get("backbone", "resnet18"), 2, in_channels, **backbone_options)
-    except (ValueError, TypeError) as error:
-        raise ConfigError(f"config key experiments.{name}.model: {error}") from None
+def _check_climate_data(key: str, data: Mapping[str, Any]) -> None:
+    if data["time_window"] % 2 == 0:
+        raise ConfigError(f"{key}.data.time_window must be odd (the centre is predicted), got {data['time_window']}")
+    masks = data["masks"]
+    if masks["kind"] == "file" and "file" not in masks:
+        raise ConfigError(f"{key}.data.masks.file must name a NetCDF file when masks.kind is 'file'")
+    grid = (data.get("simulate") or {}).get("grid")
+    if grid and (grid["lat_min"] >= grid["lat_max"] or grid["lon_min"] >= grid["lon_max"]):
+        raise ConfigError(f"{key}.data.simulate.grid must have lat_min < lat_max and lon_min < lon_max, got {grid}")
 
 
 def load_experiment(spec: str) -> dict[str, Any]:

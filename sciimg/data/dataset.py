@@ -12,6 +12,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from sciimg.data.augment import CameraAugmentation
+from sciimg.data.field_dataset import FieldDataset
 from sciimg.data.sampling import EpochSampler, ResumableLoader
 from sciimg.data.transforms import ChannelNormalisation
 from sciimg.errors import ConfigError
@@ -121,6 +122,7 @@ class StoreDataModule(L.LightningDataModule):
         seed: seed of the training order and of the augmentation.
         pin_memory: page-locked batches for faster host-to-GPU copies.
         channels_last: hand images over in channels-last memory layout (2D and 3D).
+        field_options: ``time_window`` and ``time_axis`` of temperature-field stores.
     """
 
     def __init__(
@@ -135,6 +137,7 @@ class StoreDataModule(L.LightningDataModule):
         seed: int = 0,
         pin_memory: bool = False,
         channels_last: bool = False,
+        field_options: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.aux_targets = list(aux_targets)
@@ -152,13 +155,17 @@ class StoreDataModule(L.LightningDataModule):
         self.seed = seed
         self.pin_memory = pin_memory
         self.channels_last = channels_last
-        self.datasets: dict[str, StoreDataset] = {}
+        self.field_options = dict(field_options or {})
+        self.datasets: dict[str, StoreDataset | FieldDataset] = {}
 
     def setup(self, stage: str | None = None) -> None:
         for split, path in self.paths.items():
             if path is not None and split not in self.datasets:
                 augment = self.augment if split == "train" else None
-                self.datasets[split] = StoreDataset(path, augment, self.aux_targets, self.seed)
+                if SampleStore(path).attrs.get("modality") == "climate":
+                    self.datasets[split] = FieldDataset(path, augment, self.seed, **self.field_options)
+                else:
+                    self.datasets[split] = StoreDataset(path, augment, self.aux_targets, self.seed)
         if self.aux_targets:
             train = self.datasets["train"].aux
             for dataset in self.datasets.values():
@@ -188,7 +195,8 @@ class StoreDataModule(L.LightningDataModule):
 
     def on_after_batch_transfer(self, batch: dict[str, torch.Tensor], dataloader_idx: int) -> dict[str, torch.Tensor]:
         if self.channels_last:
-            image = batch["image"]
-            layout = torch.channels_last if image.ndim == 4 else torch.channels_last_3d
-            batch["image"] = image.contiguous(memory_format=layout)
+            for key in ("image", "mask"):
+                if key in batch:
+                    layout = torch.channels_last if batch[key].ndim == 4 else torch.channels_last_3d
+                    batch[key] = batch[key].contiguous(memory_format=layout)
         return batch

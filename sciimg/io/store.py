@@ -12,6 +12,7 @@ Layout::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Mapping
@@ -27,6 +28,70 @@ from sciimg.io.atomic import atomic_path
 SAMPLE_KEYS = ("image", "target", "mask")
 
 
+class StoreWriter:
+    """Write a sample store block by block, so memory does not grow with the number of samples.
+
+    Use as a context manager; the file appears (atomically) only if the block succeeds::
+
+        with StoreWriter(path, n, {"image": ((1, 64, 64), np.float32)}, attrs=...) as store:
+            store.write(0, {"image": first_block})
+
+    Args:
+        path: output file.
+        n_samples: samples in the store.
+        layouts: per sample key (``image``, ``target``, ``mask``), the shape of one sample and its dtype.
+        meta: per-sample columns, each of length ``n_samples``.
+        extra: arrays stored once for the whole split.
+        attrs: JSON-serialisable attributes (modality, axes, units, normalisation, provenance).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        n_samples: int,
+        layouts: Mapping[str, tuple[tuple[int, ...], Any]],
+        meta: Mapping[str, np.ndarray] | None = None,
+        extra: Mapping[str, np.ndarray] | None = None,
+        attrs: Mapping[str, Any] | None = None,
+    ) -> None:
+        if "image" not in layouts:
+            raise ValueError(f"samples must contain 'image', got {sorted(layouts)}")
+        unknown = sorted(set(layouts) - set(SAMPLE_KEYS))
+        if unknown:
+            raise ValueError(f"sample keys must be among {list(SAMPLE_KEYS)}, got {unknown}")
+        for key, column in (meta or {}).items():
+            if len(column) != n_samples:
+                raise ValueError(f"meta column {key} must have {n_samples} rows, got {len(column)}")
+        self.path, self.n_samples, self.layouts = Path(path), n_samples, layouts
+        self.meta, self.extra, self.attrs = meta or {}, extra or {}, attrs or {}
+        self._stack = contextlib.ExitStack()
+
+    def __enter__(self) -> StoreWriter:
+        tmp = self._stack.enter_context(atomic_path(self.path))
+        self.h5 = self._stack.enter_context(h5py.File(tmp, "w"))
+        for key, (shape, dtype) in self.layouts.items():
+            chunks = (1, *shape) if self.n_samples else None
+            self.h5.create_dataset(key, shape=(self.n_samples, *shape), dtype=dtype, chunks=chunks)
+        for key, column in self.meta.items():
+            self.h5.create_dataset(f"meta/{key}", data=column)
+        for key, array in self.extra.items():
+            array = np.asarray(array)
+            self.h5.create_dataset(f"extra/{key}", data=array.astype(bytes) if array.dtype.kind == "U" else array)
+        for key, value in self.attrs.items():
+            self.h5.attrs[key] = json.dumps(value)
+        return self
+
+    def write(self, start: int, block: Mapping[str, np.ndarray]) -> None:
+        """Write samples ``start, start + 1, ...`` of every key in ``block``."""
+        for key, array in block.items():
+            if key not in self.layouts:
+                raise ValueError(f"{key!r} is not a sample key of this store, got {sorted(self.layouts)}")
+            self.h5[key][start : start + len(array)] = array
+
+    def __exit__(self, *exc_info: Any) -> bool | None:
+        return self._stack.__exit__(*exc_info)
+
+
 def write_store(
     path: str | os.PathLike,
     samples: Mapping[str, np.ndarray],
@@ -34,33 +99,20 @@ def write_store(
     extra: Mapping[str, np.ndarray] | None = None,
     attrs: Mapping[str, Any] | None = None,
 ) -> None:
-    """Write a sample store atomically.
+    """Write a whole sample store at once, atomically (see :class:`StoreWriter`).
 
     Args:
-        path: output file.
         samples: ``image`` (required) and optionally ``target``/``mask``, first axis = sample.
-        meta: per-sample columns, each of length N.
-        extra: arrays stored once for the whole split.
-        attrs: JSON-serialisable attributes (modality, axes, units, normalisation, provenance).
     """
     if "image" not in samples:
         raise ValueError(f"samples must contain 'image', got {sorted(samples)}")
     n = len(samples["image"])
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
-        for key, array in samples.items():
-            if key not in SAMPLE_KEYS:
-                raise ValueError(f"sample keys must be among {list(SAMPLE_KEYS)}, got {key!r}")
-            if len(array) != n:
-                raise ValueError(f"{key} must have {n} samples, got {len(array)}")
-            chunks = (1, *array.shape[1:]) if n else None
-            h5.create_dataset(key, data=array, chunks=chunks)
-        for key, column in (meta or {}).items():
-            h5.create_dataset(f"meta/{key}", data=column)
-        for key, array in (extra or {}).items():
-            array = np.asarray(array)
-            h5.create_dataset(f"extra/{key}", data=array.astype(bytes) if array.dtype.kind == "U" else array)
-        for key, value in (attrs or {}).items():
-            h5.attrs[key] = json.dumps(value)
+    for key, array in samples.items():
+        if len(array) != n:
+            raise ValueError(f"{key} must have {n} samples, got {len(array)}")
+    layouts = {key: (np.shape(array)[1:], np.asarray(array).dtype) for key, array in samples.items()}
+    with StoreWriter(path, n, layouts, meta, extra, attrs) as store:
+        store.write(0, samples)
 
 
 class SampleStore:

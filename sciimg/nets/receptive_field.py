@@ -30,6 +30,9 @@ def input_interval(module: nn.Module, lo: int, hi: int, axis: int) -> tuple[int,
     if isinstance(module, _TRANSPOSED):
         k, s, p = module.kernel_size[axis], module.stride[axis], module.padding[axis]
         return math.ceil((lo + p - k + 1) / s), (hi + p) // s
+    if isinstance(module, nn.Upsample) and module.mode == "nearest":
+        s = int(module.scale_factor if isinstance(module.scale_factor, (int, float)) else module.scale_factor[axis])
+        return lo // s, hi // s
     paths = getattr(module, "receptive_field_paths", None)
     if paths is not None:
         intervals = [_through_path(path, lo, hi, axis) for path in paths()]

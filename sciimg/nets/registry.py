@@ -10,6 +10,7 @@ from torch import nn
 
 from sciimg.nets.encoder import Encoder
 from sciimg.nets.inception import Inception
+from sciimg.nets.partial_conv import PartialConvUNet
 from sciimg.nets.resnet import RESNET_PRESETS, ResNet
 from sciimg.nets.unet import UNet
 from sciimg.nets.vgg import VGG, VGG_PRESETS
@@ -53,6 +54,13 @@ def build(name: str, spatial_dims: int, in_channels: int, **options: Any) -> nn.
     return builder(spatial_dims, in_channels, **{**preset, **options})
 
 
+def takes_mask(name: str) -> bool:
+    """Whether backbone ``name`` takes an observation mask as a second ``forward`` argument."""
+    if name not in _REGISTRY:
+        raise ValueError(f"backbone must be one of {available()}, got {name!r}")
+    return bool(getattr(_REGISTRY[name][0], "takes_mask", False))
+
+
 def build_encoder(name: str, spatial_dims: int, in_channels: int, **options: Any) -> Encoder:
     """Build a registered backbone that is an encoder (has stages and feature channels)."""
     model = build(name, spatial_dims, in_channels, **options)
@@ -69,3 +77,4 @@ for _name, (_block, _blocks) in RESNET_PRESETS.items():
 register("inception", Inception)
 register("inception_factorised", Inception, factorised=True)
 register("unet", UNet)
+register("pconv_unet", PartialConvUNet)

@@ -1,9 +1,14 @@
 """LightningModules per task, on one base class; chosen by name."""
 
 from sciimg.tasks.base import BaseTask
+from sciimg.tasks.dense import DenoisingTask, InpaintingTask
 from sciimg.tasks.regression import RegressionTask
 
-TASKS: dict[str, type[BaseTask]] = {"regression": RegressionTask}
+TASKS: dict[str, type[BaseTask]] = {
+    "regression": RegressionTask,
+    "inpainting": InpaintingTask,
+    "denoising": DenoisingTask,
+}
 
 
 def task_class(name: str) -> type[BaseTask]:
@@ -13,4 +18,4 @@ def task_class(name: str) -> type[BaseTask]:
     return TASKS[name]
 
 
-__all__ = ["TASKS", "BaseTask", "RegressionTask", "task_class"]
+__all__ = ["TASKS", "BaseTask", "DenoisingTask", "InpaintingTask", "RegressionTask", "task_class"]

@@ -24,7 +24,7 @@ from sciimg.tasks.checkpoints import LAST, ResumeCheckpoint, discard_stale_check
 log = logging.getLogger(__name__)
 
 
-def task_options(spec: Mapping[str, Any], in_channels: int) -> dict[str, Any]:
+def task_options(spec: Mapping[str, Any], in_channels: int, spatial_dims: int = 2) -> dict[str, Any]:
     """The task's ``__init__`` arguments from the experiment's ``model`` section.
 
     Raises:
@@ -38,7 +38,17 @@ def task_options(spec: Mapping[str, Any], in_channels: int) -> dict[str, Any]:
         raise ConfigError(f"model options of task {spec['task']!r} must be among {accepted}, got {unknown}")
     options.setdefault("max_epochs", spec["trainer"]["max_epochs"])
     options["in_channels"] = in_channels
+    options["spatial_dims"] = spatial_dims
     return options
+
+
+def input_layout(spec: Mapping[str, Any]) -> tuple[int, int]:
+    """Input channels and spatial dims of the experiment's network (the observation mask aside)."""
+    data = spec["data"]
+    if spec["modality"] == "climate":
+        depth = data["time_axis"] == "depth"
+        return (1 if depth else data["time_window"]), (3 if depth else 2)
+    return len(data["channels"]), 2
 
 
 # Trainer options that change how a run is executed, not what it learns: a run may resume
@@ -60,6 +70,13 @@ def training_hash(spec: Mapping[str, Any]) -> str:
     """Hash of everything in the spec that changes what training learns."""
     trainer = {k: v for k, v in spec["trainer"].items() if k not in EXECUTION_KEYS}
     return config_hash({**spec, "trainer": trainer})
+
+
+def field_options(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """Dataset options of temperature-field experiments (empty for other modalities)."""
+    if spec["modality"] != "climate":
+        return {}
+    return {"time_window": spec["data"]["time_window"], "time_axis": spec["data"]["time_axis"]}
 
 
 def uses_cuda(trainer: Mapping[str, Any]) -> bool:
@@ -162,11 +179,11 @@ def fit(
         seed=spec["seed"],
         pin_memory=options["pin_memory"],
         channels_last=options["channels_last"],
+        field_options=field_options(spec),
     )
     data.setup("fit")
-    in_channels = data.datasets["train"].store.attrs.get("channels", ["x"])
     cls = task_class(spec["task"])
-    task = cls(**task_options(spec, len(in_channels)))
+    task = cls(**task_options(spec, *input_layout(spec)))
     if options["channels_last"]:
         spatial_dims = task.hparams.spatial_dims
         task = task.to(memory_format=torch.channels_last if spatial_dims == 2 else torch.channels_last_3d)

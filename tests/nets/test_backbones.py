@@ -17,7 +17,9 @@ SMALL = {
     "inception": {"widths": [8, 8, 8]},
     "inception_factorised": {"widths": [8, 8, 8]},
     "unet": {"encoder": "resnet18", "encoder_options": {"widths": [4, 4, 8, 8]}, "out_channels": 3},
+    "pconv_unet": {"widths": [4, 8, 8], "out_channels": 3},
 }
+DENSE = ("unet", "pconv_unet")
 
 
 def test_every_registered_backbone_has_a_small_test_config():
@@ -31,7 +33,7 @@ def test_output_shapes(name, spatial_dims):
     size = 32 if spatial_dims == 2 else 16
     x = torch.randn(2, 2, *([size] * spatial_dims))
     y = model(x)
-    if name == "unet":
+    if name in DENSE:
         assert y.shape == (2, 3, *([size] * spatial_dims))
     else:
         stride = {"vgg": 16, "res": 8, "inc": 4}[name[:3]]
@@ -101,6 +103,8 @@ def model_in_channels(model: nn.Module) -> int:
         ("inception", 2, 96, SMALL["inception"]),
         ("inception_factorised", 2, 160, {"widths": [8, 8, 8], "kernel": 5}),
         ("unet", 2, 160, SMALL["unet"]),
+        ("pconv_unet", 2, 96, {"widths": [4, 8, 8], "norm": "none"}),  # group norm couples all cells
+        ("pconv_unet", 3, 48, {"widths": [2, 2], "norm": "batch"}),
         ("resnet18", 3, 48, {"widths": [2, 2, 2], "blocks_per_stage": [1, 1, 1]}),
         ("inception_factorised", 3, 48, {"widths": [4, 4], "modules_per_stage": [1, 1]}),
         (

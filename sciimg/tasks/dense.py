@@ -1,0 +1,139 @@
+"""Image-to-image tasks on masked inputs: inpainting (fill gaps) and denoising.
+
+Batches hold ``image`` and ``mask`` (``(B, T, Y, X)`` with the time window as channels, or
+``(B, 1, T, Y, X)`` as a third axis), and ``target``/``valid`` of the centre step
+``(B, 1, Y, X)``. Backbones that take the mask (``pconv_unet``) get it as a second
+argument; any other dense backbone (``unet``) gets it as extra input channels.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torchmetrics
+from torch import nn
+
+from sciimg.nets import build, takes_mask
+from sciimg.tasks.base import BaseTask
+
+LOSSES = ("l1", "mse")
+
+
+def centre(x: torch.Tensor, spatial_dims: int) -> torch.Tensor:
+    """The centre time step, ``(B, 1, Y, X)``, of a window stacked as channels (2-D) or depth (3-D)."""
+    if spatial_dims == 3:
+        return x[:, :, x.shape[2] // 2]
+    half = x.shape[1] // 2
+    return x[:, half : half + 1]
+
+
+class DenseTask(BaseTask):
+    """Common model, forward and metrics; subclasses define :meth:`loss_terms` and :meth:`compose`.
+
+    Args:
+        loss: ``l1`` or ``mse`` per cell.
+        **kwargs: see :class:`~sciimg.tasks.base.BaseTask`; ``backbone`` must be dense
+            (``pconv_unet`` or ``unet``).
+    """
+
+    def __init__(
+        self,
+        backbone: str = "pconv_unet",
+        backbone_options: dict[str, Any] | None = None,
+        spatial_dims: int = 2,
+        in_channels: int = 1,
+        loss: str = "mse",
+        hole_weight: float = 6.0,
+        optimizer: str = "adamw",
+        lr: float = 1e-3,
+        weight_decay: float = 1e-4,
+        momentum: float = 0.9,
+        scheduler: str = "cosine",
+        max_epochs: int = 10,
+    ) -> None:
+        if loss not in LOSSES:
+            raise ValueError(f"loss must be one of {list(LOSSES)}, got {loss!r}")
+        super().__init__(
+            backbone,
+            backbone_options,
+            spatial_dims,
+            in_channels,
+            optimizer,
+            lr,
+            weight_decay,
+            momentum,
+            scheduler,
+            max_epochs,
+        )
+
+    def configure_models(self) -> None:
+        hp = self.hparams
+        self.mask_as_argument = takes_mask(hp.backbone)
+        in_channels = hp.in_channels if self.mask_as_argument else 2 * hp.in_channels  # mask as channels
+        self.model = build(hp.backbone, hp.spatial_dims, in_channels, out_channels=1, **(hp.backbone_options or {}))
+        if getattr(self.model, "out_channels", None) != 1:
+            raise ValueError(f"backbone must be a dense network (pconv_unet or unet), got {hp.backbone!r}")
+
+    def configure_losses(self) -> None:
+        self.cell_loss = nn.L1Loss(reduction="none") if self.hparams.loss == "l1" else nn.MSELoss(reduction="none")
+
+    def configure_metrics(self) -> None:
+        metrics = torchmetrics.MetricCollection({"rmse": torchmetrics.MeanSquaredError(squared=False)})
+        self.metrics = nn.ModuleDict({f"{s}_metrics": metrics.clone(prefix=f"{s}_") for s in ("train", "val", "test")})
+
+    def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        """Output of the centre step, ``(B, 1, Y, X)``, in normalised units."""
+        inputs = (image, mask) if self.mask_as_argument else (torch.cat([image * mask, mask], dim=1),)
+        out = self.model(*inputs)
+        return centre(out, self.hparams.spatial_dims)
+
+    def compose(self, out: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The task's final field from the network output."""
+        return out
+
+    def loss_terms(self, cells: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Per-cell loss weights applied to ``cells`` (the per-cell loss); sum / valid cells."""
+        valid = batch["valid"].to(cells.dtype)
+        return (cells * valid).sum() / valid.sum().clamp(min=1)
+
+    def scored_cells(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Cells the metric is computed on."""
+        return batch["valid"]
+
+    def step(self, batch: dict[str, torch.Tensor], stage: str) -> torch.Tensor:
+        out = self(batch["image"], batch["mask"])
+        loss = self.loss_terms(self.cell_loss(out, batch["target"]), batch)
+        scored = self.scored_cells(batch)
+        if scored.any():
+            self.metrics[f"{stage}_metrics"].update(self.compose(out.detach(), batch)[scored], batch["target"][scored])
+        self.log_stage(stage, loss, len(out))
+        return loss
+
+    def predict_step(self, batch: dict[str, torch.Tensor], batch_idx: int = 0) -> dict[str, torch.Tensor]:
+        return {"prediction": self.compose(self(batch["image"], batch["mask"]), batch)}
+
+
+class InpaintingTask(DenseTask):
+    """Fill unobserved cells; observed cells keep their values.
+
+    The loss is weighted per cell as in Liu et al. 2018: observed (valid) cells 1, holes
+    ``hole_weight``; cells without truth count for nothing. The metric is the RMSE on holes.
+    """
+
+    def compose(self, out: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        seen = centre(batch["mask"], self.hparams.spatial_dims)
+        return seen * centre(batch["image"], self.hparams.spatial_dims) + (1 - seen) * out
+
+    def loss_terms(self, cells: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        seen = centre(batch["mask"], self.hparams.spatial_dims).to(cells.dtype)
+        valid = batch["valid"].to(cells.dtype)
+        weight = valid * (seen + self.hparams.hole_weight * (1 - seen))
+        return (cells * weight).sum() / valid.sum().clamp(min=1)
+
+    def scored_cells(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return batch["valid"] & (centre(batch["mask"], self.hparams.spatial_dims) == 0)
+
+
+class DenoisingTask(DenseTask):
+    """Predict the clean field from a noisy one (supervised: noisy in, clean target)."""
