@@ -1,6 +1,7 @@
 # sciimg workflow: simulate/ingest -> fit -> predict -> baseline -> evaluate -> report.
 # Run: snakemake --cores all [--configfile my.yaml]
 import json
+import os
 import sys
 
 from sciimg.config import validate_config
@@ -19,6 +20,24 @@ except ConfigError as error:
     sys.exit(f"sciimg: invalid config: {error}")
 
 EXPERIMENTS = sorted(config["experiments"])
+RAW_SUFFIX = {"cherenkov": "dl1.h5", "climate": "nc"}  # what the simulator writes, per modality
+OUTPUT_SUFFIX = {"cherenkov": "ecsv", "climate": "nc"}  # what predict and the baselines write
+
+
+def of_modality(modality):
+    """Experiments of one modality, as a wildcard pattern (never empty, so always a valid regex)."""
+    names = [n for n in EXPERIMENTS if config["experiments"][n]["modality"] == modality]
+    return "|".join(names) or "(?!)"
+
+
+def output_suffix(name):
+    return OUTPUT_SUFFIX[config["experiments"][name]["modality"]]
+
+
+def applied_files(name):
+    """Real files the experiment's trained model fills after training: output path -> input path."""
+    paths = config["experiments"][name]["data"].get("apply_to", [])
+    return {f"results/{name}/applied/{os.path.basename(p).split('.')[0]}.nc": p for p in paths}
 
 
 def spec(wildcards):
@@ -53,9 +72,12 @@ def final_outputs():
     """The report and every experiment's outputs, so deleting any of them reruns it and its dependents."""
     outputs = ["results/report.html"]
     for name in EXPERIMENTS:
-        outputs += [f"results/{name}/metrics.json", f"results/{name}/predictions/model.ecsv"]
-        outputs += [f"results/{name}/model.onnx"]
-        outputs += [f"results/{name}/baselines/{b}.ecsv" for b in config["experiments"][name]["baselines"]]
+        suffix = output_suffix(name)
+        outputs += [f"results/{name}/metrics.json", f"results/{name}/predictions/model.{suffix}"]
+        outputs += [f"results/{name}/baselines/{b}.{suffix}" for b in config["experiments"][name]["baselines"]]
+        if config["experiments"][name]["modality"] == "cherenkov":
+            outputs += [f"results/{name}/model.onnx"]
+        outputs += list(applied_files(name))
     return outputs
 
 

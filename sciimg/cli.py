@@ -21,13 +21,21 @@ PREEMPTED = 128 + 15  # exit status of a run stopped by SIGTERM, as a shell repo
 def _simulate(args: argparse.Namespace) -> None:
     from sciimg.config import load_experiment
     from sciimg.provenance import provenance
-    from sciimg.simulate.cherenkov import simulate_cherenkov_file
 
     spec = load_experiment(args.spec)
     sim = dict(spec["data"].get("simulate") or {})
     if not sim:
         raise SciimgError("the experiment has no data.simulate section; nothing to simulate")
-    n_events, seed = sim.pop("n_events"), sim.pop("seed")
+    seed = sim.pop("seed")
+    if spec["modality"] == "climate":
+        from sciimg.simulate.climate import simulate_climate_file
+
+        n_years = sim.pop("n_years")
+        simulate_climate_file(args.output, n_years, seed, provenance=provenance(spec, seed=seed), **sim)
+        return
+    from sciimg.simulate.cherenkov import simulate_cherenkov_file
+
+    n_events = sim.pop("n_events")
     simulate_cherenkov_file(args.output, n_events, seed, provenance=provenance(spec, seed=seed), **sim)
 
 
@@ -75,9 +83,17 @@ def _baseline(args: argparse.Namespace) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    from sciimg.evaluate.regression import evaluate_energy
+    from sciimg.io.store import SampleStore
 
     predictions = dict(item.split("=", 1) for item in args.predictions)
+    if SampleStore(args.test).attrs.get("modality") == "climate":
+        from sciimg.evaluate.fields import evaluate_fields
+
+        applied = dict(item.split("=", 1) for item in args.applied)
+        evaluate_fields(args.experiment, predictions, args.test, args.output_dir, applied)
+        return
+    from sciimg.evaluate.regression import evaluate_energy
+
     evaluate_energy(args.experiment, predictions, args.test, args.output_dir)
 
 
@@ -122,9 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint-dir", required=True, help="folder for best.ckpt and last.ckpt")
     p.add_argument("--output", required=True, help="model folder to write")
 
-    p = add("predict", _predict, "run a trained model on files; regressors write ECSV, or ctapipe DL2 for .h5")
+    p = add("predict", _predict, "run a trained model on files (regressors: ECSV or DL2; field models: NetCDF)")
     p.add_argument("--model", required=True, help="trained model folder")
-    p.add_argument("--input", nargs="+", required=True, help="sample stores, ctapipe DL1 or sim_telarray files")
+    p.add_argument("--input", nargs="+", required=True, help="sample stores, ctapipe DL1, sim_telarray or NetCDF files")
     p.add_argument("--output", required=True, help="output path")
 
     p = add("export", _export, "export a trained camera regressor to ONNX (pixels in, energy and std out)")
@@ -140,7 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("evaluate", _evaluate, "metrics.json and plots: every method on the same test events")
     p.add_argument("--experiment", required=True, help="experiment name")
     p.add_argument("--test", required=True, help="test store")
-    p.add_argument("--predictions", nargs="+", required=True, help="NAME=TABLE pairs, model first")
+    p.add_argument("--predictions", nargs="+", required=True, help="NAME=OUTPUT pairs (tables or NetCDF), model first")
+    p.add_argument("--applied", nargs="*", default=[], help="INPUT=OUTPUT pairs of real files the model filled")
     p.add_argument("--output-dir", required=True, help="folder for metrics.json and figures")
 
     p = add("report", _report, "write the HTML report from metrics.json files")

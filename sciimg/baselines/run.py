@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
+import numpy as np
 from astropy.table import Table
 
 from sciimg.baselines import baseline_class
@@ -12,11 +14,42 @@ from sciimg.io.atomic import atomic_path
 from sciimg.io.store import SampleStore
 from sciimg.provenance import provenance
 
+log = logging.getLogger(__name__)
+
+
+def run_field_baseline(name: str, train: SampleStore, test: SampleStore, output: str | os.PathLike) -> Path:
+    """Fill (or denoise) every test field with a classical method; NetCDF like the model's output."""
+    from sciimg.baselines.infill import FIELD_BASELINES
+    from sciimg.inference.fields import write_store_fields
+
+    if name not in FIELD_BASELINES:
+        raise ValueError(f"baseline must be one of {sorted(FIELD_BASELINES)} for temperature fields, got {name!r}")
+    method = FIELD_BASELINES[name]().fit(train)
+    extra = test.extra()
+    lat, lon, domain = extra["lat"], extra["lon"], extra["domain"].astype(bool)
+    denoising = test.attrs["task"] == "denoising"
+    fields = np.full((len(test), len(lat), len(lon)), np.nan, np.float32)
+    filled = np.zeros(fields.shape, bool)
+    for row in range(len(test)):
+        sample = test[row]
+        image = sample["image"][0]
+        observed = np.isfinite(image) & domain if not denoising else domain.copy()
+        fields[row] = method.fill(image, observed, lat, lon)
+        filled[row] = domain if denoising else ~observed & domain
+    fields[:, ~domain] = np.nan
+    log.info("%s: %d test fields", name, len(test))
+    return write_store_fields(test.path, fields, filled, output, f"baseline {name}", [train.path, test.path])
+
 
 def run_baseline(name: str, train: str | os.PathLike, test: str | os.PathLike, output: str | os.PathLike) -> Path:
-    """Fit baseline ``name`` on ``train`` and write its test-split predictions to ``output`` (ECSV)."""
-    method = baseline_class(name)()
+    """Fit baseline ``name`` on ``train`` and write its test-split predictions to ``output``.
+
+    Camera regressors write an ECSV table; temperature fields a NetCDF file.
+    """
     train_store, test_store = SampleStore(train), SampleStore(test)
+    if test_store.attrs.get("modality") == "climate":
+        return run_field_baseline(name, train_store, test_store, output)
+    method = baseline_class(name)()
     method.fit(train_store.meta(), train_store.read("target"))
     meta = test_store.meta()
     reco = method.predict(meta)

@@ -85,6 +85,14 @@ class StoreDataset(Dataset):
     def __len__(self) -> int:
         return len(self.store)
 
+    @property
+    def in_channels(self) -> int:
+        return len(self.store.attrs["channels"])
+
+    @property
+    def spatial_dims(self) -> int:
+        return 2
+
     def __getitem__(self, key: int | tuple[int, int]) -> dict[str, torch.Tensor]:
         epoch, index = key if isinstance(key, tuple) else (0, key)
         sample = self.store[index]

@@ -131,7 +131,13 @@ def ingest_cherenkov(inputs: list[Path], out_dir: Path, spec: Mapping[str, Any])
     return outputs
 
 
-INGESTERS = {"cherenkov": ingest_cherenkov}
+def _ingest_climate(inputs: list[Path], out_dir: Path, spec: Mapping[str, Any]) -> dict[str, Path]:
+    from sciimg.data.ingest_fields import ingest_fields
+
+    return ingest_fields(inputs, out_dir, spec)
+
+
+INGESTERS = {"cherenkov": ingest_cherenkov, "climate": _ingest_climate}
 
 
 def ingest(inputs: list[str], out_dir: str | os.PathLike, spec: Mapping[str, Any]) -> dict[str, Path]:

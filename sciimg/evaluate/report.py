@@ -79,6 +79,34 @@ def _comparison(metrics: dict) -> str:
     return "".join(parts)
 
 
+def _field_section(metrics: dict, folder: Path) -> str:
+    """Temperature fields: one row per method, the comparison with the targets, the figures."""
+    names = ["rmse", "bias", "area_mean_rmse", "area_mean_r"]
+    rows = ["<tr><th>method</th>" + "".join(f"<th>{n}</th>" for n in names) + "</tr>"]
+    best = min(v["rmse"] for v in metrics["methods"].values())
+    for method, values in metrics["methods"].items():
+        cls = ' class="better"' if values["rmse"] == best else ""
+        cells = "".join(f"<td{cls if n == 'rmse' else ''}>{_fmt(values[n])}</td>" for n in names)
+        rows.append(f"<tr><td>{html.escape(method)}</td>{cells}</tr>")
+    parts = [
+        f"<p>{metrics['n_test_steps']} test time steps from {len(metrics['test_years'])} held-out years; "
+        f"{metrics['observed_fraction']:.0%} of cells observed.</p>",
+        "<table>" + "".join(rows) + "</table>",
+    ]
+    for pair, result in metrics.get("comparison", {}).items():
+        if result:
+            ratios = {k: round(v, 3) for k, v in result.items() if k.startswith("rmse_ratio")}
+            verdict = "met" if result["targets_met"] else "not met"
+            parts.append(
+                f"<p><b>{html.escape(pair)}</b>: {html.escape(json.dumps(ratios))} (best classical: "
+                f"{html.escape(result['best_classical'])}); targets {html.escape(json.dumps(result['targets']))} "
+                f"<b>{verdict}</b>.</p>"
+            )
+    parts.append("<p>" + "; ".join(f"<b>{k}</b>: {html.escape(v)}" for k, v in metrics["definitions"].items()) + "</p>")
+    parts += [_image(folder / name) for name in metrics["figures"]]
+    return "".join(parts)
+
+
 def _image(path: Path) -> str:
     if not path.is_file():
         return ""
@@ -96,6 +124,9 @@ def write_report(metrics_files: list[str | os.PathLike], output: str | os.PathLi
         metrics_path = Path(metrics_file)
         metrics = json.loads(metrics_path.read_text())
         parts.append(f"<h2>{html.escape(metrics['experiment'])} ({html.escape(metrics['task'])})</h2>")
+        if metrics.get("modality") == "climate":
+            parts.append(_field_section(metrics, metrics_path.parent))
+            continue
         for name, values in metrics["methods"].items():
             if "coverage_1sigma" in values:
                 parts.append(

@@ -21,6 +21,15 @@ CARD = "card.json"
 PREPROCESS = "preprocess.npz"
 
 
+def _field_card(spec: Mapping[str, Any], attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """Temperature-field models: the source field's description and the input window."""
+    if attrs["modality"] != "climate":
+        return {}
+    data = spec["data"]
+    field = {"time_window": data["time_window"], "time_axis": data["time_axis"], "source": attrs["field_info"]}
+    return {"field": {**field, "masks": attrs["masks"], "noise_std_k": attrs["noise_std_k"]}}
+
+
 def export_model(
     checkpoint: str | os.PathLike,
     train_store: str | os.PathLike,
@@ -55,6 +64,7 @@ def export_model(
         "cleaning": attrs.get("cleaning"),
         "quality_cuts": attrs.get("quality_cuts"),
         "provenance": attrs["provenance"],
+        **_field_card(spec, attrs),
         **(extra_card or {}),
     }
     output.parent.mkdir(parents=True, exist_ok=True)

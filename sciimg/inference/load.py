@@ -42,7 +42,8 @@ class TrainedModel:
         cls = task_class(self.metadata["task"])
         self.task: BaseTask = cls.load_from_checkpoint(path / CHECKPOINT, map_location=self.device)
         self.task.eval()
-        self.normalisation = ChannelNormalisation.from_list(self.metadata["normalisation"])
+        normalisation = self.metadata["normalisation"]
+        self.normalisation = ChannelNormalisation.from_list(normalisation) if isinstance(normalisation, list) else None
         with np.load(path / PREPROCESS) as arrays:
             self.preprocess_arrays = {k: arrays[k] for k in arrays.files}
         arrays = self.preprocess_arrays
@@ -178,8 +179,12 @@ def load_model(path: str | os.PathLike, device: str = "cpu") -> TrainedModel:
     if not path.exists():
         raise InputError(f"{path}: model directory does not exist")
     card = path / CARD
-    task = json.loads(card.read_text())["task"] if card.is_file() else None
-    return Regressor(path, device) if task == "regression" else TrainedModel(path, device)
+    metadata = json.loads(card.read_text()) if card.is_file() else {}
+    if metadata.get("modality") == "climate":
+        from sciimg.inference.fields import FieldModel
+
+        return FieldModel(path, device)
+    return Regressor(path, device) if metadata.get("task") == "regression" else TrainedModel(path, device)
 
 
 def load_regressor(path: str | os.PathLike, device: str = "cpu") -> Regressor:

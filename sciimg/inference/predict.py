@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import h5py
 import numpy as np
 from astropy.table import Table, unique, vstack
 
@@ -19,12 +18,7 @@ from sciimg.provenance import provenance
 
 def _events(model: Regressor, path: Path) -> tuple[Table, np.ndarray, np.ndarray | None]:
     """Event columns (ids, truth when known) and predictions for a sample store or a native file."""
-    if h5py.is_hdf5(path):
-        with h5py.File(path, "r") as h5:
-            is_store = "image" in h5 and "meta" in h5
-    else:
-        is_store = False
-    if is_store:
+    if SampleStore.is_store(path):
         store = SampleStore(path)
         columns = Table(store.meta())
         images = store.read("image")
@@ -99,6 +93,11 @@ def predict(model_dir: str | os.PathLike, inputs: list[str], output: str | os.Pa
     for path in paths:
         if not path.is_file():
             raise InputError(f"{path}: input file does not exist")
+    if model.metadata["modality"] == "climate":
+        from sciimg.inference.fields import FieldModel, predict_fields
+
+        assert isinstance(model, FieldModel)
+        return predict_fields(model, paths, output)
     if not isinstance(model, Regressor):
         raise InputError(f"{model_dir}: prediction for task {model.metadata['task']!r} is not available yet")
     table = predict_regression(model, paths)

@@ -138,6 +138,14 @@ class SampleStore:
         self._h5: h5py.File | None = None
         self._pid: int | None = None
 
+    @staticmethod
+    def is_store(path: str | os.PathLike) -> bool:
+        """Whether ``path`` is an HDF5 sample store (rather than some other HDF5 or native file)."""
+        if not h5py.is_hdf5(path):
+            return False
+        with h5py.File(path, "r") as h5:
+            return "image" in h5 and "meta" in h5
+
     def _file(self) -> h5py.File:
         if self._h5 is None or self._pid != os.getpid():
             self._h5 = h5py.File(self.path, "r")

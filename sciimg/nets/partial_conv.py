@@ -72,10 +72,11 @@ class PartialBlock(nn.Module):
 class PartialConvUNet(nn.Module):
     """U-Net of partial convolutions: ``forward(x, mask)`` -> dense output with the input's size.
 
-    Encoder level ``i`` halves the size with a strided partial convolution of kernel
-    ``kernel_sizes[i]``; the decoder up-samples features and masks (nearest), concatenates
-    the skip and its mask, and applies a partial convolution. The last level concatenates
-    the input itself, as in Liu et al.
+    Encoder level ``i`` is a partial convolution of kernel ``kernel_sizes[i]`` and stride
+    ``strides[i]`` (Liu et al.: 2 everywhere; a first stride of 1 keeps a full-resolution
+    level, which fine, sparse gaps such as station networks need). The decoder up-samples
+    features and masks (nearest) by the same factor, concatenates the skip and its mask,
+    and applies a partial convolution; the last level concatenates the input itself.
 
     Args:
         spatial_dims: 2 or 3.
@@ -83,6 +84,7 @@ class PartialConvUNet(nn.Module):
         out_channels: output channels.
         widths: channels of each encoder level.
         kernel_sizes: kernel of each encoder level (default 5 for the first, 3 after).
+        strides: stride of each encoder level, 1 or 2 (default 2 everywhere).
         norm, act: normalisation (``group`` works with small batches) and activation.
     """
 
@@ -95,6 +97,7 @@ class PartialConvUNet(nn.Module):
         out_channels: int = 1,
         widths: Sequence[int] = (32, 64, 128, 128),
         kernel_sizes: Sequence[int] | None = None,
+        strides: Sequence[int] | None = None,
         norm: str = "group",
         act: str = "leaky_relu",
     ) -> None:
@@ -102,12 +105,16 @@ class PartialConvUNet(nn.Module):
         check_spatial_dims(spatial_dims)
         widths = list(widths)
         kernel_sizes = list(kernel_sizes or [5] + [3] * (len(widths) - 1))
-        if len(kernel_sizes) != len(widths):
-            raise ValueError(f"kernel_sizes must have one entry per width ({len(widths)}), got {kernel_sizes}")
+        strides = list(strides or [2] * len(widths))
+        for name, values in (("kernel_sizes", kernel_sizes), ("strides", strides)):
+            if len(values) != len(widths):
+                raise ValueError(f"{name} must have one entry per width ({len(widths)}), got {values}")
+        if not set(strides) <= {1, 2}:
+            raise ValueError(f"strides must be 1 or 2, got {strides}")
         self.encoder = nn.ModuleList()
         channels = in_channels
-        for width, kernel in zip(widths, kernel_sizes, strict=True):
-            self.encoder.append(PartialBlock(spatial_dims, channels, width, kernel, 2, norm, act))
+        for width, kernel, stride in zip(widths, kernel_sizes, strides, strict=True):
+            self.encoder.append(PartialBlock(spatial_dims, channels, width, kernel, stride, norm, act))
             channels = width
         skips = [in_channels, *widths[:-1]]
         self.decoder = nn.ModuleList()
@@ -118,8 +125,11 @@ class PartialConvUNet(nn.Module):
                 PartialBlock(spatial_dims, channels + skip, out, 3, 1, "none" if last else norm, None if last else act)
             )
             channels = out
-        self.up = nn.Upsample(scale_factor=2, mode="nearest")
-        self.multiple = 2 ** len(widths)
+        # decoder block k undoes encoder level depth - 1 - k
+        self.ups = nn.ModuleList(
+            nn.Upsample(scale_factor=2, mode="nearest") if stride == 2 else nn.Identity() for stride in strides[::-1]
+        )
+        self.multiple = 2 ** strides.count(2)
         self.spatial_dims, self.in_channels, self.out_channels = spatial_dims, in_channels, out_channels
         init_weights(self, act)
 
@@ -136,9 +146,9 @@ class PartialConvUNet(nn.Module):
         for block in self.encoder:
             features.append(block(*features[-1]))
         y, m = features.pop()
-        for block in self.decoder:
+        for block, up in zip(self.decoder, self.ups, strict=True):
             skip, skip_mask = features.pop()
-            y, m = self.up(y), self.up(m)
+            y, m = up(y), up(m)
             channel_masks = torch.cat([m.expand(-1, y.shape[1], *m.shape[2:]), _per_channel(skip_mask, skip)], 1)
             y, m = block(torch.cat([y, skip], 1), channel_masks)
         return y[(..., *(slice(0, n) for n in size))]
@@ -152,8 +162,8 @@ class PartialConvUNet(nn.Module):
             after = 0 if level == depth else depth - level  # decoder blocks reached through up-sampling
             if level < depth:
                 path.append(self.decoder[depth - 1 - level])
-            for block in list(self.decoder)[after:]:
-                path += [self.up, block]
+            for k in range(after, depth):
+                path += [self.ups[k], self.decoder[k]]
             paths.append(path)
         return paths
 

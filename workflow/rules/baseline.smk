@@ -1,13 +1,22 @@
 rule baseline:
+    wildcard_constraints:
+        experiment=of_modality("cherenkov"),
+        baseline="(?!model$)[a-z_]+",
     input:
         train="data/interim/{experiment}/train.h5",
         test="data/interim/{experiment}/test.h5",
     output:
         "results/{experiment}/baselines/{baseline}.ecsv",
-    wildcard_constraints:
-        baseline="(?!model$)[a-z_]+",
     log:
         "results/{experiment}/logs/baseline_{baseline}.log",
     shell:
         "sciimg baseline --name {wildcards.baseline} --train {input.train:q} --test {input.test:q} "
         "--output {output:q} > {log:q} 2>&1"
+
+
+use rule baseline as baseline_fields with:
+    wildcard_constraints:
+        experiment=of_modality("climate"),
+        baseline="(?!model$)[a-z_]+",
+    output:
+        "results/{experiment}/baselines/{baseline}.nc",

@@ -1,8 +1,9 @@
 def method_tables(wildcards):
-    """The model's table first, then one per baseline named in the config."""
-    tables = {"model": f"results/{wildcards.experiment}/predictions/model.ecsv"}
+    """The model's output first, then one per baseline named in the config."""
+    suffix = output_suffix(wildcards.experiment)
+    tables = {"model": f"results/{wildcards.experiment}/predictions/model.{suffix}"}
     for name in experiment(wildcards)["baselines"]:
-        tables[name] = f"results/{wildcards.experiment}/baselines/{name}.ecsv"
+        tables[name] = f"results/{wildcards.experiment}/baselines/{name}.{suffix}"
     return tables
 
 
@@ -13,6 +14,8 @@ def predictions_arg(wildcards, input):
 
 
 rule evaluate:
+    wildcard_constraints:
+        experiment=of_modality("cherenkov"),
     input:
         unpack(method_tables),
         test="data/interim/{experiment}/test.h5",
@@ -41,3 +44,34 @@ rule evaluate:
     shell:
         "sciimg evaluate --experiment {wildcards.experiment} --test {input.test:q} "
         "--predictions {params.predictions} --output-dir {params.out_dir:q} > {log:q} 2>&1"
+
+
+def applied_arg(wildcards, input):
+    pairs = [f"{source}={output}" for output, source in applied_files(wildcards.experiment).items()]
+    return " ".join(f"'{p}'" for p in pairs)
+
+
+rule evaluate_fields:
+    wildcard_constraints:
+        experiment=of_modality("climate"),
+    input:
+        unpack(method_tables),
+        applied=lambda wildcards: list(applied_files(wildcards.experiment)),
+        test="data/interim/{experiment}/test.h5",
+    output:
+        metrics="results/{experiment}/metrics.json",
+        maps=report(
+            "results/{experiment}/field_maps.png", caption="../report/field_maps.rst", category="{experiment}"
+        ),
+        area_mean=report(
+            "results/{experiment}/area_mean.png", caption="../report/area_mean.rst", category="{experiment}"
+        ),
+    params:
+        predictions=predictions_arg,
+        applied=applied_arg,
+        out_dir="results/{experiment}",
+    log:
+        "results/{experiment}/logs/evaluate.log",
+    shell:
+        "sciimg evaluate --experiment {wildcards.experiment} --test {input.test:q} "
+        "--predictions {params.predictions} --applied {params.applied} --output-dir {params.out_dir:q} > {log:q} 2>&1"

@@ -5,7 +5,7 @@ def ingest_inputs(wildcards):
         from sciimg.data.ingest import expand_inputs
 
         return [str(p) for p in expand_inputs(data["files"]["paths"])]
-    return [f"data/raw/{wildcards.experiment}/simulated.dl1.h5"]
+    return [f"data/raw/{wildcards.experiment}/simulated.{RAW_SUFFIX[experiment(wildcards)['modality']]}"]
 
 
 rule ingest:

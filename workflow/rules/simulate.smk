@@ -1,4 +1,7 @@
+# Simulators write the native format of their modality, with truth, as an instrument archive would.
 rule simulate:
+    wildcard_constraints:
+        experiment=of_modality("cherenkov"),
     output:
         "data/raw/{experiment}/simulated.dl1.h5",
     params:
@@ -7,3 +10,10 @@ rule simulate:
         "results/{experiment}/logs/simulate.log",
     shell:
         "sciimg simulate --spec {params.spec:q} --output {output:q} > {log:q} 2>&1"
+
+
+use rule simulate as simulate_fields with:
+    wildcard_constraints:
+        experiment=of_modality("climate"),
+    output:
+        "data/raw/{experiment}/simulated.nc",

@@ -1,0 +1,147 @@
+"""Evaluate gap filling / denoising of temperature fields against the truth of the test years.
+
+Scores are computed on the cells each method had to fill (inpainting: unobserved cells
+with known truth; denoising: every cell with known truth), weighted by cos(latitude) so
+that each cell counts by its area (WeatherBench's convention):
+
+* ``rmse``, ``bias``: latitude-weighted, over all scored cells of all test steps (K);
+* ``area_mean_rmse``, ``area_mean_r``: of the area-mean anomaly time series over the
+  domain (observed cells plus filled ones) against the true area mean (Kadow et al. 2020).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from sciimg.errors import InputError
+from sciimg.io.atomic import write_text_atomic
+from sciimg.io.netcdf import FieldInfo
+from sciimg.io.store import SampleStore
+from sciimg.provenance import provenance
+
+CLASSICAL = ("kriging", "idw", "biharmonic", "gaussian_filter", "climatology")
+TARGETS = {"max_rmse_ratio_to_best_classical": 0.7, "max_rmse_ratio_to_biharmonic": 0.5, "min_area_mean_r": 0.99}
+
+
+def read_anomalies(path: str | os.PathLike, store: SampleStore) -> np.ndarray:
+    """A method's NetCDF output as anomalies ``(N, Y, X)`` with respect to the store's climatology."""
+    info = FieldInfo.from_json(store.attrs["field_info"])
+    with xr.open_dataset(path, decode_times=False) as ds:
+        if info.variable not in ds:
+            raise InputError(f"{path}: has no variable {info.variable!r} to evaluate")
+        values = ds[info.variable].values.astype(np.float64)
+    values = values.reshape(-1, *values.shape[-2:])
+    if info.units not in ("K", "kelvin") and not info.is_anomaly and values.size and np.nanmedian(values) < 100:
+        values = values + 273.15  # Celsius files are written back in Celsius
+    if len(values) != len(store):
+        raise InputError(f"{path}: has {len(values)} time steps, the test split {len(store)}")
+    climatology = store.read("extra/climatology")
+    return values - climatology[store.read("meta/month") - 1]
+
+
+def field_scores(prediction: np.ndarray, truth: np.ndarray, scored: np.ndarray, lat: np.ndarray) -> dict[str, Any]:
+    """Latitude-weighted RMSE and bias on ``scored`` cells; area-mean series RMSE and correlation."""
+    weights = np.broadcast_to(np.cos(np.radians(lat))[None, :, None], truth.shape)
+    error = prediction - truth
+    w = weights[scored]
+    if w.sum() == 0:
+        raise InputError("the test split has no scored cells (no gaps with known truth)")
+    known = np.isfinite(truth) & np.isfinite(prediction)
+    area_w = np.where(known, weights, 0.0)
+    norm = area_w.sum(axis=(1, 2))
+    true_mean = (np.where(known, truth, 0.0) * area_w).sum((1, 2)) / norm
+    pred_mean = (np.where(known, prediction, 0.0) * area_w).sum((1, 2)) / norm
+    return {
+        "rmse": float(np.sqrt((w * error[scored] ** 2).sum() / w.sum())),
+        "bias": float((w * error[scored]).sum() / w.sum()),
+        "area_mean_rmse": float(np.sqrt(np.mean((pred_mean - true_mean) ** 2))),
+        "area_mean_r": float(np.corrcoef(pred_mean, true_mean)[0, 1]) if len(true_mean) > 1 else None,
+        "scored_cells": int(scored.sum()),
+        "area_mean": pred_mean.tolist(),
+    }
+
+
+def compare(methods: Mapping[str, Mapping[str, Any]], model: str) -> dict[str, Any]:
+    """The model's RMSE over the best classical method's and over biharmonic's, against the targets."""
+    classical = {m: v["rmse"] for m, v in methods.items() if m in CLASSICAL}
+    if not classical:
+        return {}
+    best = min(classical, key=classical.get)
+    result: dict[str, Any] = {
+        "best_classical": best,
+        "rmse_ratio_to_best_classical": methods[model]["rmse"] / classical[best],
+        "targets": TARGETS,
+    }
+    checks = [result["rmse_ratio_to_best_classical"] <= TARGETS["max_rmse_ratio_to_best_classical"]]
+    if "biharmonic" in classical:
+        result["rmse_ratio_to_biharmonic"] = methods[model]["rmse"] / classical["biharmonic"]
+        checks.append(result["rmse_ratio_to_biharmonic"] <= TARGETS["max_rmse_ratio_to_biharmonic"])
+    r = methods[model]["area_mean_r"]
+    checks.append(r is not None and r >= TARGETS["min_area_mean_r"])
+    result["targets_met"] = bool(all(checks))
+    return result
+
+
+def evaluate_fields(
+    experiment: str,
+    predictions: Mapping[str, str | os.PathLike],
+    test: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    applied: Mapping[str, str | os.PathLike] | None = None,
+) -> dict[str, Any]:
+    """Score every method on the test split; write ``metrics.json`` and the figures.
+
+    Args:
+        predictions: method name -> NetCDF output on the test store, the model first.
+        applied: real input file -> the model's output on it (maps only: no truth).
+    """
+    from sciimg.evaluate.field_plots import plot_applied, plot_area_means, plot_maps
+
+    out_dir = Path(out_dir)
+    store = SampleStore(test)
+    truth = store.read("target")[:, 0].astype(np.float64)
+    observed = store.read("mask")[:, 0].astype(bool)
+    extra = store.extra()
+    lat, lon, domain = extra["lat"], extra["lon"], extra["domain"].astype(bool)
+    task = store.attrs["task"]
+    scored = np.isfinite(truth) & domain[None]
+    if task == "inpainting":
+        scored &= ~observed
+    fields = {name: read_anomalies(path, store) for name, path in predictions.items()}
+    methods = {name: field_scores(field, truth, scored, lat) for name, field in fields.items()}
+    model = next(iter(predictions))
+    true_mean = field_scores(truth, truth, scored, lat)["area_mean"]
+    figures = [
+        plot_maps(out_dir / "field_maps.png", store, truth, fields, observed, lat, lon),
+        plot_area_means(out_dir / "area_mean.png", store, true_mean, {k: v["area_mean"] for k, v in methods.items()}),
+    ]
+    for source, output in (applied or {}).items():
+        figures.append(plot_applied(out_dir / f"applied_{Path(source).stem}.png", source, output))
+    metrics = {
+        "experiment": experiment,
+        "task": task,
+        "modality": "climate",
+        "n_test_steps": len(store),
+        "test_years": sorted(set(store.read("meta/year").tolist())),
+        "observed_fraction": float(observed[:, domain].mean()),
+        "methods": {name: {k: v for k, v in values.items() if k != "area_mean"} for name, values in methods.items()},
+        "comparison": {f"{model} vs classical": compare(methods, model)},
+        "figures": [f.name for f in figures],
+        "definitions": {
+            "rmse": "latitude-weighted RMSE (K) on cells the method filled with known truth",
+            "bias": "latitude-weighted mean error (K) on the same cells",
+            "area_mean_rmse": "RMSE (K) of the area-mean anomaly time series over the domain",
+            "area_mean_r": "correlation of the area-mean anomaly time series with the truth",
+        },
+        "provenance": provenance(inputs=[test, *predictions.values()]),
+    }
+    write_text_atomic(out_dir / "metrics.json", json.dumps(metrics, indent=2))
+    store.close()
+    return metrics

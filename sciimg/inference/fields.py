@@ -1,0 +1,162 @@
+"""Trained temperature-field models on stores and NetCDF files; outputs are CF NetCDF like the input.
+
+Outputs keep the source file's variable name, attributes, units, coordinates and calendar
+(:func:`sciimg.io.netcdf.write_fields`) and add ``<variable>_infilled``, 1 where sciimg
+filled (inpainting) or replaced (denoising) the value.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from sciimg.data.field_dataset import FieldDataset
+from sciimg.errors import InputError
+from sciimg.inference.load import TrainedModel
+from sciimg.io.netcdf import FieldInfo, encode_times, open_field, write_fields
+from sciimg.io.store import SampleStore
+from sciimg.provenance import provenance
+
+BATCH = 32
+
+
+def store_fields(store: SampleStore, anomalies: np.ndarray) -> np.ndarray:
+    """Anomalies ``(N, Y, X)`` of a store's samples -> absolute values (adds the train climatology)."""
+    climatology = store.read("extra/climatology")
+    return anomalies + climatology[store.read("meta/month") - 1]
+
+
+def write_store_fields(
+    store_path: str | os.PathLike,
+    anomalies: np.ndarray,
+    filled: np.ndarray,
+    output: str | os.PathLike,
+    method: str,
+    inputs: list[str | os.PathLike],
+    config: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write a method's fields for every sample of a store as NetCDF in the source file's form."""
+    store = SampleStore(store_path)
+    info = FieldInfo.from_json(store.attrs["field_info"])
+    if store.attrs["time_units"] == "steps":
+        info.time_name = info.time_name or "time"  # several steps: keep a time axis
+    values = store_fields(store, anomalies)
+    times = (store.read("meta/time"), store.attrs["time_units"], store.attrs["calendar"])
+    extra = store.extra()
+    history = f"sciimg: {method} on the {store.attrs['split']} split of {Path(store_path).name}"
+    write_fields(output, values, info, extra["lat"], extra["lon"], times, filled, history, provenance(config, inputs))
+    store.close()
+    return Path(output)
+
+
+class FieldModel(TrainedModel):
+    """A trained inpainting or denoising model with its training climatology and anomaly scale."""
+
+    @property
+    def scale(self) -> float:
+        return float(self.metadata["normalisation"]["scale"])
+
+    def dataset(self, store_path: str | os.PathLike) -> FieldDataset:
+        field = self.metadata["field"]
+        return FieldDataset(store_path, None, 0, field["time_window"], field["time_axis"])
+
+    def predict_batches(self, dataset: FieldDataset) -> np.ndarray:
+        """Anomalies (K), ``(N, Y, X)``, for every sample of ``dataset``."""
+        outputs = []
+        with torch.no_grad():
+            for batch in DataLoader(dataset, batch_size=BATCH):
+                batch = {k: v.to(self.device) for k, v in batch.items()}
+                outputs.append(self.task.predict_step(batch)["prediction"][:, 0].float().cpu().numpy())
+        return np.concatenate(outputs) * np.float32(self.scale)
+
+    def predict_store(self, store_path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+        """Anomalies for a store's samples and the cells the model filled."""
+        dataset = self.dataset(store_path)
+        anomalies = self.predict_batches(dataset)
+        store = dataset.store
+        domain = store.read("extra/domain")
+        if self.metadata["task"] == "inpainting":
+            filled = (store.read("mask")[:, 0] == 0) & domain
+        else:
+            filled = np.broadcast_to(domain, anomalies.shape).copy()
+        anomalies[:, ~domain] = np.nan
+        return anomalies, filled
+
+    def predict_file(self, path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, FieldInfo, Any, tuple]:
+        """Fill the NaN cells of a NetCDF field (inpainting) or denoise it.
+
+        The model's training climatology is used when the file is on the training grid; a
+        file of anomalies (e.g. HadCRUT) needs none. Cells are filled within the training
+        domain when the grid matches, else within the cells the file ever observes.
+
+        Returns:
+            absolute values ``(T, Y, X)`` (K), the filled-cell flags, the file's info,
+            its lat/lon, and its CF times.
+        """
+        field, info = open_field(path)
+        arrays = self.preprocess_arrays
+        lat, lon = field.lat.values, field.lon.values
+        same_grid = np.array_equal(lat, arrays["lat"]) and np.array_equal(lon, arrays["lon"])
+        values = field.values  # files given to predict are read whole
+        months = field.time.dt.month.values if "time" in field.coords else np.ones(len(values), int)
+        if info.is_anomaly:
+            climatology = np.zeros((12, *values.shape[1:]), np.float32)
+        elif same_grid:
+            climatology = arrays["climatology"]
+        else:
+            raise InputError(
+                f"{path}: holds absolute temperatures on a {len(lat)} x {len(lon)} grid, but the model's "
+                f"climatology is on its {len(arrays['lat'])} x {len(arrays['lon'])} training grid; "
+                "give anomalies (or a file on the training grid)"
+            )
+        anomalies = values - climatology[months - 1]
+        domain = arrays["domain"].astype(bool) if same_grid else np.isfinite(values).any(axis=0)
+        observed = np.isfinite(anomalies)
+        filled = (observed if self.metadata["task"] == "denoising" else ~observed) & domain
+        predicted = self._predict_series(anomalies, observed)
+        result = np.where(filled, predicted, anomalies) + climatology[months - 1]
+        result[:, ~domain] = np.nan
+        times = encode_times(field.time if "time" in field.coords else None, len(values))
+        return result, filled, info, (lat, lon), times
+
+    def _predict_series(self, anomalies: np.ndarray, observed: np.ndarray) -> np.ndarray:
+        """Model anomalies for a whole ``(T, Y, X)`` series, windows built as in training."""
+        field = self.metadata["field"]
+        half = field["time_window"] // 2
+        scale = np.float32(self.scale)
+        image = np.where(observed, anomalies / scale, 0.0).astype(np.float32)
+        mask = observed.astype(np.float32)
+        pad = [(half, half), (0, 0), (0, 0)]
+        image, mask = np.pad(image, pad), np.pad(mask, pad)
+        outputs = []
+        with torch.no_grad():
+            for start in range(0, len(anomalies), BATCH):
+                steps = range(start, min(start + BATCH, len(anomalies)))
+                x = np.stack([image[t : t + 2 * half + 1] for t in steps])
+                m = np.stack([mask[t : t + 2 * half + 1] for t in steps])
+                if field["time_axis"] == "depth":
+                    x, m = x[:, None], m[:, None]
+                batch = {"image": torch.from_numpy(x).to(self.device), "mask": torch.from_numpy(m).to(self.device)}
+                outputs.append(self.task.predict_step(batch)["prediction"][:, 0].float().cpu().numpy())
+        return np.concatenate(outputs) * scale
+
+
+def predict_fields(model: FieldModel, inputs: list[Path], output: str | os.PathLike) -> Path:
+    """Run a field model on one sample store or one NetCDF file; write NetCDF to ``output``."""
+    if len(inputs) != 1:
+        raise InputError(f"temperature-field models take one input file at a time, got {len(inputs)}")
+    path = inputs[0]
+    sources = [path, model.path / "model.ckpt"]
+    if SampleStore.is_store(path):
+        anomalies, filled = model.predict_store(path)
+        method = f"{model.metadata['task']} by {model.metadata.get('backbone')} ({model.path})"
+        return write_store_fields(path, anomalies, filled, output, method, sources)
+    values, filled, info, (lat, lon), times = model.predict_file(path)
+    history = f"sciimg: {model.metadata['task']} by {model.metadata.get('backbone')} ({model.path})"
+    return write_fields(output, values, info, lat, lon, times, filled, history, provenance(inputs=sources))
