@@ -9,13 +9,29 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+import xarray as xr
+import yaml
 from astropy.table import Table
 
 from sciimg.io.store import SampleStore
 
 ROOT = Path(__file__).parents[1]
 TINY = ROOT / "tests" / "data" / "tiny.yaml"
+TINY_FIELDS = ROOT / "tests" / "data" / "tiny_fields.yaml"
+SHARED = (ROOT / ".." / "shared" / "data").resolve()
+HADCRUT = SHARED / "climate" / "tas_hadcrut_187709_189308.nc"
 EXP = "tiny_energy"
+FIELDS = "tiny_fields"
+
+
+def fields_config(workdir: Path) -> Path:
+    """The tiny field config with the real HadCRUT file as an absolute path (dropped if absent)."""
+    config = yaml.safe_load(TINY_FIELDS.read_text())
+    data = config["experiments"][FIELDS]["data"]
+    data["apply_to"] = [str(HADCRUT)] if HADCRUT.exists() else []
+    path = workdir / "tiny_fields.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
 
 
 def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
@@ -30,6 +46,7 @@ def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
         str(workdir),
         "--configfile",
         str(TINY),
+        str(workdir / "tiny_fields.yaml"),
         "--cores",
         "2",
         *args,
@@ -45,6 +62,7 @@ def sciimg_cli(*args: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def workflow_run(tmp_path_factory) -> Path:
     workdir = tmp_path_factory.mktemp("workflow")
+    fields_config(workdir)
     dry = snakemake(workdir, "-n")
     assert dry.returncode == 0, dry.stderr
     for rule in ("simulate", "ingest", "fit", "export", "predict", "baseline", "evaluate", "report"):
@@ -226,3 +244,36 @@ def test_images_of_another_camera_are_one_clear_error(workflow_run, tmp_path):
     assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert "images must have shape (n_events, 1855) pixels of camera SimHexCam, got (20, 331)" in result.stderr
     assert not output.exists()
+
+
+def test_field_experiment_outputs_keep_the_source_form(workflow_run):
+    results = workflow_run / "results" / FIELDS
+    metrics = json.loads((results / "metrics.json").read_text())
+    assert set(metrics["methods"]) == {"pconv_unet", "climatology", "idw", "biharmonic", "kriging"}
+    assert metrics["task"] == "inpainting" and all(m["rmse"] > 0 for m in metrics["methods"].values())
+    assert {"field_maps.png", "area_mean.png"} <= set(metrics["figures"])
+    raw = xr.open_dataset(workflow_run / "data/raw" / FIELDS / "simulated.nc")
+    test = SampleStore(workflow_run / "data/interim" / FIELDS / "test.h5")
+    steps, observed = test.read("meta/step"), test.read("mask")[:, 0].astype(bool)
+    for output in (results / "predictions" / "model.nc", results / "baselines" / "kriging.nc"):
+        filled = xr.open_dataset(output)
+        assert filled.tas.attrs == raw.tas.attrs and filled.lat.attrs == raw.lat.attrs
+        np.testing.assert_array_equal(filled.lon.values, raw.lon.values)
+        np.testing.assert_array_equal(filled.time.values, raw.time.values[steps])
+        np.testing.assert_array_equal(filled.tas_infilled.values == 1, ~observed)
+        np.testing.assert_allclose(filled.tas.values[observed], raw.tas.values[steps][observed], atol=1e-3)
+        assert np.isfinite(filled.tas.values).all()
+    report = (workflow_run / "results" / "report.html").read_text()
+    assert f"{FIELDS} (inpainting)" in report and "pconv_unet vs classical" in report
+
+
+@pytest.mark.skipif(not HADCRUT.exists(), reason="../shared/data not present")
+def test_real_hadcrut_gaps_are_filled_and_observations_kept(workflow_run):
+    source = xr.open_dataset(HADCRUT)
+    filled = xr.open_dataset(workflow_run / "results" / FIELDS / "applied" / "tas_hadcrut_187709_189308.nc")
+    gaps = source.tas.isnull().values
+    ever_observed = ~gaps.all(axis=0)
+    np.testing.assert_array_equal(filled.tas_infilled.values == 1, gaps & ever_observed)
+    np.testing.assert_allclose(filled.tas.values[~gaps], source.tas.values[~gaps], atol=1e-5)
+    assert np.isfinite(filled.tas.values[:, ever_observed]).all()
+    assert filled.tas.attrs["reference_period"].tolist() == [1961, 1990] and "sciimg" in filled.attrs["history"]

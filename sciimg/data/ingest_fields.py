@@ -18,6 +18,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+import dask
 import numpy as np
 import xarray as xr
 
@@ -92,7 +93,16 @@ def train_climatology(
 
 
 def ingest_fields(inputs: list[Path], out_dir: Path, spec: Mapping[str, Any]) -> dict[str, Path]:
-    """NetCDF temperature fields -> ``train/val/test.h5`` stores for inpainting or denoising."""
+    """NetCDF temperature fields -> ``train/val/test.h5`` stores for inpainting or denoising.
+
+    Blocks are read one after another by dask's synchronous scheduler: reading is I/O
+    bound, and worker threads would each keep their own allocator arena.
+    """
+    with dask.config.set(scheduler="synchronous"):
+        return _ingest_fields(inputs, out_dir, spec)
+
+
+def _ingest_fields(inputs: list[Path], out_dir: Path, spec: Mapping[str, Any]) -> dict[str, Path]:
     data, seed, task = spec["data"], spec["seed"], spec["task"]
     field, info = open_fields(inputs, data.get("files", {}).get("variable"))
     field.attrs["source"] = ", ".join(str(p) for p in inputs)

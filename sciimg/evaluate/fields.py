@@ -46,6 +46,13 @@ def read_anomalies(path: str | os.PathLike, store: SampleStore) -> np.ndarray:
     return values - climatology[store.read("meta/month") - 1]
 
 
+def _correlation(a: np.ndarray, b: np.ndarray) -> float | None:
+    """Pearson correlation, or None where it is undefined (fewer than 2 steps, a constant series)."""
+    if len(a) < 2 or np.std(a) == 0 or np.std(b) == 0:
+        return None
+    return float(np.corrcoef(a, b)[0, 1])
+
+
 def field_scores(prediction: np.ndarray, truth: np.ndarray, scored: np.ndarray, lat: np.ndarray) -> dict[str, Any]:
     """Latitude-weighted RMSE and bias on ``scored`` cells; area-mean series RMSE and correlation."""
     weights = np.broadcast_to(np.cos(np.radians(lat))[None, :, None], truth.shape)
@@ -62,7 +69,7 @@ def field_scores(prediction: np.ndarray, truth: np.ndarray, scored: np.ndarray, 
         "rmse": float(np.sqrt((w * error[scored] ** 2).sum() / w.sum())),
         "bias": float((w * error[scored]).sum() / w.sum()),
         "area_mean_rmse": float(np.sqrt(np.mean((pred_mean - true_mean) ** 2))),
-        "area_mean_r": float(np.corrcoef(pred_mean, true_mean)[0, 1]) if len(true_mean) > 1 else None,
+        "area_mean_r": _correlation(pred_mean, true_mean),
         "scored_cells": int(scored.sum()),
         "area_mean": pred_mean.tolist(),
     }

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import netCDF4
 import numpy as np
 import xarray as xr
 
@@ -33,6 +34,9 @@ KELVIN = ("K", "k", "kelvin", "Kelvin", "degK", "degrees_K", "deg_K")
 CELSIUS = ("degC", "degrees_C", "deg_C", "degree_C", "degrees_Celsius", "celsius", "Celsius", "C", "°C")
 PLAUSIBLE_KELVIN = (150.0, 350.0)  # median of an absolute near-surface temperature field
 DEFAULT_TIME_CHUNK = 64
+# netCDF-C keeps a chunk cache of up to 64 MiB per open variable; sciimg reads each field once,
+# in order, so a small cache costs no speed and keeps the memory of a long ingest flat.
+CHUNK_CACHE_BYTES = 4 << 20
 
 
 @dataclass
@@ -175,6 +179,7 @@ def open_field(
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: NetCDF file does not exist")
+    netCDF4.set_chunk_cache(CHUNK_CACHE_BYTES)
     try:
         ds = xr.open_dataset(path, chunks={}, decode_times=True, use_cftime=None)
     except Exception as error:  # netCDF4/HDF5 raise OSError, ValueError or RuntimeError on a corrupt file

@@ -132,6 +132,9 @@ class PartialConvUNet(nn.Module):
         self.multiple = 2 ** strides.count(2)
         self.spatial_dims, self.in_channels, self.out_channels = spatial_dims, in_channels, out_channels
         init_weights(self, act)
+        # the output starts at 0 (no anomaly, or no correction to a first guess) rather than at
+        # noise amplified by the partial convolutions' rescaling, which training is slow to undo
+        nn.init.zeros_(self.decoder[-1].conv.conv.weight)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Dense output for ``x`` with observed cells ``mask`` (one channel or one per channel; None: all)."""
@@ -171,3 +174,45 @@ class PartialConvUNet(nn.Module):
 def _per_channel(mask: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """A mask with one channel per channel of ``x``."""
     return mask if mask.shape[1] == x.shape[1] else mask[:, :1].expand(-1, x.shape[1], *mask.shape[2:])
+
+
+class NormalisedConvolutionFill(nn.Module):
+    """Fill gaps by normalised Gaussian convolution (Knutsson & Westin 1993), finest scale first.
+
+    ``fill(x, mask)`` smooths ``x * mask`` and divides by the smoothed mask, per channel and
+    per 2-D slice (the last two axes), at widths ``sigma * 4**k`` cells; a cell takes the
+    finest scale whose smoothed mask exceeds ``min_weight`` (0 if none). Observed cells keep
+    their values. It has no parameters: it gives a network a smooth first guess to correct.
+    """
+
+    def __init__(self, sigma: float = 1.0, scales: int = 3, min_weight: float = 0.05) -> None:
+        super().__init__()
+        self.min_weight = min_weight
+        kernels = []
+        for k in range(scales):
+            s = sigma * 4**k
+            radius = int(3 * s)
+            x = torch.arange(-radius, radius + 1, dtype=torch.float32)
+            kernels.append(torch.exp(-0.5 * (x / s) ** 2))
+        self.kernels = [k / k.sum() for k in kernels]
+
+    def _smooth(self, x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+        kernel = kernel.to(x)
+        n = kernel.numel()
+        x = F.conv2d(x, kernel.view(1, 1, 1, n), padding=(0, n // 2))
+        return F.conv2d(x, kernel.view(1, 1, n, 1), padding=(n // 2, 0))
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        shape = x.shape
+        flat_x = x.reshape(-1, 1, *shape[-2:])
+        flat_m = mask.expand_as(x).reshape(-1, 1, *shape[-2:]).to(x.dtype)
+        filled = torch.zeros_like(flat_x)
+        done = torch.zeros_like(flat_m, dtype=torch.bool)
+        for kernel in self.kernels:
+            weight = self._smooth(flat_m, kernel)
+            estimate = self._smooth(flat_x * flat_m, kernel) / weight.clamp(min=1e-6)
+            use = (weight > self.min_weight) & ~done
+            filled = torch.where(use, estimate, filled)
+            done |= use
+        filled = torch.where(flat_m > 0, flat_x, filled)
+        return filled.reshape(shape)

@@ -15,6 +15,7 @@ import torchmetrics
 from torch import nn
 
 from sciimg.nets import build, takes_mask
+from sciimg.nets.partial_conv import NormalisedConvolutionFill
 from sciimg.tasks.base import BaseTask
 
 LOSSES = ("l1", "mse")
@@ -33,6 +34,11 @@ class DenseTask(BaseTask):
 
     Args:
         loss: ``l1`` or ``mse`` per cell.
+        hole_weight: weight of unobserved cells in the inpainting loss (observed cells: 1).
+        prefill_sigma: if > 0, gaps are first filled by normalised Gaussian convolution
+            (:class:`~sciimg.nets.partial_conv.NormalisedConvolutionFill`, width in cells);
+            the network gets that first guess as extra, fully valid, channels and predicts
+            the correction to it.
         **kwargs: see :class:`~sciimg.tasks.base.BaseTask`; ``backbone`` must be dense
             (``pconv_unet`` or ``unet``).
     """
@@ -45,6 +51,7 @@ class DenseTask(BaseTask):
         in_channels: int = 1,
         loss: str = "mse",
         hole_weight: float = 6.0,
+        prefill_sigma: float = 0.0,
         optimizer: str = "adamw",
         lr: float = 1e-3,
         weight_decay: float = 1e-4,
@@ -70,7 +77,10 @@ class DenseTask(BaseTask):
     def configure_models(self) -> None:
         hp = self.hparams
         self.mask_as_argument = takes_mask(hp.backbone)
-        in_channels = hp.in_channels if self.mask_as_argument else 2 * hp.in_channels  # mask as channels
+        self.prefill = NormalisedConvolutionFill(hp.prefill_sigma) if hp.prefill_sigma > 0 else None
+        in_channels = hp.in_channels * (2 if self.prefill is not None else 1)
+        if not self.mask_as_argument:
+            in_channels *= 2  # the mask as channels
         self.model = build(hp.backbone, hp.spatial_dims, in_channels, out_channels=1, **(hp.backbone_options or {}))
         if getattr(self.model, "out_channels", None) != 1:
             raise ValueError(f"backbone must be a dense network (pconv_unet or unet), got {hp.backbone!r}")
@@ -84,9 +94,13 @@ class DenseTask(BaseTask):
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         """Output of the centre step, ``(B, 1, Y, X)``, in normalised units."""
+        base = None
+        if self.prefill is not None:
+            base = self.prefill(image, mask)
+            image, mask = torch.cat([image, base], dim=1), torch.cat([mask, torch.ones_like(mask)], dim=1)
         inputs = (image, mask) if self.mask_as_argument else (torch.cat([image * mask, mask], dim=1),)
-        out = self.model(*inputs)
-        return centre(out, self.hparams.spatial_dims)
+        out = centre(self.model(*inputs), self.hparams.spatial_dims)
+        return out if base is None else out + centre(base, self.hparams.spatial_dims)
 
     def compose(self, out: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """The task's final field from the network output."""

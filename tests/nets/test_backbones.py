@@ -103,7 +103,7 @@ def model_in_channels(model: nn.Module) -> int:
         ("inception", 2, 96, SMALL["inception"]),
         ("inception_factorised", 2, 160, {"widths": [8, 8, 8], "kernel": 5}),
         ("unet", 2, 160, SMALL["unet"]),
-        ("pconv_unet", 2, 96, {"widths": [4, 8, 8], "strides": [1, 2, 2], "norm": "none"}),  # group norm couples all cells
+        ("pconv_unet", 2, 96, {"widths": [4, 8, 8], "strides": [1, 2, 2], "norm": "none"}),  # group norm: global
         ("pconv_unet", 3, 48, {"widths": [2, 2], "norm": "batch"}),
         ("resnet18", 3, 48, {"widths": [2, 2, 2], "blocks_per_stage": [1, 1, 1]}),
         ("inception_factorised", 3, 48, {"widths": [4, 4], "modules_per_stage": [1, 1]}),

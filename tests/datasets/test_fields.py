@@ -1,0 +1,193 @@
+"""Temperature fields: simulator, masks, ingest by whole years, bounded memory, samples."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import netCDF4
+import numpy as np
+import pytest
+import xarray as xr
+
+from sciimg.config import validate_config
+from sciimg.data.field_dataset import FieldDataset
+from sciimg.data.ingest_fields import ingest_fields
+from sciimg.data.masks import coverage_from_file, draw_masks, nearest_index
+from sciimg.errors import InputError
+from sciimg.io.store import SampleStore
+from sciimg.simulate.climate import simulate_climate_file
+
+GRID = {"lat_min": 20, "lat_max": 60, "lon_min": -20, "lon_max": 40, "dlat": 2.5, "dlon": 2.5}
+
+
+def spec(**data) -> dict:
+    experiment = {
+        "modality": "climate",
+        "task": "inpainting",
+        "seed": 3,
+        "data": {"simulate": {"n_years": 5}, "split": {"train": 0.6, "val": 0.2, "test": 0.2}, **data},
+        "model": {"backbone_options": {"widths": [4, 8]}},
+    }
+    return validate_config({"experiments": {"x": experiment}})["experiments"]["x"]
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("sim") / "sim.nc"
+    return simulate_climate_file(path, n_years=5, seed=1, grid=GRID)
+
+
+def test_simulator_is_seeded_cf_and_physical(simulated, tmp_path):
+    again = simulate_climate_file(tmp_path / "again.nc", n_years=5, seed=1, grid=GRID)
+    a, b = xr.open_dataset(simulated), xr.open_dataset(again)
+    np.testing.assert_array_equal(a.tas.values, b.tas.values)
+    assert a.tas.attrs["standard_name"] == "air_temperature" and a.tas.attrs["units"] == "K"
+    assert a.lat.attrs["standard_name"] == "latitude" and a.sftlf.attrs["standard_name"] == "land_area_fraction"
+    tas = a.tas.values
+    assert tas.shape == (60, 16, 24) and tas.min() > 220 and tas.max() < 320
+    north, south = tas[:, -1].mean(), tas[:, 0].mean()
+    assert north < south - 10  # colder towards the pole
+    july, january = tas[6::12].mean(), tas[0::12].mean()
+    assert july > january + 3  # northern summer
+    anomaly = tas - np.stack([tas[m::12].mean(0) for m in range(12)] * 5)
+    lag1 = np.corrcoef(anomaly[1:].ravel(), anomaly[:-1].ravel())[0, 1]
+    assert 0.3 < lag1 < 0.9  # anomalies persist from month to month
+
+
+def test_generated_masks_reach_their_coverage_and_thin_out_back_in_time():
+    lat, lon = np.arange(-88.75, 90, 2.5), np.arange(2.5, 360, 5.0)
+    for kind in ("stations", "swaths", "boxes"):
+        masks = draw_masks({"kind": kind, "coverage": [0.1, 0.6]}, lat, lon, np.array([0, 99]), 100, seed=1)
+        assert masks[0].mean() < 0.2 and 0.45 < masks[1].mean() < 0.75, kind
+        again = draw_masks({"kind": kind, "coverage": [0.1, 0.6]}, lat, lon, np.array([99]), 100, seed=1)
+        np.testing.assert_array_equal(again[0], masks[1])  # a mask depends on (seed, index) only
+
+
+def test_real_coverage_maps_onto_another_grid_across_longitude_conventions(tmp_path):
+    lat_src, lon_src = np.array([-45.0, 45.0]), np.array([-135.0, -45.0, 45.0, 135.0])  # -180..180
+    values = np.full((1, 2, 4), np.nan, np.float32)
+    values[0, 1, 0] = 0.5  # observed only at 45N, 135W
+    ds = xr.Dataset(
+        {"tas": (("time", "lat", "lon"), values, {"standard_name": "air_temperature_anomaly", "units": "K"})},
+        coords={
+            "time": [0.0],
+            "lat": ("lat", lat_src, {"units": "degrees_north"}),
+            "lon": ("lon", lon_src, {"units": "degrees_east"}),
+        },
+    )
+    ds.to_netcdf(tmp_path / "cov.nc")
+    lat, lon = np.array([50.0, 40.0, -40.0]), np.array([220.0, 230.0, 10.0])  # descending, 0..360
+    patterns = coverage_from_file(tmp_path / "cov.nc", lat, lon)
+    expected = np.zeros((1, 3, 3), bool)
+    expected[0, :2, :2] = True  # 220E and 230E are 140W and 130W
+    np.testing.assert_array_equal(patterns, expected)
+    np.testing.assert_array_equal(nearest_index(np.array([0.0, 350.0]), np.array([357.0, 346.0]), 360.0), [0, 1])
+
+
+def test_ingest_keeps_whole_years_apart_and_fits_the_climatology_on_train_only(simulated, tmp_path):
+    experiment = spec(masks={"kind": "stations", "coverage": [0.3, 0.5]})
+    outputs = ingest_fields([simulated], tmp_path / "a", experiment)
+    stores = {name: SampleStore(path) for name, path in outputs.items()}
+    years = {name: set(s.read("meta/year").tolist()) for name, s in stores.items()}
+    assert not (years["train"] & years["test"]) and not (years["train"] & years["val"])
+    assert sum(len(s) for s in stores.values()) == 60 and all(len(s) % 12 == 0 for s in stores.values())
+    test = stores["test"]
+    image, target, mask = test.read("image"), test.read("target"), test.read("mask").astype(bool)
+    np.testing.assert_array_equal(image[mask], target[mask])
+    assert np.isnan(image[~mask]).all() and 0.25 < mask.mean() < 0.55
+    truth = xr.open_dataset(simulated).tas.values
+    steps = test.read("meta/step")
+    clim = test.read("extra/climatology")[test.read("meta/month") - 1]
+    np.testing.assert_allclose(target[:, 0] + clim, truth[steps], atol=1e-4)
+
+    # changing the test years' values leaves the train climatology and the scale unchanged
+    warmed = tmp_path / "warmed.nc"
+    warmed.write_bytes(simulated.read_bytes())
+    with netCDF4.Dataset(warmed, "r+") as nc:
+        nc["tas"][steps] = nc["tas"][steps] + 5.0
+    other = ingest_fields([warmed], tmp_path / "b", experiment)
+    again = SampleStore(other["test"])
+    np.testing.assert_array_equal(again.read("extra/climatology"), test.read("extra/climatology"))
+    assert again.attrs["normalisation"] == test.attrs["normalisation"]
+    np.testing.assert_allclose(again.read("target"), target + 5.0, atol=1e-4)
+
+
+def test_all_nan_field_is_one_error_and_writes_nothing(simulated, tmp_path):
+    empty = tmp_path / "empty.nc"
+    empty.write_bytes(simulated.read_bytes())
+    with netCDF4.Dataset(empty, "r+") as nc:
+        nc["tas"][:] = np.nan
+    with pytest.raises(InputError, match=r"empty.nc: the temperature variable is NaN everywhere"):
+        ingest_fields([empty], tmp_path / "out", spec())
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+def test_items_mask_neighbours_from_other_splits_and_shuffle_masks_by_epoch(simulated, tmp_path):
+    outputs = ingest_fields([simulated], tmp_path / "s", spec(time_window=3))
+    plain = FieldDataset(outputs["test"], time_window=3)
+    first = plain[0]  # January of a test year: December before it is in another split (or none)
+    assert first["image"].shape == (3, 16, 24) and first["target"].shape == (1, 16, 24)
+    assert first["mask"][0].sum() == 0 and first["mask"][1].sum() > 0
+    shuffled = FieldDataset(outputs["test"], {"shuffle_masks": True}, seed=1, time_window=3)
+    a, b = shuffled[(0, 5)], shuffled[(0, 5)]
+    assert np.array_equal(a["mask"], b["mask"])  # the same (seed, epoch, index), the same masks
+    assert any(not np.array_equal(a["mask"], shuffled[(epoch, 5)]["mask"]) for epoch in range(1, 6))
+    seen = a["mask"][1].bool()
+    np.testing.assert_allclose(a["image"][1][seen], a["target"][0][seen])
+    depth = FieldDataset(outputs["test"], time_window=3, time_axis="depth")
+    assert depth[0]["image"].shape == (1, 3, 16, 24) and depth.spatial_dims == 3
+
+
+PEAK_SCRIPT = """
+import sys, json
+import sciimg.data.ingest_fields as ingest
+ingest.BLOCK_BYTES = 1 << 20
+from pathlib import Path
+spec = json.loads(sys.argv[3])
+ingest.ingest_fields([Path(sys.argv[1])], Path(sys.argv[2]), spec)
+status = open("/proc/self/status").read()  # VmHWM: this process's peak (ru_maxrss counts the forking parent)
+print(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM")))
+"""
+
+
+def _big_file(path: Path, n_time: int) -> Path:
+    """A plain CF file written step by step (the test's own memory stays small too)."""
+    with netCDF4.Dataset(path, "w") as nc:
+        nc.createDimension("time", None)
+        nc.createDimension("lat", 128)
+        nc.createDimension("lon", 128)
+        t = nc.createVariable("time", "f8", ("time",))
+        t.setncatts({"units": "days since 2000-01-01", "calendar": "360_day", "axis": "T"})
+        for name, units, values in (
+            ("lat", "degrees_north", np.linspace(-60, 60, 128)),
+            ("lon", "degrees_east", np.linspace(0, 357, 128)),
+        ):
+            var = nc.createVariable(name, "f4", (name,))
+            var.units = units
+            var[:] = values
+        tas = nc.createVariable("tas", "f4", ("time", "lat", "lon"))
+        tas.setncatts({"standard_name": "air_temperature", "units": "K"})
+        rng = np.random.default_rng(0)
+        for start in range(0, n_time, 120):
+            stop = min(start + 120, n_time)
+            tas[start:stop] = (280 + rng.normal(size=(stop - start, 128, 128))).astype(np.float32)
+            t[start:stop] = np.arange(start, stop) * 30.0 + 15
+    return path
+
+
+def test_ingest_peak_memory_stays_flat_when_the_input_grows_tenfold(tmp_path):
+    experiment = json.dumps(spec(masks={"kind": "boxes", "coverage": [0.5, 0.5]}))
+    peaks, sizes = [], []
+    for n_time in (120, 1200):  # 7.9 MB and 79 MB of float32
+        path = _big_file(tmp_path / f"f{n_time}.nc", n_time)
+        sizes.append(path.stat().st_size / 2**20)
+        out = subprocess.run(
+            [sys.executable, "-c", PEAK_SCRIPT, str(path), str(tmp_path / f"o{n_time}"), experiment],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        peaks.append(int(out.stdout.split()[-1]) / 1024)  # MiB
+    growth = peaks[1] - peaks[0]
+    assert sizes[1] > 70 and growth < 0.2 * (sizes[1] - sizes[0]), (peaks, sizes)
