@@ -7,6 +7,9 @@ Figures so far (the benchmarks issue lists more; they come with the modalities t
    2D ResNet-18 and 3D ResNet-18 (goal >= 0.95).
 2. input pipeline: samples/s the training DataLoader delivers from an HDF5 sample store
    (0 and 2 workers) vs samples/s the model trains on (goal: loader >= 4x model).
+4. ingest (NetCDF half; FITS comes with the sky issue): MB/s of NetCDF -> sample store vs
+   reading the same field with xarray alone (goal >= 0.5), and peak memory of the ingest
+   as the input grows 10x (goal: flat).
 6. scaling: time per training epoch vs dataset size 1x, 2x, 4x (fitted exponent, ideal 1);
    inference time vs image side (2D, ideal 2) and volume side (3D, ideal 3).
 
@@ -172,6 +175,57 @@ def input_pipeline(directory: Path, repeats: int) -> dict[str, Any]:
     return results
 
 
+GRID_128 = {"lat_min": -80, "lat_max": 80, "lon_min": 0, "lon_max": 360, "dlat": 1.25, "dlon": 2.8125}
+PEAK_SCRIPT = """
+import json, sys
+from pathlib import Path
+from sciimg.data.ingest_fields import ingest_fields
+ingest_fields([Path(sys.argv[1])], Path(sys.argv[2]), json.loads(sys.argv[3]))
+status = open("/proc/self/status").read()
+print(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM")))
+"""
+
+
+def netcdf_ingest(directory: Path, repeats: int) -> dict[str, Any]:
+    """NetCDF -> store throughput vs xarray reading alone; ingest peak memory at 1x and 10x input."""
+    import subprocess
+    import sys
+
+    import xarray as xr
+
+    from sciimg.config import validate_config
+    from sciimg.data.ingest_fields import ingest_fields
+    from sciimg.simulate.climate import simulate_climate_file
+
+    experiment = {"modality": "climate", "task": "inpainting", "data": {"files": {"paths": ["x"]}}, "model": {}}
+    spec = validate_config({"experiments": {"x": experiment}})["experiments"]["x"]
+    results: dict[str, Any] = {}
+    paths = {years: simulate_climate_file(directory / f"{years}y.nc", years, 0, grid=GRID_128) for years in (10, 100)}
+    megabytes = {years: years * 12 * 128 * 128 * 4 / 2**20 for years in paths}  # float32 field in memory
+    big = paths[100]
+    ingest_s = timed(lambda: ingest_fields([big], directory / "store", spec), repeats)
+    read_s = timed(lambda: xr.open_dataset(big).tas.load(), repeats)
+    results["field_megabytes"] = megabytes[100]
+    results["ingest_mb_per_s"] = spread([megabytes[100] / t for t in ingest_s])
+    results["xarray_read_mb_per_s"] = spread([megabytes[100] / t for t in read_s])
+    results["ratio_ingest_to_xarray_read"] = (
+        results["ingest_mb_per_s"]["median"] / results["xarray_read_mb_per_s"]["median"]
+    )
+    peaks = {}
+    for years, path in paths.items():
+        out = subprocess.run(
+            [sys.executable, "-c", PEAK_SCRIPT, str(path), str(directory / f"peak{years}"), json.dumps(spec)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        peaks[years] = int(out.stdout.split()[-1]) / 1024
+    results["peak_mib"] = {f"{megabytes[y]:.0f} MB input": peaks[y] for y in paths}
+    results["peak_growth_mib_per_input_mib"] = (peaks[100] - peaks[10]) / (megabytes[100] - megabytes[10])
+    results["goal"] = "ratio >= 0.5; peak flat (growth per input MiB ~ 0)"
+    return results
+
+
 def exponent(sizes: list[float], times: list[float]) -> float:
     """Slope of log(time) against log(size)."""
     return float(np.polyfit(np.log(sizes), np.log(times), 1)[0])
@@ -223,6 +277,8 @@ def main() -> None:
     report["framework_overhead"] = framework_overhead(args.repeats)
     with tempfile.TemporaryDirectory() as tmp:
         report["input_pipeline"] = input_pipeline(Path(tmp), args.repeats)
+    with tempfile.TemporaryDirectory() as tmp:
+        report["netcdf_ingest"] = netcdf_ingest(Path(tmp), args.repeats)
     report["scaling"] = scaling(args.repeats)
     report["wall_seconds"] = time.perf_counter() - start
     output = Path(args.output)
@@ -240,6 +296,12 @@ def print_table(report: dict[str, Any]) -> None:
     for workers in (0, 2):
         ratio = pipe[f"ratio_loader_{workers}_workers_to_model"]
         print(f"{f'input pipeline, {workers} workers (loader / model)':52s} {ratio:10.2f}  >= 4")
+    ingest = report["netcdf_ingest"]
+    print(
+        f"{'NetCDF ingest (store MB/s / xarray read MB/s)':52s} {ingest['ratio_ingest_to_xarray_read']:10.2f}  >= 0.5"
+    )
+    growth = ingest["peak_growth_mib_per_input_mib"]
+    print(f"{'NetCDF ingest peak growth (MiB per input MiB, 10x)':52s} {growth:10.3f}  ~ 0")
     for name, fig in report["scaling"].items():
         print(f"{name + ' exponent':52s} {fig['exponent']:10.2f}  ~ {fig['ideal']:.0f}")
     print(f"wall time {report['wall_seconds']:.0f} s")

@@ -249,7 +249,7 @@ def test_images_of_another_camera_are_one_clear_error(workflow_run, tmp_path):
 def test_field_experiment_outputs_keep_the_source_form(workflow_run):
     results = workflow_run / "results" / FIELDS
     metrics = json.loads((results / "metrics.json").read_text())
-    assert set(metrics["methods"]) == {"pconv_unet", "climatology", "idw", "biharmonic", "kriging"}
+    assert set(metrics["methods"]) == {"pconv_unet", "biharmonic", "kriging"}
     assert metrics["task"] == "inpainting" and all(m["rmse"] > 0 for m in metrics["methods"].values())
     assert {"field_maps.png", "area_mean.png"} <= set(metrics["figures"])
     raw = xr.open_dataset(workflow_run / "data/raw" / FIELDS / "simulated.nc")

@@ -29,7 +29,7 @@ from sciimg.io.store import StoreWriter
 from sciimg.provenance import provenance
 
 log = logging.getLogger(__name__)
-BLOCK_BYTES = 64 << 20  # bytes of field read per block
+BLOCK_BYTES = 8 << 20  # bytes of field read per block (peak memory is a few blocks)
 
 
 def block_steps(n_lat: int, n_lon: int) -> int:

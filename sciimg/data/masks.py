@@ -32,11 +32,13 @@ def station_mask(
     density = np.exp(1.2 * waves) * np.cos(la) ** 1.5
     if land is not None:
         density = density * (1.0 + 2.0 * land)
-    weights = density.ravel() / density.sum()
+    weights = density.ravel()
     n_observed = round(float(np.clip(coverage, 0.0, 1.0)) * weights.size)
-    chosen = rng.choice(weights.size, size=n_observed, replace=False, p=weights)
+    # weighted sampling without replacement in O(n): the top-n of log(weight) + Gumbel noise
+    keys = np.log(weights) - np.log(-np.log(rng.random(weights.size)))
     mask = np.zeros(weights.size, bool)
-    mask[chosen] = True
+    if n_observed:
+        mask[np.argpartition(-keys, n_observed - 1)[:n_observed]] = True
     return mask.reshape(la.shape)
 
 

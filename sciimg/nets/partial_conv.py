@@ -202,17 +202,23 @@ class NormalisedConvolutionFill(nn.Module):
         x = F.conv2d(x, kernel.view(1, 1, 1, n), padding=(0, n // 2))
         return F.conv2d(x, kernel.view(1, 1, n, 1), padding=(n // 2, 0))
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def scales(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """The filled field and the smooth estimate at every scale (0 where a scale sees nothing)."""
         shape = x.shape
         flat_x = x.reshape(-1, 1, *shape[-2:])
         flat_m = mask.expand_as(x).reshape(-1, 1, *shape[-2:]).to(x.dtype)
         filled = torch.zeros_like(flat_x)
         done = torch.zeros_like(flat_m, dtype=torch.bool)
+        estimates = []
         for kernel in self.kernels:
             weight = self._smooth(flat_m, kernel)
-            estimate = self._smooth(flat_x * flat_m, kernel) / weight.clamp(min=1e-6)
-            use = (weight > self.min_weight) & ~done
-            filled = torch.where(use, estimate, filled)
-            done |= use
+            seen = weight > self.min_weight
+            estimate = torch.where(seen, self._smooth(flat_x * flat_m, kernel) / weight.clamp(min=1e-6), 0.0)
+            estimates.append(estimate.reshape(shape))
+            filled = torch.where(seen & ~done, estimate, filled)
+            done |= seen
         filled = torch.where(flat_m > 0, flat_x, filled)
-        return filled.reshape(shape)
+        return filled.reshape(shape), estimates
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.scales(x, mask)[0]

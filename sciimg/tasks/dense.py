@@ -36,9 +36,10 @@ class DenseTask(BaseTask):
         loss: ``l1`` or ``mse`` per cell.
         hole_weight: weight of unobserved cells in the inpainting loss (observed cells: 1).
         prefill_sigma: if > 0, gaps are first filled by normalised Gaussian convolution
-            (:class:`~sciimg.nets.partial_conv.NormalisedConvolutionFill`, width in cells);
-            the network gets that first guess as extra, fully valid, channels and predicts
-            the correction to it.
+            (:class:`~sciimg.nets.partial_conv.NormalisedConvolutionFill`, finest width in
+            cells, three widths 4x apart); the network gets that first guess and the
+            estimate at each width as extra, fully valid, channels, and predicts the
+            correction to the first guess.
         **kwargs: see :class:`~sciimg.tasks.base.BaseTask`; ``backbone`` must be dense
             (``pconv_unet`` or ``unet``).
     """
@@ -78,7 +79,7 @@ class DenseTask(BaseTask):
         hp = self.hparams
         self.mask_as_argument = takes_mask(hp.backbone)
         self.prefill = NormalisedConvolutionFill(hp.prefill_sigma) if hp.prefill_sigma > 0 else None
-        in_channels = hp.in_channels * (2 if self.prefill is not None else 1)
+        in_channels = hp.in_channels * (2 + len(self.prefill.kernels) if self.prefill is not None else 1)
         if not self.mask_as_argument:
             in_channels *= 2  # the mask as channels
         self.model = build(hp.backbone, hp.spatial_dims, in_channels, out_channels=1, **(hp.backbone_options or {}))
@@ -96,8 +97,9 @@ class DenseTask(BaseTask):
         """Output of the centre step, ``(B, 1, Y, X)``, in normalised units."""
         base = None
         if self.prefill is not None:
-            base = self.prefill(image, mask)
-            image, mask = torch.cat([image, base], dim=1), torch.cat([mask, torch.ones_like(mask)], dim=1)
+            base, estimates = self.prefill.scales(image, mask)
+            guesses = torch.cat([base, *estimates], dim=1)
+            image, mask = torch.cat([image, guesses], dim=1), torch.cat([mask, torch.ones_like(guesses)], dim=1)
         inputs = (image, mask) if self.mask_as_argument else (torch.cat([image * mask, mask], dim=1),)
         out = centre(self.model(*inputs), self.hparams.spatial_dims)
         return out if base is None else out + centre(base, self.hparams.spatial_dims)
