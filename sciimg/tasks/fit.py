@@ -66,10 +66,15 @@ EXECUTION_KEYS = (
 )
 
 
-def training_hash(spec: Mapping[str, Any]) -> str:
-    """Hash of everything in the spec that changes what training learns."""
+def training_hash(spec: Mapping[str, Any], task: torch.nn.Module | None = None) -> str:
+    """Hash of everything in the spec that changes what training learns.
+
+    With ``task``, the names and shapes of its parameters count too: a checkpoint written
+    by another version of a network (same config, other layers) is then never resumed.
+    """
     trainer = {k: v for k, v in spec["trainer"].items() if k not in EXECUTION_KEYS}
-    return config_hash({**spec, "trainer": trainer})
+    shapes = {k: list(v.shape) for k, v in task.state_dict().items()} if task is not None else None
+    return config_hash({**spec, "trainer": trainer, **({"parameter_shapes": shapes} if shapes else {})})
 
 
 def field_options(spec: Mapping[str, Any]) -> dict[str, Any]:
@@ -154,7 +159,7 @@ def fit(
 ) -> tuple[BaseTask, Path] | None:
     """Train the experiment's task on ``store_dir/{train,val}.h5``.
 
-    Resumes from ``last.ckpt`` when it was written for the same spec (:func:`training_hash`);
+    Resumes from ``last.ckpt`` when it was written for the same spec and network (:func:`training_hash`);
     checkpoints of another spec are removed first, so a changed config trains anew. Under
     data parallelism every process calls this.
 
@@ -189,7 +194,7 @@ def fit(
         task = task.to(memory_format=torch.channels_last if spatial_dims == 2 else torch.channels_last_3d)
     if options["compile"]:
         task.model.compile()  # in place: checkpoint keys stay those of the plain model
-    spec_hash = training_hash(spec)
+    spec_hash = training_hash(spec, task)
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
     discard_stale_checkpoints(checkpoint_dir, spec_hash)
     resume = resume_path(checkpoint_dir, spec_hash)

@@ -33,6 +33,14 @@ def test_execution_options_do_not_change_the_training_hash(tiny_spec):
     assert training_hash(longer) != training_hash(tiny_spec)
 
 
+def test_a_network_with_other_layers_never_resumes_a_checkpoint_of_the_same_config(tiny_spec):
+    from torch import nn
+
+    same = training_hash(tiny_spec, nn.Linear(3, 2))
+    assert same == training_hash(tiny_spec, nn.Linear(3, 2))
+    assert training_hash(tiny_spec, nn.Linear(4, 2)) != same
+
+
 def test_channels_last_trains_like_the_default_layout(tmp_path, tiny_stores, tiny_spec):
     stores = tiny_stores["train"].parent
     plain, _ = fit(tiny_spec, stores, tmp_path / "plain")
