@@ -22,7 +22,7 @@ import xarray as xr
 
 from sciimg.errors import InputError
 from sciimg.io.atomic import write_text_atomic
-from sciimg.io.netcdf import FieldInfo
+from sciimg.io.netcdf import CELSIUS, FieldInfo
 from sciimg.io.store import SampleStore
 from sciimg.provenance import provenance
 
@@ -38,8 +38,8 @@ def read_anomalies(path: str | os.PathLike, store: SampleStore) -> np.ndarray:
             raise InputError(f"{path}: has no variable {info.variable!r} to evaluate")
         values = ds[info.variable].values.astype(np.float64)
     values = values.reshape(-1, *values.shape[-2:])
-    if info.units not in ("K", "kelvin") and not info.is_anomaly and values.size and np.nanmedian(values) < 100:
-        values = values + 273.15  # Celsius files are written back in Celsius
+    if info.units in CELSIUS and not info.is_anomaly:
+        values = values + 273.15  # outputs keep the source's units
     if len(values) != len(store):
         raise InputError(f"{path}: has {len(values)} time steps, the test split {len(store)}")
     climatology = store.read("extra/climatology")
