@@ -7,7 +7,8 @@ scale, one that writes the stores.
 Each store sample is one time step: ``target`` is the true anomaly (K, NaN where the
 truth is unknown), ``mask`` the observed cells, ``image`` what a method gets to see
 (inpainting: the anomaly at observed cells, NaN elsewhere; denoising: the anomaly plus
-noise). Whole years go to one split, so the test years are never seen in training.
+noise). Whole years go to one split, so the test years are never seen in training (a
+series shorter than 3 years, e.g. a month of hourly fields, is split by whole days).
 """
 
 from __future__ import annotations
@@ -37,16 +38,26 @@ def block_steps(n_lat: int, n_lon: int) -> int:
     return max(1, BLOCK_BYTES // (4 * n_lat * n_lon))
 
 
-def year_splits(years: np.ndarray, fractions: Mapping[str, float], seed: int) -> dict[str, np.ndarray]:
-    """Time indices per split; each year goes wholly to one split, drawn at random with ``seed``."""
-    unique = np.unique(years)
+def split_units(field: xr.DataArray, years: np.ndarray) -> tuple[np.ndarray, str]:
+    """Label of the block each time step belongs to: its year, or its day if there are < 3 years."""
+    if len(np.unique(years)) >= 3 or "time" not in field.coords:
+        return years, "year"
+    return years * 1000 + np.asarray(field.time.dt.dayofyear), "day"
+
+
+def unit_splits(units: np.ndarray, fractions: Mapping[str, float], seed: int) -> dict[str, np.ndarray]:
+    """Time indices per split; each unit (year or day) goes wholly to one split, drawn with ``seed``."""
+    unique = np.unique(units)
     if len(unique) < 3:
-        raise InputError(f"temperature fields need at least 3 different years to split by year, got {len(unique)}")
+        raise InputError(
+            f"temperature fields need at least 3 different years (or days) to split into train/val/test, got "
+            f"{len(unique)}; a file this short can be filled by a trained model (sciimg predict) or give masks"
+        )
     order = np.random.default_rng(seed).permutation(unique)
     n_val = max(1, round(fractions["val"] * len(unique)))
     n_test = max(1, round(fractions["test"] * len(unique)))
     chosen = {"val": order[:n_val], "test": order[n_val : n_val + n_test], "train": order[n_val + n_test :]}
-    return {name: np.flatnonzero(np.isin(years, picked)) for name, picked in chosen.items()}
+    return {name: np.flatnonzero(np.isin(units, picked)) for name, picked in chosen.items()}
 
 
 def calendar_of(field: xr.DataArray) -> tuple[np.ndarray, np.ndarray]:
@@ -109,7 +120,8 @@ def _ingest_fields(inputs: list[Path], out_dir: Path, spec: Mapping[str, Any]) -
     n_time, n_lat, n_lon = (field.sizes[d] for d in ("time", "lat", "lon"))
     lat, lon = field.lat.values.astype(np.float64), field.lon.values.astype(np.float64)
     years, months = calendar_of(field)
-    splits = year_splits(years, data["split"], seed)
+    units, unit_kind = split_units(field, years)
+    splits = unit_splits(units, data["split"], seed)
     step = block_steps(n_lat, n_lon)
     climatology, scale, domain = train_climatology(field, splits["train"], months, step)
     log.info("%d time steps on a %d x %d grid; train anomaly std %.3f K", n_time, n_lat, n_lon, scale)
@@ -175,5 +187,6 @@ def _ingest_fields(inputs: list[Path], out_dir: Path, spec: Mapping[str, Any]) -
                 for key, values in block_out.items():  # rows of one split within a block are consecutive
                     stores[k].write(int(rows[0]), {key: values.astype(layout[key][1])})
     for name, index in splits.items():
-        log.info("%s: %d time steps from years %s", name, len(index), sorted(set(years[index].tolist()))[:12])
+        picked = sorted(set(units[index].tolist()))
+        log.info("%s: %d time steps from %d %ss %s", name, len(index), len(picked), unit_kind, picked[:12])
     return outputs
