@@ -190,3 +190,35 @@ def test_real_files_ingest(tmp_path):
     assert np.isnan(stores["test"].read("target")[:, 0][:, ~domain]).all()
     with pytest.raises(InputError, match=r"at least 3 different years \(or days\) to split"):
         ingest_fields([SHARED / "tas_hadcrut_187709_189308.nc"], tmp_path / "hadcrut", spec())
+
+
+def test_time_as_depth_trains_a_3d_partial_convolution_network(simulated, tmp_path):
+    import torch
+    from torch.utils.data import DataLoader
+
+    from sciimg.tasks import InpaintingTask
+
+    outputs = ingest_fields([simulated], tmp_path / "d", spec(time_window=3, time_axis="depth"))
+    batch = next(iter(DataLoader(FieldDataset(outputs["train"], time_window=3, time_axis="depth"), batch_size=4)))
+    task = InpaintingTask(backbone_options={"widths": [4, 8]}, spatial_dims=3, in_channels=1, prefill_sigma=1.0)
+    assert task.model.spatial_dims == 3
+    loss = task.training_step(batch, 0)
+    loss.backward()
+    assert torch.isfinite(loss) and task.model.decoder[-1].conv.conv.weight.grad.abs().sum() > 0
+    filled = task.predict_step(batch)["prediction"]
+    seen = batch["mask"][:, :, 1].bool()
+    assert filled.shape == (4, 1, 16, 24)
+    torch.testing.assert_close(filled[seen], batch["image"][:, :, 1][seen])  # observations are kept
+
+
+def test_denoising_store_baseline_and_evaluation(simulated, tmp_path):
+    from sciimg.baselines.run import run_baseline
+    from sciimg.evaluate.fields import evaluate_fields
+
+    outputs = ingest_fields([simulated], tmp_path / "n", spec(noise_std_k=0.8) | {"task": "denoising"})
+    test = SampleStore(outputs["test"])
+    noise = test.read("image") - test.read("target")
+    assert abs(np.nanstd(noise) - 0.8) < 0.05 and test.read("mask").all()
+    smoothed = run_baseline("gaussian_filter", outputs["train"], outputs["test"], tmp_path / "g.nc")
+    metrics = evaluate_fields("denoise", {"gaussian_filter": smoothed}, outputs["test"], tmp_path / "eval")
+    assert metrics["task"] == "denoising" and metrics["methods"]["gaussian_filter"]["rmse"] < 0.6
