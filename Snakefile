@@ -45,6 +45,19 @@ def spec(wildcards):
     return json.dumps(config["experiments"][wildcards.experiment], sort_keys=True)
 
 
+def data_spec(wildcards, simulate_only=False):
+    """The part of the experiment that simulate (``simulate_only``) and ingest depend on.
+
+    Changing the trainer, the baselines or the model's options (other than the target
+    transform, which ingest checks) then reruns neither, nor the baselines after them.
+    """
+    full = config["experiments"][wildcards.experiment]
+    data = {"simulate": full["data"]["simulate"]} if simulate_only else full["data"]
+    model = {k: v for k, v in full["model"].items() if k == "target_log10"}
+    part = {"modality": full["modality"], "task": full["task"], "seed": full["seed"], "data": data, "model": model}
+    return json.dumps(part, sort_keys=True)
+
+
 def experiment(wildcards):
     return config["experiments"][wildcards.experiment]
 

@@ -16,7 +16,7 @@ rule ingest:
         val="data/interim/{experiment}/val.h5",
         test="data/interim/{experiment}/test.h5",
     params:
-        spec=spec,
+        spec=data_spec,
         out_dir=lambda wildcards, output: os.path.dirname(output.train),
     log:
         "results/{experiment}/logs/ingest.log",

@@ -5,7 +5,7 @@ rule simulate:
     output:
         "data/raw/{experiment}/simulated.dl1.h5",
     params:
-        spec=spec,
+        spec=lambda wildcards: data_spec(wildcards, simulate_only=True),
     log:
         "results/{experiment}/logs/simulate.log",
     shell:
