@@ -259,13 +259,6 @@ def encode_times(times: xr.DataArray | None, n: int) -> tuple[np.ndarray, str, s
     return np.asarray(values, np.float64), units, calendar
 
 
-def decode_times(values: np.ndarray, units: str, calendar: str) -> np.ndarray | None:
-    """Inverse of :func:`encode_times` (None for 'steps')."""
-    if units == "steps":
-        return None
-    return xr.coding.times.decode_cf_datetime(values, units, calendar)
-
-
 def write_fields(
     path: str | os.PathLike,
     values: np.ndarray,
