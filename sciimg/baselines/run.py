@@ -20,22 +20,22 @@ log = logging.getLogger(__name__)
 def run_field_baseline(name: str, train: SampleStore, test: SampleStore, output: str | os.PathLike) -> Path:
     """Fill (or denoise) every test field with a classical method; NetCDF like the model's output."""
     from sciimg.baselines.infill import FIELD_BASELINES
-    from sciimg.inference.fields import write_store_fields
+    from sciimg.inference.fields import filled_cells, write_store_fields
 
     if name not in FIELD_BASELINES:
         raise ValueError(f"baseline must be one of {sorted(FIELD_BASELINES)} for temperature fields, got {name!r}")
     method = FIELD_BASELINES[name]().fit(train)
     extra = test.extra()
     lat, lon, domain = extra["lat"], extra["lon"], extra["domain"].astype(bool)
-    denoising = test.attrs["task"] == "denoising"
+    task = test.attrs["task"]
     fields = np.full((len(test), len(lat), len(lon)), np.nan, np.float32)
     filled = np.zeros(fields.shape, bool)
     for row in range(len(test)):
         sample = test[row]
         image = sample["image"][0]
-        observed = np.isfinite(image) & domain if not denoising else domain.copy()
+        observed = domain.copy() if task == "denoising" else np.isfinite(image) & domain
         fields[row] = method.fill(image, observed, lat, lon)
-        filled[row] = domain if denoising else ~observed & domain
+        filled[row] = filled_cells(task, observed, domain)
     fields[:, ~domain] = np.nan
     log.info("%s: %d test fields", name, len(test))
     return write_store_fields(test.path, fields, filled, output, f"baseline {name}", [train.path, test.path])

@@ -58,6 +58,7 @@ class FieldDataset(Dataset):
         steps = self.store.read("meta/step")
         self.row_of_step = {int(step): row for row, step in enumerate(steps)}
         self.steps = steps.astype(int)
+        self.frame_shape = self.store[0]["image"].shape[1:] if len(self.store) else (0, 0)
 
     @property
     def in_channels(self) -> int:
@@ -74,8 +75,7 @@ class FieldDataset(Dataset):
     def _frame(self, row: int | None, mask_row: int | None) -> tuple[np.ndarray, np.ndarray]:
         """Normalised image and mask of one time step (zeros when the step is not in this split)."""
         if row is None:
-            shape = self.store[0]["image"].shape[1:]
-            return np.zeros(shape, np.float32), np.zeros(shape, np.float32)
+            return np.zeros(self.frame_shape, np.float32), np.zeros(self.frame_shape, np.float32)
         sample = self.store[row]
         if mask_row is None:
             image, mask = sample["image"][0], sample["mask"][0].astype(bool)

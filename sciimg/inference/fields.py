@@ -26,6 +26,11 @@ from sciimg.provenance import provenance
 BATCH = 32
 
 
+def filled_cells(task: str, observed: np.ndarray, domain: np.ndarray) -> np.ndarray:
+    """Cells a method writes: the gaps within the domain (inpainting), or the whole domain (denoising)."""
+    return (observed if task == "denoising" else ~observed) & domain
+
+
 def store_fields(store: SampleStore, anomalies: np.ndarray) -> np.ndarray:
     """Anomalies ``(N, Y, X)`` of a store's samples -> absolute values (adds the train climatology)."""
     climatology = store.read("extra/climatology")
@@ -81,10 +86,7 @@ class FieldModel(TrainedModel):
         anomalies = self.predict_batches(dataset)
         store = dataset.store
         domain = store.read("extra/domain")
-        if self.metadata["task"] == "inpainting":
-            filled = (store.read("mask")[:, 0] == 0) & domain
-        else:
-            filled = np.broadcast_to(domain, anomalies.shape).copy()
+        filled = filled_cells(self.metadata["task"], store.read("mask")[:, 0].astype(bool), domain)
         anomalies[:, ~domain] = np.nan
         return anomalies, filled
 
@@ -118,7 +120,7 @@ class FieldModel(TrainedModel):
         anomalies = values - climatology[months - 1]
         domain = arrays["domain"].astype(bool) if same_grid else np.isfinite(values).any(axis=0)
         observed = np.isfinite(anomalies)
-        filled = (observed if self.metadata["task"] == "denoising" else ~observed) & domain
+        filled = filled_cells(self.metadata["task"], observed, domain)
         predicted = self._predict_series(anomalies, observed)
         result = np.where(filled, predicted, anomalies) + climatology[months - 1]
         result[:, ~domain] = np.nan

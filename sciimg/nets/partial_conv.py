@@ -31,7 +31,7 @@ class PartialConv(nn.Module):
         self.conv = Conv[spatial_dims](in_channels, out_channels, kernel_size, stride, kernel_size // 2, bias=False)
         self.bias = nn.Parameter(torch.zeros(out_channels))
         self.register_buffer("window", torch.ones(1, 1, *([kernel_size] * spatial_dims)), persistent=False)
-        self.spatial_dims, self.in_channels, self.stride = spatial_dims, in_channels, stride
+        self.spatial_dims, self.stride = spatial_dims, stride
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         conv = F.conv2d if self.spatial_dims == 2 else F.conv3d
