@@ -20,8 +20,8 @@ except ConfigError as error:
     sys.exit(f"sciimg: invalid config: {error}")
 
 EXPERIMENTS = sorted(config["experiments"])
-RAW_SUFFIX = {"cherenkov": "dl1.h5", "climate": "nc"}  # what the simulator writes, per modality
-OUTPUT_SUFFIX = {"cherenkov": "ecsv", "climate": "nc"}  # what predict and the baselines write
+RAW = {"cherenkov": "simulated.dl1.h5", "climate": "simulated.nc", "sky": "simulated_fits"}  # simulator output
+OUTPUT_SUFFIX = {"cherenkov": "ecsv", "climate": "nc", "sky": "fits"}  # what predict and the baselines write
 
 
 def of_modality(modality):

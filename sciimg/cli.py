@@ -27,6 +27,12 @@ def _simulate(args: argparse.Namespace) -> None:
     if not sim:
         raise SciimgError("the experiment has no data.simulate section; nothing to simulate")
     seed = sim.pop("seed")
+    if spec["modality"] == "sky":
+        from sciimg.simulate.sky import simulate_sky_folder
+
+        n_images = sim.pop("n_images")
+        simulate_sky_folder(args.output, n_images, seed, provenance=provenance(spec, seed=seed), **sim)
+        return
     if spec["modality"] == "climate":
         from sciimg.simulate.climate import simulate_climate_file
 
@@ -86,7 +92,13 @@ def _evaluate(args: argparse.Namespace) -> None:
     from sciimg.io.store import SampleStore
 
     predictions = dict(item.split("=", 1) for item in args.predictions)
-    if SampleStore(args.test).attrs.get("modality") == "climate":
+    modality = SampleStore(args.test).attrs.get("modality")
+    if modality == "sky":
+        from sciimg.evaluate.sky import evaluate_sky_denoising
+
+        evaluate_sky_denoising(args.experiment, predictions, args.test, args.output_dir, args.training_target)
+        return
+    if modality == "climate":
         from sciimg.evaluate.fields import evaluate_fields
 
         applied = dict(item.split("=", 1) for item in args.applied)
@@ -124,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("simulate", _simulate, "simulate data with truth, written in the native format")
     p.add_argument("--spec", required=True, help=spec_help)
-    p.add_argument("--output", required=True, help="output file")
+    p.add_argument("--output", required=True, help="output file (sky images: a folder of FITS files)")
 
     p = add("ingest", _ingest, "validate native files and write train/val/test sample stores")
     p.add_argument("--spec", required=True, help=spec_help)
@@ -138,9 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint-dir", required=True, help="folder for best.ckpt and last.ckpt")
     p.add_argument("--output", required=True, help="model folder to write")
 
-    p = add("predict", _predict, "run a trained model on files (regressors: ECSV or DL2; field models: NetCDF)")
+    p = add("predict", _predict, "run a trained model on files (regressors: ECSV or DL2; fields: NetCDF; sky: FITS)")
     p.add_argument("--model", required=True, help="trained model folder")
-    p.add_argument("--input", nargs="+", required=True, help="sample stores, ctapipe DL1, sim_telarray or NetCDF files")
+    p.add_argument("--input", nargs="+", required=True, help="sample stores, DL1, sim_telarray, NetCDF or FITS files")
     p.add_argument("--output", required=True, help="output path")
 
     p = add("export", _export, "export a trained camera regressor to ONNX (pixels in, energy and std out)")
@@ -159,6 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--predictions", nargs="+", required=True, help="NAME=OUTPUT pairs (tables or NetCDF), model first")
     p.add_argument("--applied", nargs="*", default=[], help="INPUT=OUTPUT pairs of real files the model filled")
     p.add_argument("--output-dir", required=True, help="folder for metrics.json and figures")
+    p.add_argument(
+        "--training-target", default="clean", choices=("clean", "noise2void"), help="how a sky denoiser was trained"
+    )
 
     p = add("report", _report, "write the HTML report from metrics.json files")
     p.add_argument("--metrics", nargs="+", required=True, help="metrics.json files")

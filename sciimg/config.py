@@ -76,11 +76,12 @@ def validate_config(config: Mapping[str, Any], schema_path: str | Path = SCHEMA_
     return config
 
 
-TASKS_OF_MODALITY = {"cherenkov": ("regression",), "climate": ("inpainting", "denoising")}
-BASELINES_OF_TASK = {
-    "regression": ("hillas_rf",),
-    "inpainting": ("climatology", "idw", "biharmonic", "kriging"),
-    "denoising": ("gaussian_filter",),
+TASKS_OF_MODALITY = {"cherenkov": ("regression",), "climate": ("inpainting", "denoising"), "sky": ("denoising",)}
+BASELINES_OF = {
+    ("cherenkov", "regression"): ("hillas_rf",),
+    ("climate", "inpainting"): ("climatology", "idw", "biharmonic", "kriging"),
+    ("climate", "denoising"): ("gaussian_filter",),
+    ("sky", "denoising"): ("gaussian_filter", "median_filter", "wavelet", "nl_means", "bm3d"),
 }
 
 
@@ -90,9 +91,10 @@ def check_experiment(name: str, experiment: Mapping[str, Any]) -> None:
     modality, task, data = experiment["modality"], experiment["task"], experiment["data"]
     if task not in TASKS_OF_MODALITY[modality]:
         raise ConfigError(f"{key}.task must be one of {list(TASKS_OF_MODALITY[modality])} for {modality}, got {task!r}")
-    wrong = [b for b in experiment["baselines"] if b not in BASELINES_OF_TASK[task]]
+    allowed = BASELINES_OF[modality, task]
+    wrong = [b for b in experiment["baselines"] if b not in allowed]
     if wrong:
-        raise ConfigError(f"{key}.baselines must be among {list(BASELINES_OF_TASK[task])} for {task}, got {wrong}")
+        raise ConfigError(f"{key}.baselines must be among {list(allowed)} for {modality} {task}, got {wrong}")
     split = data["split"]
     if abs(sum(split.values()) - 1.0) > 1e-6:
         raise ConfigError(f"{key}.data.split must sum to 1, got {split}")
@@ -106,8 +108,10 @@ def check_experiment(name: str, experiment: Mapping[str, Any]) -> None:
             )
     if modality == "cherenkov":
         _check_cherenkov_data(key, data)
-    else:
+    elif modality == "climate":
         _check_climate_data(key, data)
+    else:
+        _check_sky_data(key, data)
     from sciimg.tasks.fit import input_layout, task_options
 
     in_channels, spatial_dims = input_layout(experiment)
@@ -147,6 +151,16 @@ def _check_climate_data(key: str, data: Mapping[str, Any]) -> None:
     grid = (data.get("simulate") or {}).get("grid")
     if grid and (grid["lat_min"] >= grid["lat_max"] or grid["lon_min"] >= grid["lon_max"]):
         raise ConfigError(f"{key}.data.simulate.grid must have lat_min < lat_max and lon_min < lon_max, got {grid}")
+
+
+def _check_sky_data(key: str, data: Mapping[str, Any]) -> None:
+    if data["patch_size"] > data["tile_size"]:
+        raise ConfigError(
+            f"{key}.data.patch_size must not exceed tile_size {data['tile_size']}, got {data['patch_size']}"
+        )
+    for name, values in (data.get("simulate") or {}).items():
+        if isinstance(values, list) and len(values) == 2 and name != "shape" and values[0] > values[1]:
+            raise ConfigError(f"{key}.data.simulate.{name} must be a [low, high] range, got {values}")
 
 
 def load_experiment(spec: str) -> dict[str, Any]:

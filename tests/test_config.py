@@ -40,7 +40,7 @@ def _broken(edit) -> dict:
         ),
         (
             lambda e: e.update(modality="radio"),
-            r"experiments\.cherenkov_energy\.modality must be one of \['cherenkov', 'climate'\], got 'radio'",
+            r"experiments\.cherenkov_energy\.modality must be one of \['cherenkov', 'climate', 'sky'\], got 'radio'",
         ),
         (
             lambda e: e["trainer"].update(batch_size="64"),

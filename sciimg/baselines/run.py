@@ -41,14 +41,35 @@ def run_field_baseline(name: str, train: SampleStore, test: SampleStore, output:
     return write_store_fields(test.path, fields, filled, output, f"baseline {name}", [train.path, test.path])
 
 
+FIT_TILES = 32  # train tiles a sky denoiser's parameters are chosen on
+
+
+def run_sky_baseline(name: str, train: SampleStore, test: SampleStore, output: str | os.PathLike) -> Path:
+    """Denoise every test tile with a classical method; FITS tiles like the model's output."""
+    from sciimg.baselines.sky_denoise import SKY_DENOISERS
+    from sciimg.inference.sky import store_tiles, write_tile_images
+
+    if name not in SKY_DENOISERS:
+        raise ValueError(f"baseline must be one of {sorted(SKY_DENOISERS)} for sky images, got {name!r}")
+    chosen = set(np.random.default_rng(0).permutation(len(train))[:FIT_TILES].tolist())
+    tiles = [tile for row, tile in enumerate(store_tiles(train)) if row in chosen]
+    clean = [train[row]["target"][0] for row in sorted(chosen)] if "target" in train.keys else None
+    method = SKY_DENOISERS[name]().fit(tiles, clean)
+    images = np.stack([method.denoise(tile) for tile in store_tiles(test)])
+    log.info("%s: %d test tiles", name, len(images))
+    return write_tile_images(test.path, images, output, f"baseline {name}", [train.path, test.path])
+
+
 def run_baseline(name: str, train: str | os.PathLike, test: str | os.PathLike, output: str | os.PathLike) -> Path:
     """Fit baseline ``name`` on ``train`` and write its test-split predictions to ``output``.
 
-    Camera regressors write an ECSV table; temperature fields a NetCDF file.
+    Camera regressors write an ECSV table; temperature fields a NetCDF file; sky images FITS tiles.
     """
     train_store, test_store = SampleStore(train), SampleStore(test)
     if test_store.attrs.get("modality") == "climate":
         return run_field_baseline(name, train_store, test_store, output)
+    if test_store.attrs.get("modality") == "sky":
+        return run_sky_baseline(name, train_store, test_store, output)
     method = baseline_class(name)()
     method.fit(train_store.meta(), train_store.read("target"))
     meta = test_store.meta()

@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader, Dataset
 from sciimg.data.augment import CameraAugmentation
 from sciimg.data.field_dataset import FieldDataset
 from sciimg.data.sampling import EpochSampler, ResumableLoader
+from sciimg.data.sky_dataset import SkyDenoisingDataset
 from sciimg.data.transforms import ChannelNormalisation
 from sciimg.errors import ConfigError
 from sciimg.geometry.mappers import GridMapper, symmetry_permutations
@@ -130,7 +131,8 @@ class StoreDataModule(L.LightningDataModule):
         seed: seed of the training order and of the augmentation.
         pin_memory: page-locked batches for faster host-to-GPU copies.
         channels_last: hand images over in channels-last memory layout (2D and 3D).
-        field_options: ``time_window`` and ``time_axis`` of temperature-field stores.
+        dataset_options: options of the modality's dataset: ``time_window`` and ``time_axis``
+            (temperature fields); ``training_target``, ``patch_size``, ``blind_spot_fraction`` (sky).
     """
 
     def __init__(
@@ -145,7 +147,7 @@ class StoreDataModule(L.LightningDataModule):
         seed: int = 0,
         pin_memory: bool = False,
         channels_last: bool = False,
-        field_options: Mapping[str, Any] | None = None,
+        dataset_options: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.aux_targets = list(aux_targets)
@@ -163,15 +165,19 @@ class StoreDataModule(L.LightningDataModule):
         self.seed = seed
         self.pin_memory = pin_memory
         self.channels_last = channels_last
-        self.field_options = dict(field_options or {})
-        self.datasets: dict[str, StoreDataset | FieldDataset] = {}
+        self.dataset_options = dict(dataset_options or {})
+        self.datasets: dict[str, StoreDataset | FieldDataset | SkyDenoisingDataset] = {}
 
     def setup(self, stage: str | None = None) -> None:
         for split, path in self.paths.items():
             if path is not None and split not in self.datasets:
                 augment = self.augment if split == "train" else None
-                if SampleStore(path).attrs.get("modality") == "climate":
-                    self.datasets[split] = FieldDataset(path, augment, self.seed, **self.field_options)
+                modality = SampleStore(path).attrs.get("modality")
+                if modality == "climate":
+                    self.datasets[split] = FieldDataset(path, augment, self.seed, **self.dataset_options)
+                elif modality == "sky":
+                    train = split == "train"
+                    self.datasets[split] = SkyDenoisingDataset(path, train, self.seed, **self.dataset_options)
                 else:
                     self.datasets[split] = StoreDataset(path, augment, self.aux_targets, self.seed)
         if self.aux_targets:

@@ -137,7 +137,13 @@ def _ingest_climate(inputs: list[Path], out_dir: Path, spec: Mapping[str, Any]) 
     return ingest_fields(inputs, out_dir, spec)
 
 
-INGESTERS = {"cherenkov": ingest_cherenkov, "climate": _ingest_climate}
+def _ingest_sky(inputs: list[Path], out_dir: Path, spec: Mapping[str, Any]) -> dict[str, Path]:
+    from sciimg.data.ingest_sky import ingest_sky
+
+    return ingest_sky(inputs, out_dir, spec)
+
+
+INGESTERS = {"cherenkov": ingest_cherenkov, "climate": _ingest_climate, "sky": _ingest_sky}
 
 
 def ingest(inputs: list[str], out_dir: str | os.PathLike, spec: Mapping[str, Any]) -> dict[str, Path]:

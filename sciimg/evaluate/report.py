@@ -107,11 +107,42 @@ def _field_section(metrics: dict, folder: Path) -> str:
     return "".join(parts)
 
 
+def _sky_section(metrics: dict, folder: Path) -> str:
+    """Sky denoising: PSNR, SSIM and RMSE per method, the comparison with the targets, the cutouts."""
+    names = ["psnr", "ssim", "rmse_sigma"]
+    rows = ["<tr><th>method</th>" + "".join(f"<th>{n}</th>" for n in names) + "</tr>"]
+    best = max(v["psnr"] for m, v in metrics["methods"].items() if m != "noisy input")
+    for method, values in metrics["methods"].items():
+        cls = ' class="better"' if values["psnr"] == best else ""
+        cells = "".join(f"<td{cls if n == 'psnr' else ''}>{_fmt(values[n])}</td>" for n in names)
+        rows.append(f"<tr><td>{html.escape(method)}</td>{cells}</tr>")
+    parts = [
+        f"<p>{metrics['n_test_tiles']} test tiles from {metrics['n_test_images']} held-out images; "
+        f"model trained with target <b>{html.escape(metrics['training_target'])}</b>.</p>",
+        "<table>" + "".join(rows) + "</table>",
+    ]
+    for pair, result in metrics.get("comparison", {}).items():
+        if result.get("targets"):
+            verdict = "met" if result["targets_met"] else "not met"
+            parts.append(
+                f"<p><b>{html.escape(pair)}</b>: PSNR gain over BM3D {result['psnr_gain_over_bm3d_db']:+.2f} dB, "
+                f"over the best classical ({html.escape(result['best_classical'])}) "
+                f"{result['psnr_gain_over_best_classical_db']:+.2f} dB; targets "
+                f"{html.escape(json.dumps(result['targets']))} <b>{verdict}</b>.</p>"
+            )
+    parts.append("<p>" + "; ".join(f"<b>{k}</b>: {html.escape(v)}" for k, v in metrics["definitions"].items()) + "</p>")
+    parts += [_image(folder / name) for name in metrics["figures"]]
+    return "".join(parts)
+
+
 def _image(path: Path) -> str:
     if not path.is_file():
         return ""
     data = base64.b64encode(path.read_bytes()).decode()
     return f'<p><img alt="{html.escape(path.name)}" src="data:image/png;base64,{data}"></p>'
+
+
+SECTIONS = {"climate": _field_section, "sky": _sky_section}
 
 
 def write_report(metrics_files: list[str | os.PathLike], output: str | os.PathLike) -> Path:
@@ -124,8 +155,8 @@ def write_report(metrics_files: list[str | os.PathLike], output: str | os.PathLi
         metrics_path = Path(metrics_file)
         metrics = json.loads(metrics_path.read_text())
         parts.append(f"<h2>{html.escape(metrics['experiment'])} ({html.escape(metrics['task'])})</h2>")
-        if metrics.get("modality") == "climate":
-            parts.append(_field_section(metrics, metrics_path.parent))
+        if metrics.get("modality") in SECTIONS:
+            parts.append(SECTIONS[metrics["modality"]](metrics, metrics_path.parent))
             continue
         for name, values in metrics["methods"].items():
             if "coverage_1sigma" in values:

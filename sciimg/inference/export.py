@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ from typing import Any
 import numpy as np
 
 import sciimg
-from sciimg.io.atomic import publish_mode
+from sciimg.io.atomic import atomic_directory
 from sciimg.io.store import SampleStore
 
 CHECKPOINT = "model.ckpt"
@@ -46,6 +45,8 @@ def export_model(
     output = Path(output)
     store = SampleStore(train_store)
     attrs, arrays = store.attrs, store.extra()
+    if attrs["modality"] == "sky":
+        arrays = {}  # per-tile normalisation: nothing of the training images is needed to predict
     card = {
         "experiment": experiment,
         "task": spec["task"],
@@ -65,21 +66,14 @@ def export_model(
         "quality_cuts": attrs.get("quality_cuts"),
         "provenance": attrs["provenance"],
         **_field_card(spec, attrs),
+        **({"sky": {"training_target": spec["data"]["training_target"]}} if attrs["modality"] == "sky" else {}),
         **(extra_card or {}),
     }
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=output.parent, prefix=f".{output.name}."))
     try:
-        shutil.copyfile(checkpoint, tmp / CHECKPOINT)
-        (tmp / CARD).write_text(json.dumps(card, indent=2))
-        np.savez(tmp / PREPROCESS, **arrays)
-        publish_mode(tmp, directory=True)
-        if output.exists():
-            shutil.rmtree(output)
-        os.replace(tmp, output)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        with atomic_directory(output) as tmp:
+            shutil.copyfile(checkpoint, tmp / CHECKPOINT)
+            (tmp / CARD).write_text(json.dumps(card, indent=2))
+            np.savez(tmp / PREPROCESS, **arrays)
     finally:
         store.close()
     return output

@@ -184,6 +184,10 @@ def load_model(path: str | os.PathLike, device: str = "cpu") -> TrainedModel:
         from sciimg.inference.fields import FieldModel
 
         return FieldModel(path, device)
+    if metadata.get("modality") == "sky":
+        from sciimg.inference.sky import SkyModel
+
+        return SkyModel(path, device)
     return Regressor(path, device) if metadata.get("task") == "regression" else TrainedModel(path, device)
 
 

@@ -98,6 +98,11 @@ def predict(model_dir: str | os.PathLike, inputs: list[str], output: str | os.Pa
 
         assert isinstance(model, FieldModel)
         return predict_fields(model, paths, output)
+    if model.metadata["modality"] == "sky":
+        from sciimg.inference.sky import SkyModel, predict_sky
+
+        assert isinstance(model, SkyModel)
+        return predict_sky(model, paths, output)
     if not isinstance(model, Regressor):
         raise InputError(f"{model_dir}: prediction for task {model.metadata['task']!r} is not available yet")
     table = predict_regression(model, paths)

@@ -88,6 +88,13 @@ class StoreWriter:
                 raise ValueError(f"{key!r} is not a sample key of this store, got {sorted(self.layouts)}")
             self.h5[key][start : start + len(array)] = array
 
+    def write_meta(self, columns: Mapping[str, np.ndarray]) -> None:
+        """Per-sample columns known only after the samples were written (each ``n_samples`` long)."""
+        for key, column in columns.items():
+            if len(column) != self.n_samples:
+                raise ValueError(f"meta column {key} must have {self.n_samples} rows, got {len(column)}")
+            self.h5.create_dataset(f"meta/{key}", data=column)
+
     def __exit__(self, *exc_info: Any) -> bool | None:
         return self._stack.__exit__(*exc_info)
 

@@ -40,6 +40,8 @@ class DenseTask(BaseTask):
             cells, three widths 4x apart); the network gets that first guess and the
             estimate at each width as extra, fully valid, channels, and predicts the
             correction to the first guess.
+        residual: the network predicts the change to the input's centre step (denoising of
+            images with a large dynamic range, such as sky images with bright stars).
         **kwargs: see :class:`~sciimg.tasks.base.BaseTask`; ``backbone`` must be dense
             (``pconv_unet`` or ``unet``).
     """
@@ -53,6 +55,7 @@ class DenseTask(BaseTask):
         loss: str = "mse",
         hole_weight: float = 6.0,
         prefill_sigma: float = 0.0,
+        residual: bool = False,
         optimizer: str = "adamw",
         lr: float = 1e-3,
         weight_decay: float = 1e-4,
@@ -95,14 +98,15 @@ class DenseTask(BaseTask):
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         """Output of the centre step, ``(B, 1, Y, X)``, in normalised units."""
-        base = None
+        base = centre(image, self.hparams.spatial_dims) if self.hparams.residual else None
         if self.prefill is not None:
-            base, estimates = self.prefill.scales(image, mask)
-            guesses = torch.cat([base, *estimates], dim=1)
+            guess, estimates = self.prefill.scales(image, mask)
+            guesses = torch.cat([guess, *estimates], dim=1)
+            base = centre(guess, self.hparams.spatial_dims) if base is None else base
             image, mask = torch.cat([image, guesses], dim=1), torch.cat([mask, torch.ones_like(guesses)], dim=1)
         inputs = (image, mask) if self.mask_as_argument else (torch.cat([image * mask, mask], dim=1),)
         out = centre(self.model(*inputs), self.hparams.spatial_dims)
-        return out if base is None else out + centre(base, self.hparams.spatial_dims)
+        return out if base is None else out + base
 
     def compose(self, out: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """The task's final field from the network output."""

@@ -48,6 +48,8 @@ def input_layout(spec: Mapping[str, Any]) -> tuple[int, int]:
     if spec["modality"] == "climate":
         depth = data["time_axis"] == "depth"
         return (1 if depth else data["time_window"]), (3 if depth else 2)
+    if spec["modality"] == "sky":
+        return 1, 2
     return len(data["channels"]), 2
 
 
@@ -77,11 +79,15 @@ def training_hash(spec: Mapping[str, Any], task: torch.nn.Module | None = None) 
     return config_hash({**spec, "trainer": trainer, **({"parameter_shapes": shapes} if shapes else {})})
 
 
-def field_options(spec: Mapping[str, Any]) -> dict[str, Any]:
-    """Dataset options of temperature-field experiments (empty for other modalities)."""
-    if spec["modality"] != "climate":
-        return {}
-    return {"time_window": spec["data"]["time_window"], "time_axis": spec["data"]["time_axis"]}
+DATASET_KEYS = {
+    "climate": ("time_window", "time_axis"),
+    "sky": ("training_target", "patch_size", "blind_spot_fraction"),
+}
+
+
+def dataset_options(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """The options of the experiment's dataset, from its data section (see :class:`StoreDataModule`)."""
+    return {key: spec["data"][key] for key in DATASET_KEYS.get(spec["modality"], ())}
 
 
 def uses_cuda(trainer: Mapping[str, Any]) -> bool:
@@ -184,7 +190,7 @@ def fit(
         seed=spec["seed"],
         pin_memory=options["pin_memory"],
         channels_last=options["channels_last"],
-        field_options=field_options(spec),
+        dataset_options=dataset_options(spec),
     )
     data.setup("fit")
     cls = task_class(spec["task"])

@@ -20,3 +20,11 @@ use rule baseline as baseline_fields with:
         baseline="(?!model$)[a-z_]+",
     output:
         "results/{experiment}/baselines/{baseline}.nc",
+
+
+use rule baseline as baseline_sky with:
+    wildcard_constraints:
+        experiment=of_modality("sky"),
+        baseline="(?!model$)[a-z0-9_]+",
+    output:
+        "results/{experiment}/baselines/{baseline}.fits",

@@ -75,3 +75,28 @@ rule evaluate_fields:
     shell:
         "sciimg evaluate --experiment {wildcards.experiment} --test {input.test:q} "
         "--predictions {params.predictions} --applied {params.applied} --output-dir {params.out_dir:q} > {log:q} 2>&1"
+
+
+rule evaluate_sky:
+    wildcard_constraints:
+        experiment=of_modality("sky"),
+    input:
+        unpack(method_tables),
+        test="data/interim/{experiment}/test.h5",
+    output:
+        metrics="results/{experiment}/metrics.json",
+        cutouts=report(
+            "results/{experiment}/denoise_cutouts.png",
+            caption="../report/denoise_cutouts.rst",
+            category="{experiment}",
+        ),
+    params:
+        predictions=predictions_arg,
+        training_target=lambda wildcards: experiment(wildcards)["data"]["training_target"],
+        out_dir="results/{experiment}",
+    log:
+        "results/{experiment}/logs/evaluate.log",
+    shell:
+        "sciimg evaluate --experiment {wildcards.experiment} --test {input.test:q} "
+        "--predictions {params.predictions} --training-target {params.training_target} "
+        "--output-dir {params.out_dir:q} > {log:q} 2>&1"

@@ -5,7 +5,7 @@ def ingest_inputs(wildcards):
         from sciimg.data.ingest import expand_inputs
 
         return [str(p) for p in expand_inputs(data["files"]["paths"])]
-    return [f"data/raw/{wildcards.experiment}/simulated.{RAW_SUFFIX[experiment(wildcards)['modality']]}"]
+    return [f"data/raw/{wildcards.experiment}/{RAW[experiment(wildcards)['modality']]}"]
 
 
 rule ingest:

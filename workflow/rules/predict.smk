@@ -19,6 +19,13 @@ use rule predict as predict_fields with:
         "results/{experiment}/predictions/model.nc",
 
 
+use rule predict as predict_sky with:
+    wildcard_constraints:
+        experiment=of_modality("sky"),
+    output:
+        "results/{experiment}/predictions/model.fits",
+
+
 rule apply:
     """The trained field model on a real file named in data.apply_to (no truth: maps in the report)."""
     input:

@@ -17,3 +17,10 @@ use rule simulate as simulate_fields with:
         experiment=of_modality("climate"),
     output:
         "data/raw/{experiment}/simulated.nc",
+
+
+use rule simulate as simulate_sky with:
+    wildcard_constraints:
+        experiment=of_modality("sky"),
+    output:
+        directory("data/raw/{experiment}/simulated_fits"),

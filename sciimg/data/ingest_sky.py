@@ -1,0 +1,159 @@
+"""Sky images (FITS) -> tiles in train/val/test sample stores, split by whole file.
+
+Each science image is cut into ``tile_size`` squares (the last row and column of tiles
+flush with the image edge, so every pixel is in a tile; images smaller than a tile are
+padded with bad pixels). Tiles are read one at a time from the memory-mapped file, so
+memory does not grow with the image. A sidecar ``<name>.truth.fits`` (what the simulator
+writes) adds the clean image as ``target``.
+
+Store keys: ``image`` (ADU, NaN at bad pixels), ``mask`` (1 = usable pixel), ``target``
+(clean ADU, when truth exists). Per tile, ``meta`` holds the file index, the tile's
+corner, and its sky level and noise (median and MAD standard deviation of usable
+pixels), which the dataset normalises with.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from astropy.stats import mad_std
+
+from sciimg.data.ingest import split_indices
+from sciimg.errors import InputError
+from sciimg.io.fits import FitsImage, Region
+from sciimg.io.store import StoreWriter
+from sciimg.provenance import provenance
+from sciimg.simulate.sky import TRUTH_SUFFIX
+
+log = logging.getLogger(__name__)
+TILE_COLUMNS = {"file": np.int64, "y0": np.int64, "x0": np.int64, "background": np.float32, "sigma": np.float32}
+FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fits.fz")
+
+
+def sky_files(inputs: list[Path]) -> list[Path]:
+    """FITS images among ``inputs``; a folder stands for its FITS files (truth sidecars excluded)."""
+    files: list[Path] = []
+    for path in inputs:
+        found = sorted(p for p in path.iterdir() if p.name.endswith(FITS_SUFFIXES)) if path.is_dir() else [path]
+        files += [p for p in found if not p.name.endswith(TRUTH_SUFFIX)]
+    if not files:
+        raise InputError(f"{', '.join(map(str, inputs))}: no FITS image found")
+    return files
+
+
+def truth_path(path: Path) -> Path | None:
+    """The simulator's truth sidecar of an image, if it exists."""
+    stem = path.name.split(".")[0]
+    candidate = path.with_name(stem + TRUTH_SUFFIX)
+    return candidate if candidate.is_file() else None
+
+
+def tile_regions(shape: tuple[int, int], tile: int) -> list[Region]:
+    """Tiles covering the image; the last ones flush with the edge (they may overlap the previous)."""
+
+    def starts(n: int) -> list[int]:
+        if n <= tile:
+            return [0]
+        return sorted({*range(0, n - tile, tile), n - tile})
+
+    return [
+        Region(y, min(y + tile, shape[0]), x, min(x + tile, shape[1]))
+        for y in starts(shape[0])
+        for x in starts(shape[1])
+    ]
+
+
+def noise_level(values: np.ndarray) -> tuple[float, float]:
+    """Sky level (median) and noise (MAD standard deviation) of the finite values."""
+    finite = values[np.isfinite(values)]
+    if finite.size < 16:
+        return 0.0, 1.0
+    sigma = float(mad_std(finite))
+    return float(np.median(finite)), sigma if sigma > 0 else 1.0
+
+
+def _padded(values: np.ndarray, tile: int, fill: float) -> np.ndarray:
+    pad = [(0, tile - values.shape[0]), (0, tile - values.shape[1])]
+    return np.pad(values, pad, constant_values=fill) if any(p[1] for p in pad) else values
+
+
+def ingest_sky(inputs: list[Path], out_dir: Path, spec: Mapping[str, Any]) -> dict[str, Path]:
+    """FITS images -> tiles -> ``out_dir/{train,val,test}.h5`` (see the module docstring)."""
+    data = spec["data"]
+    files = sky_files(inputs)
+    options = data.get("files", {})
+    tile = data["tile_size"]
+    if len(files) < 3:
+        raise InputError(f"{files[0]}: {len(files)} image(s) cannot be split into train/val/test; give at least 3")
+    splits = split_indices(len(files), data["split"], spec["seed"])
+    if any(len(index) == 0 for index in splits.values()):
+        raise InputError(f"{files[0]}: {len(files)} images leave a split empty with fractions {data['split']}")
+    plans = []
+    for index, path in enumerate(files):
+        with FitsImage(path, options.get("hdu"), options.get("dq")) as image:
+            plans.append((index, path, image.shape, image.header.tostring()))
+    has_truth = [truth_path(p) is not None for p in files]
+    if any(has_truth) and not all(has_truth):
+        missing = [str(p) for p, t in zip(files, has_truth, strict=True) if not t][:3]
+        raise InputError(f"{missing[0]}: some images have a truth sidecar and these do not: {missing}")
+    attrs = {
+        "modality": "sky",
+        "task": spec["task"],
+        "axes": "C,Y,X",
+        "channels": ["image"],
+        "normalisation": "per tile: (x - median) / MAD standard deviation of usable pixels",
+        "units": {"image": "adu", "target": "adu"},
+        "tile_size": tile,
+        "provenance": provenance(spec, files, spec["seed"]),
+    }
+    extra = {"files": np.array([p.name for p in files]), "headers": np.array([h for *_, h in plans])}
+    outputs = {}
+    for split, chosen in splits.items():
+        outputs[split] = out_dir / f"{split}.h5"
+        _write_split(outputs[split], [plans[i] for i in chosen], tile, all(has_truth), {**attrs, "split": split}, extra)
+    return outputs
+
+
+def _tiles(
+    plans: list, tile: int, truth: bool
+) -> Iterator[tuple[int, Region, np.ndarray, np.ndarray, np.ndarray | None]]:
+    """Per tile: file index, region, pixels (NaN where bad), usable-pixel mask, clean truth (or None)."""
+    for index, file, shape, _ in plans:
+        with contextlib.ExitStack() as files:
+            image = files.enter_context(FitsImage(file))
+            clean = files.enter_context(FitsImage(truth_path(file), "CLEAN")) if truth else None
+            for region in tile_regions(shape, tile):
+                values = image.read(region)
+                good = ~image.bad_pixels(region, values)
+                yield index, region, np.where(good, values, np.nan), good, clean.read(region) if clean else None
+
+
+def _write_split(path: Path, plans: list, tile: int, truth: bool, attrs: dict[str, Any], extra: dict) -> None:
+    """Write the tiles of some images, one tile at a time."""
+    n_tiles = sum(len(tile_regions(shape, tile)) for _, _, shape, _ in plans)
+    layouts: dict[str, tuple[tuple[int, ...], Any]] = {
+        "image": ((1, tile, tile), np.float32),
+        "mask": ((1, tile, tile), np.uint8),
+    }
+    if truth:
+        layouts["target"] = ((1, tile, tile), np.float32)
+    meta = {name: np.zeros(n_tiles, dtype) for name, dtype in TILE_COLUMNS.items()}
+    with StoreWriter(path, n_tiles, layouts, None, extra, attrs) as store:
+        for row, (index, region, values, good, clean) in enumerate(_tiles(plans, tile, truth)):
+            background, sigma = noise_level(values)
+            for name, value in zip(TILE_COLUMNS, (index, region.y0, region.x0, background, sigma), strict=True):
+                meta[name][row] = value
+            block = {
+                "image": _padded(values, tile, np.nan)[None, None],
+                "mask": _padded(good.astype(np.uint8), tile, 0)[None, None],
+            }
+            if clean is not None:
+                block["target"] = _padded(clean, tile, np.nan)[None, None]
+            store.write(row, block)
+        store.write_meta(meta)
+    log.info("%s: %d tiles of %d x %d from %d images", path.name, n_tiles, tile, tile, len(plans))

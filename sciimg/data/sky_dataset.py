@@ -1,0 +1,149 @@
+"""Samples of a sky-tile store for denoising: normalised noisy pixels in, clean (or blind-spot) target out.
+
+Pixels are normalised per tile, ``(x - sky) / sigma`` (the store's per-tile sky level and
+MAD noise), so images of any depth and gain look alike to the network; predictions are
+scaled back the same way.
+
+``training_target``:
+
+* ``clean``: supervised, the simulator's noise-free image is the target.
+* ``noise2void``: self-supervised (Krull et al. 2019). A random ``blind_spot_fraction`` of
+  the usable pixels is replaced by a random other pixel of its 5 x 5 neighbourhood; the
+  target is the original noisy image and only those pixels count. Pixel noise that is
+  independent between pixels cannot be predicted from the neighbours, so the network
+  learns the clean signal without ever seeing it.
+
+Training items are random ``patch_size`` crops with random flips and 90-degree turns,
+drawn from ``(seed, epoch, index)``; validation and test items are whole tiles (the
+blind spots of validation are fixed per tile).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from sciimg.errors import ConfigError
+from sciimg.io.store import SampleStore
+
+TRAINING_TARGETS = ("clean", "noise2void")
+NEIGHBOURHOOD = 2  # blind-spot replacements come from the 5 x 5 neighbourhood
+
+
+def blind_spots(
+    image: np.ndarray, usable: np.ndarray, fraction: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Noise2Void masking of a ``(Y, X)`` image: the image with blind spots replaced, and the spot mask."""
+    ny, nx = image.shape
+    n_spots = max(1, round(fraction * usable.sum()))
+    candidates = np.flatnonzero(usable)
+    if candidates.size == 0:
+        return image, np.zeros_like(usable)
+    spots = rng.choice(candidates, size=min(n_spots, candidates.size), replace=False)
+    y, x = np.unravel_index(spots, image.shape)
+    offsets = rng.integers(-NEIGHBOURHOOD, NEIGHBOURHOOD + 1, size=(2, len(spots)))
+    same = (offsets == 0).all(axis=0)
+    offsets[1, same] = rng.choice([-1, 1], size=same.sum())  # never the pixel itself
+    source_y = np.clip(y + offsets[0], 0, ny - 1)
+    source_x = np.clip(x + offsets[1], 0, nx - 1)
+    masked = image.copy()
+    masked[y, x] = image[source_y, source_x]
+    spot_mask = np.zeros(image.shape, bool)
+    spot_mask[y, x] = True
+    return masked, spot_mask & usable
+
+
+class SkyDenoisingDataset(Dataset):
+    """Items: ``image``, ``mask`` (usable pixels), ``target``, ``valid`` (pixels the loss counts), all ``(1, Y, X)``.
+
+    Args:
+        path: store file.
+        train: random crops, flips and turns (train split) instead of whole tiles.
+        seed: seed of the crops, flips and blind spots.
+        training_target: ``clean`` or ``noise2void``.
+        patch_size: side of a training crop.
+        blind_spot_fraction: fraction of usable pixels masked per item (noise2void).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        train: bool = False,
+        seed: int = 0,
+        training_target: str = "clean",
+        patch_size: int = 64,
+        blind_spot_fraction: float = 0.02,
+    ) -> None:
+        if training_target not in TRAINING_TARGETS:
+            raise ConfigError(f"data.training_target must be one of {list(TRAINING_TARGETS)}, got {training_target!r}")
+        self.store = SampleStore(path)
+        if training_target == "clean" and "target" not in self.store.keys:
+            raise ConfigError(
+                f"{path}: training_target 'clean' needs clean truth (a simulator's .truth.fits); "
+                "train on your own images with training_target: noise2void"
+            )
+        self.train, self.seed, self.training_target = train, seed, training_target
+        self.patch_size, self.blind_spot_fraction = patch_size, blind_spot_fraction
+        meta = self.store.meta()
+        self.background, self.sigma = meta["background"], meta["sigma"]
+
+    @property
+    def in_channels(self) -> int:
+        return 1
+
+    @property
+    def spatial_dims(self) -> int:
+        return 2
+
+    def __len__(self) -> int:
+        return len(self.store)
+
+    def normalised(self, index: int) -> dict[str, np.ndarray]:
+        """Image, usable mask and clean target (if stored) of one tile, normalised, NaN -> 0."""
+        sample = self.store[index]
+        usable = sample["mask"][0].astype(bool) & np.isfinite(sample["image"][0])
+        scale = np.float32(1.0 / self.sigma[index])
+        image = np.where(usable, (sample["image"][0] - self.background[index]) * scale, 0.0).astype(np.float32)
+        out = {"image": image, "usable": usable}
+        if "target" in sample:
+            clean = sample["target"][0]
+            finite = np.isfinite(clean)
+            out["clean"] = np.where(finite, (clean - self.background[index]) * scale, 0.0).astype(np.float32)
+            out["clean_valid"] = finite
+        return out
+
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, torch.Tensor]:
+        epoch, index = key if isinstance(key, tuple) else (0, key)
+        rng = np.random.default_rng([self.seed, epoch if self.train else 0, index])
+        arrays = self.normalised(index)
+        if self.train:
+            arrays = self._crop_and_turn(arrays, rng)
+        image, usable = arrays["image"], arrays["usable"]
+        if self.training_target == "noise2void":
+            masked, spots = blind_spots(image, usable, self.blind_spot_fraction, rng)
+            image, target, valid = masked, arrays["image"], spots
+        else:
+            target, valid = arrays["clean"], arrays["clean_valid"] & usable
+        return {
+            "image": torch.from_numpy(np.ascontiguousarray(image)[None]),
+            "mask": torch.from_numpy(np.ascontiguousarray(usable, np.float32)[None]),
+            "target": torch.from_numpy(np.ascontiguousarray(target)[None]),
+            "valid": torch.from_numpy(np.ascontiguousarray(valid)[None]),
+            "index": torch.tensor(index),
+        }
+
+    def _crop_and_turn(self, arrays: Mapping[str, Any], rng: np.random.Generator) -> dict[str, np.ndarray]:
+        ny, nx = arrays["image"].shape
+        size = min(self.patch_size, ny, nx)
+        y0, x0 = rng.integers(0, ny - size + 1), rng.integers(0, nx - size + 1)
+        turns, flip = int(rng.integers(4)), bool(rng.integers(2))
+        out = {}
+        for key, array in arrays.items():
+            crop = np.rot90(array[y0 : y0 + size, x0 : x0 + size], turns)
+            out[key] = crop[:, ::-1] if flip else crop
+        return out

@@ -1,0 +1,145 @@
+"""Sky-image models and methods on stores and FITS files; outputs are FITS with the input's headers.
+
+On a store (the test split), every method writes one multi-extension FITS file: one image
+HDU per tile (``TILE<n>``), whose header is the source image's header with the WCS
+reference pixel moved to the tile, so each tile still maps to the sky. On a user's FITS
+file, a model writes a FITS file of the same layout and headers (:func:`write_image`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from astropy.io import fits
+
+from sciimg.baselines.sky_denoise import Tile
+from sciimg.data.ingest_sky import noise_level
+from sciimg.data.sky_dataset import SkyDenoisingDataset
+from sciimg.errors import InputError
+from sciimg.inference.load import TrainedModel
+from sciimg.inference.sliding_window import sliding_window
+from sciimg.io.atomic import atomic_path
+from sciimg.io.fits import PROVENANCE_KEY, FitsImage, write_image
+from sciimg.io.store import SampleStore
+from sciimg.provenance import provenance
+
+WINDOW = 256
+OVERLAP = 0.25
+
+
+def tile_header(header_text: str, y0: int, x0: int) -> fits.Header:
+    """The source image's header with its WCS reference pixel moved to a tile at ``(y0, x0)``."""
+    header = fits.Header.fromstring(header_text)
+    for axis, offset in (("1", x0), ("2", y0)):
+        if f"CRPIX{axis}" in header:
+            header[f"CRPIX{axis}"] = header[f"CRPIX{axis}"] - offset
+    return header
+
+
+def store_tiles(store: SampleStore) -> Iterator[Tile]:
+    """Every tile of a store with its sky level, noise, and the GAIN/RDNOISE of its source file."""
+    meta = store.meta()
+    headers = [fits.Header.fromstring(text) for text in store.extra()["headers"]]
+    for row in range(len(store)):
+        sample = store[row]
+        header = headers[int(meta["file"][row])]
+        gain = header.get("GAIN")
+        read_noise = header.get("RDNOISE")
+        yield Tile(
+            image=sample["image"][0].astype(np.float64),
+            usable=sample["mask"][0].astype(bool) & np.isfinite(sample["image"][0]),
+            background=float(meta["background"][row]),
+            sigma=float(meta["sigma"][row]),
+            gain=float(gain) if gain else None,
+            read_noise_e=float(read_noise) if read_noise is not None and gain else None,
+        )
+
+
+def write_tile_images(
+    store_path: str | os.PathLike,
+    images: np.ndarray,
+    output: str | os.PathLike,
+    history: str,
+    inputs: Sequence[str | os.PathLike],
+) -> Path:
+    """One image HDU per store tile (float32 ADU), with the tile's header, atomically."""
+    store = SampleStore(store_path)
+    meta, texts = store.meta(), store.extra()["headers"]
+    if len(images) != len(store):
+        raise ValueError(f"images must have one entry per tile ({len(store)}), got {len(images)}")
+    primary = fits.PrimaryHDU()
+    primary.header[PROVENANCE_KEY] = (json.dumps(provenance(inputs=inputs), sort_keys=True), "sciimg provenance (JSON)")
+    primary.header.add_history(f"sciimg: {history}")
+    hdus: list = [primary]
+    for row, image in enumerate(images):
+        header = tile_header(str(texts[int(meta["file"][row])]), int(meta["y0"][row]), int(meta["x0"][row]))
+        header.add_history(f"sciimg: {history}")
+        hdus.append(fits.ImageHDU(np.asarray(image, np.float32), header=header, name=f"TILE{row}"))
+    with atomic_path(output, suffix=".fits.tmp") as tmp:
+        fits.HDUList(hdus).writeto(tmp, output_verify="silentfix")
+    store.close()
+    return Path(output)
+
+
+def read_tile_images(path: str | os.PathLike) -> np.ndarray:
+    """The tiles written by :func:`write_tile_images`, ``(N, Y, X)``."""
+    try:
+        with fits.open(path) as hdul:
+            return np.stack([np.asarray(h.data, np.float32) for h in hdul[1:]])
+    except (OSError, ValueError) as error:
+        raise InputError(f"{path}: not a tile file written by sciimg ({error})") from None
+
+
+class SkyModel(TrainedModel):
+    """A trained sky denoiser: normalises like training, runs by sliding window, returns ADU."""
+
+    def predict_normalised(self, image: np.ndarray, usable: np.ndarray) -> np.ndarray:
+        """Denoised ``(Y, X)`` image from a normalised one (unusable pixels 0), by sliding window."""
+        stacked = np.stack([np.where(usable, image, 0.0), usable]).astype(np.float32)
+
+        def predict(batch: torch.Tensor) -> torch.Tensor:
+            batch = batch.to(self.device)
+            return self.task.predict_step({"image": batch[:, :1], "mask": batch[:, 1:]})["prediction"]
+
+        return sliding_window(lambda region: stacked[(slice(None), *region)], image.shape, predict, WINDOW, OVERLAP)[0]
+
+    def predict_store(self, store_path: str | os.PathLike) -> np.ndarray:
+        """Denoised tiles (ADU) of every sample of a store."""
+        dataset = SkyDenoisingDataset(store_path, training_target="noise2void")  # no truth needed to predict
+        outputs = []
+        for index in range(len(dataset)):
+            arrays = dataset.normalised(index)
+            denoised = self.predict_normalised(arrays["image"], arrays["usable"])
+            outputs.append(denoised * dataset.sigma[index] + dataset.background[index])
+        return np.stack(outputs).astype(np.float32)
+
+    def predict_file(self, path: str | os.PathLike, output: str | os.PathLike) -> Path:
+        """Denoise a FITS image; the output keeps its headers and WCS (bad pixels stay NaN)."""
+        with FitsImage(path) as source:
+            values = source.read()
+            usable = ~source.bad_pixels(data=values)
+            if not usable.any():
+                raise InputError(f"{path}: image has no usable pixel (all NaN, inf or flagged bad)")
+            background, sigma = noise_level(np.where(usable, values, np.nan))
+            denoised = self.predict_normalised((values - background) / sigma, usable) * sigma + background
+            denoised[~usable] = np.nan
+            history = [f"denoised by {self.metadata.get('backbone')} ({self.path.name})"]
+            sources = [path, self.path / "model.ckpt"]
+            return write_image(output, denoised, source, history, provenance(inputs=sources), {"BADPIX": ~usable})
+
+
+def predict_sky(model: SkyModel, inputs: list[Path], output: str | os.PathLike) -> Path:
+    """Run a sky model on one sample store (tile file) or one FITS image."""
+    if len(inputs) != 1:
+        raise InputError(f"sky models take one input file at a time, got {len(inputs)}")
+    path = inputs[0]
+    if SampleStore.is_store(path):
+        images = model.predict_store(path)
+        history = f"{model.metadata['task']} by {model.metadata.get('backbone')} ({model.path.name})"
+        return write_tile_images(path, images, output, history, [path, model.path / "model.ckpt"])
+    return model.predict_file(path, output)

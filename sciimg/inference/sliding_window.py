@@ -1,0 +1,85 @@
+"""N-D sliding-window inference with overlap and Gaussian blending, output kept on the CPU.
+
+Windows are cut from any array-like that can be sliced (a numpy array, a memory map, or a
+callable reading a region from a file), run in batches, weighted by a Gaussian that
+falls towards the window edge, and summed into the output. Where windows overlap, the
+blend has no seams; every pixel, including the image border, is covered by at least one
+window. The output may itself be a memory map, so memory is bounded by the batch of
+windows, not by the image.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+
+
+def window_starts(size: int, window: int, overlap: float) -> list[int]:
+    """Start offsets along one axis: step ``window * (1 - overlap)``, the last window flush with the end."""
+    if window >= size:
+        return [0]
+    step = max(1, int(window * (1 - overlap)))
+    starts = list(range(0, size - window, step))
+    return [*starts, size - window]
+
+
+def gaussian_weight(window: Sequence[int], sigma_scale: float = 0.125) -> np.ndarray:
+    """Separable Gaussian importance map (sigma = ``sigma_scale`` x window), floored to stay positive."""
+    weight = np.ones((), np.float32)
+    for n in window:
+        axis = np.arange(n, dtype=np.float32) - (n - 1) / 2
+        g = np.exp(-0.5 * (axis / (sigma_scale * n)) ** 2)
+        weight = np.multiply.outer(weight, g / g.max())
+    return np.maximum(weight, 1e-3).astype(np.float32)
+
+
+def sliding_window(
+    read: Callable[[tuple[slice, ...]], np.ndarray],
+    shape: Sequence[int],
+    predict: Callable[[torch.Tensor], torch.Tensor],
+    window: int | Sequence[int],
+    overlap: float = 0.25,
+    batch_size: int = 4,
+    out: np.ndarray | None = None,
+    out_channels: int = 1,
+) -> np.ndarray:
+    """Predict a whole image window by window.
+
+    Args:
+        read: returns the input ``(C, *window)`` for a tuple of spatial slices.
+        shape: spatial shape of the image.
+        predict: a batch ``(B, C, *window)`` -> ``(B, out_channels, *window)``.
+        window: window size (per axis, or one for all); clipped to the image.
+        overlap: fraction of a window shared with its neighbour (0 <= overlap < 1).
+        batch_size: windows per call of ``predict``.
+        out: preallocated float32 output ``(out_channels, *shape)`` (e.g. a memory map).
+
+    Returns:
+        the blended prediction ``(out_channels, *shape)``.
+    """
+    if not 0 <= overlap < 1:
+        raise ValueError(f"overlap must be in [0, 1), got {overlap}")
+    shape = tuple(int(n) for n in shape)
+    windows = (window,) * len(shape) if isinstance(window, int) else tuple(window)
+    windows = tuple(min(w, n) for w, n in zip(windows, shape, strict=True))
+    weight = gaussian_weight(windows)
+    if out is None:
+        out = np.zeros((out_channels, *shape), np.float32)
+    else:
+        out[...] = 0
+    norm = np.zeros(shape, np.float32)
+    positions = list(itertools.product(*(window_starts(n, w, overlap) for n, w in zip(shape, windows, strict=True))))
+    for first in range(0, len(positions), batch_size):
+        batch_positions = positions[first : first + batch_size]
+        regions = [tuple(slice(s, s + w) for s, w in zip(p, windows, strict=True)) for p in batch_positions]
+        inputs = torch.from_numpy(np.stack([np.asarray(read(r), np.float32) for r in regions]))
+        with torch.no_grad():
+            outputs = predict(inputs).float().cpu().numpy()
+        for region, output in zip(regions, outputs, strict=True):
+            out[(slice(None), *region)] += output * weight
+            norm[region] += weight
+    out /= norm
+    return out

@@ -1,0 +1,291 @@
+"""FITS images in and out with astropy: the science HDU, its bad-pixel mask, headers and WCS kept.
+
+Reading is lazy (memory-mapped, or tile-decompressed for ``.fits.fz``): a
+:class:`FitsImage` hands out any rectangle of the science image as native-endian float32
+with BSCALE/BZERO applied, so a 16k x 16k image is processed tile by tile. Bad pixels are
+NaN/inf pixels, non-zero pixels of a data-quality extension (``DQ``) and non-zero pixels
+of an optional mask file.
+
+Writing keeps the input's primary and science headers unchanged (WCS included), adds
+HISTORY and a ``SCIPROV`` provenance card, writes masks as extra ``uint8`` extensions,
+and is atomic.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from astropy.io import fits
+from astropy.utils.exceptions import AstropyUserWarning
+from astropy.wcs import WCS, FITSFixedWarning
+
+from sciimg.errors import InputError
+from sciimg.io.atomic import atomic_path
+
+# Cards astropy writes from the data itself; everything else is copied from the input.
+STRUCTURAL = ("SIMPLE", "XTENSION", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "NAXIS3", "EXTEND", "PCOUNT", "GCOUNT")
+SCALING = ("BSCALE", "BZERO", "BLANK")
+COMPRESSION = ("ZIMAGE", "ZBITPIX", "ZNAXIS", "ZNAXIS1", "ZNAXIS2", "ZTILE1", "ZTILE2", "ZCMPTYPE", "ZQUANTIZ")
+PROVENANCE_KEY = "SCIPROV"
+SCIENCE_NAMES = ("SCI", "IMAGE", "COMPRESSED_IMAGE")
+DQ_NAMES = ("DQ", "MASK", "BPM")
+
+
+def _image_hdus(hdul: fits.HDUList) -> list[int]:
+    return [i for i, h in enumerate(hdul) if h.is_image and h.header.get("NAXIS", 0) >= 2]
+
+
+def _science_index(hdul: fits.HDUList, path: Path, hdu: int | str | None) -> int:
+    """Index of the science HDU: the one asked for, else ``SCI``, else the first 2-D image."""
+    names = [h.name for h in hdul]
+    if hdu is None:
+        images = _image_hdus(hdul)
+        named = [i for i in images if names[i] in SCIENCE_NAMES and names[i] not in DQ_NAMES]
+        if not images:
+            raise InputError(f"{path}: has no image HDU (HDUs: {names})")
+        return named[0] if named and names[named[0]] == "SCI" else images[0]
+    if isinstance(hdu, str):
+        if hdu.upper() not in names:
+            raise InputError(f"{path}: has no HDU named {hdu!r} (HDUs: {names})")
+        index = names.index(hdu.upper())
+    else:
+        if not -len(hdul) <= hdu < len(hdul):
+            raise InputError(f"{path}: HDU index must be below {len(hdul)}, got {hdu}")
+        index = hdu % len(hdul)
+    chosen = hdul[index]
+    if not chosen.is_image:
+        raise InputError(f"{path}: HDU {hdu!r} is a {type(chosen).__name__} (a table), not an image")
+    if chosen.header.get("NAXIS", 0) < 2:
+        raise InputError(f"{path}: HDU {hdu!r} holds no 2-D image (NAXIS={chosen.header.get('NAXIS', 0)})")
+    return index
+
+
+def celestial_wcs(header: fits.Header) -> WCS | None:
+    """The header's celestial WCS, or None when it has none (then catalogs carry no RA/Dec)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FITSFixedWarning)
+        try:
+            wcs = WCS(header, naxis=2)
+        except Exception:  # an unparseable WCS is treated as none; the header is still kept
+            return None
+    return wcs.celestial if wcs.has_celestial else None
+
+
+@dataclass
+class Region:
+    """A rectangle of an image: rows ``y0:y1``, columns ``x0:x1``."""
+
+    y0: int
+    y1: int
+    x0: int
+    x1: int
+
+    @property
+    def slices(self) -> tuple[slice, slice]:
+        return slice(self.y0, self.y1), slice(self.x0, self.x1)
+
+
+class FitsImage:
+    """One science image of a FITS file, read lazily; use as a context manager or call :meth:`close`.
+
+    Args:
+        path: ``.fits``, ``.fit``, ``.fts`` (optionally ``.gz``) or tile-compressed ``.fits.fz``.
+        hdu: science HDU by index or EXTNAME (default: ``SCI`` if present, else the first 2-D image).
+        dq: data-quality HDU (index or name); default: a ``DQ``/``MASK``/``BPM`` extension if present.
+        mask_file: a FITS file whose first image marks bad pixels (non-zero), same shape.
+
+    Attributes:
+        header: the science HDU's header (unchanged); ``primary_header`` the file's primary one.
+        shape: ``(ny, nx)``. ``wcs``: celestial WCS or None.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        hdu: int | str | None = None,
+        dq: int | str | None = None,
+        mask_file: str | os.PathLike | None = None,
+    ) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise InputError(f"{self.path}: FITS file does not exist")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", AstropyUserWarning)  # "File may have been truncated" is an error
+                self._hdul = fits.open(self.path, memmap=True, lazy_load_hdus=False)
+        except (OSError, AstropyUserWarning, ValueError) as error:
+            raise InputError(f"{self.path}: not a readable FITS file ({error})") from None
+        try:
+            self.index = _science_index(self._hdul, self.path, hdu)
+            science = self._hdul[self.index]
+            self.header = science.header.copy()
+            self.primary_header = self._hdul[0].header.copy()
+            if science.header["NAXIS"] != 2:
+                extra = [science.header[f"NAXIS{i}"] for i in range(3, science.header["NAXIS"] + 1)]
+                if any(n != 1 for n in extra):
+                    raise InputError(f"{self.path}: science HDU must be a 2-D image, got {science.shape}")
+            self.shape = (int(science.header["NAXIS2"]), int(science.header["NAXIS1"]))
+            self._section = science.section
+            self._dq = self._dq_section(dq)
+            self._mask_file = _read_mask_file(mask_file, self.shape) if mask_file is not None else None
+            self.wcs = celestial_wcs(self.header)
+            self._check_readable()
+        except BaseException:
+            self._hdul.close()
+            raise
+
+    @property
+    def extname(self) -> str:
+        return self._hdul[self.index].name
+
+    @property
+    def is_primary(self) -> bool:
+        return self.index == 0
+
+    def _dq_section(self, dq: int | str | None) -> Any:
+        names = [h.name for h in self._hdul]
+        if dq is None:
+            found = [i for i in _image_hdus(self._hdul) if names[i] in DQ_NAMES and i != self.index]
+            if not found:
+                return None
+            dq = found[0]
+        index = _science_index(self._hdul, self.path, dq)
+        if self._hdul[index].shape[-2:] != self.shape:
+            raise InputError(
+                f"{self.path}: data-quality HDU {dq!r} must have the science image's shape {self.shape}, "
+                f"got {self._hdul[index].shape}"
+            )
+        return self._hdul[index].section
+
+    def _check_readable(self) -> None:
+        """Read the last row: a file cut short fails here, with its name, not later mid-run."""
+        try:
+            self.read(Region(self.shape[0] - 1, self.shape[0], 0, self.shape[1]))
+        except (OSError, ValueError, IndexError, TypeError) as error:
+            raise InputError(f"{self.path}: image data is incomplete or corrupt ({error})") from None
+
+    def _region(self, region: Region | None) -> Region:
+        return region if region is not None else Region(0, self.shape[0], 0, self.shape[1])
+
+    def read(self, region: Region | None = None) -> np.ndarray:
+        """Pixels of ``region`` (default: all) as native float32, BSCALE/BZERO applied, bad pixels kept."""
+        ys, xs = self._region(region).slices
+        data = self._section[..., ys, xs]
+        return np.asarray(data, dtype=np.float32).reshape(ys.stop - ys.start, xs.stop - xs.start)
+
+    def bad_pixels(self, region: Region | None = None, data: np.ndarray | None = None) -> np.ndarray:
+        """Bad pixels of ``region``: not finite, flagged by the DQ extension or by the mask file."""
+        region = self._region(region)
+        data = self.read(region) if data is None else data
+        bad = ~np.isfinite(data)
+        if self._dq is not None:
+            bad |= np.asarray(self._dq[..., region.slices[0], region.slices[1]]).reshape(bad.shape) != 0
+        if self._mask_file is not None:
+            bad |= self._mask_file[region.slices]
+        return bad
+
+    def close(self) -> None:
+        self._hdul.close()
+
+    def __enter__(self) -> FitsImage:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+
+def _read_mask_file(path: str | os.PathLike, shape: tuple[int, int]) -> np.ndarray:
+    with FitsImage(path) as mask:
+        if mask.shape != shape:
+            raise InputError(f"{path}: mask must have the science image's shape {shape}, got {mask.shape}")
+        values = mask.read()
+    return np.nan_to_num(values, nan=1.0) != 0
+
+
+def read_image(
+    path: str | os.PathLike, hdu: int | str | None = None, dq: int | str | None = None, mask_file: Any = None
+) -> tuple[np.ndarray, np.ndarray, FitsImage]:
+    """The whole science image (float32), its bad-pixel mask, and the closed :class:`FitsImage` (headers, WCS).
+
+    Raises:
+        InputError: not a FITS image, truncated, or no finite pixel at all.
+    """
+    with FitsImage(path, hdu, dq, mask_file) as image:
+        data = image.read()
+        bad = image.bad_pixels(data=data)
+    if bad.all():
+        raise InputError(f"{path}: image has no usable pixel (all NaN, inf or flagged bad)")
+    return data, bad, image
+
+
+def _copy_cards(target: fits.Header, source: fits.Header) -> None:
+    """Every non-structural card of ``source`` (COMMENT and HISTORY included), in order."""
+    skip = set(STRUCTURAL + SCALING + COMPRESSION)
+    for card in source.cards:
+        if card.keyword in skip or card.keyword.startswith(("ZTILE", "ZNAME", "ZVAL", "ZNAXIS")):
+            continue
+        target.append(card, end=True)
+
+
+def write_image(
+    path: str | os.PathLike,
+    data: np.ndarray,
+    source: FitsImage,
+    history: Sequence[str] = (),
+    provenance: Mapping[str, Any] | None = None,
+    masks: Mapping[str, np.ndarray] | None = None,
+    dtype: Any = np.float32,
+) -> Path:
+    """Write ``data`` with the source's primary and science headers, atomically.
+
+    The file has the source's layout: the image in the primary HDU if the source had it
+    there, else an empty primary HDU with the source's primary header and the image in an
+    extension of the source's EXTNAME. ``masks`` become ``uint8`` image extensions.
+
+    Args:
+        dtype: pixel type written (float32 by default; the source's integer type for a
+            lossless round trip of unchanged data, with its BSCALE/BZERO).
+    """
+    data = np.asarray(data)
+    if data.shape != source.shape:
+        raise ValueError(f"data must have the source image's shape {source.shape}, got {data.shape}")
+    header = fits.Header()
+    _copy_cards(header, source.header)
+    for line in history:
+        header.add_history(f"sciimg: {line}")
+    if provenance is not None:
+        header[PROVENANCE_KEY] = (json.dumps(provenance, sort_keys=True), "sciimg provenance (JSON)")
+    out = np.asarray(data, dtype=np.float32) if np.dtype(dtype).kind == "f" else data
+    if source.is_primary:
+        science: fits.PrimaryHDU | fits.ImageHDU = fits.PrimaryHDU(out, header=header)
+        hdus: list[Any] = [science]
+    else:
+        primary = fits.Header()
+        _copy_cards(primary, source.primary_header)
+        science = fits.ImageHDU(out, header=header, name=source.extname)
+        hdus = [fits.PrimaryHDU(header=primary), science]
+    if np.dtype(dtype).kind in "iu":
+        bzero, bscale = source.header.get("BZERO", 0), source.header.get("BSCALE", 1)
+        science.scale(np.dtype(dtype).name, bzero=bzero, bscale=bscale)
+    for name, mask in (masks or {}).items():
+        hdus.append(fits.ImageHDU(np.asarray(mask, np.uint8), name=name))
+    with atomic_path(path, suffix=".fits.tmp") as tmp:
+        fits.HDUList(hdus).writeto(tmp, overwrite=True, output_verify="silentfix")
+    return Path(path)
+
+
+def header_cards(header: fits.Header) -> list[tuple[str, Any, str]]:
+    """The header's non-structural cards, without sciimg's own additions (for comparisons)."""
+    skip = set(STRUCTURAL + SCALING + COMPRESSION + (PROVENANCE_KEY,))
+    return [
+        (c.keyword, c.value, c.comment)
+        for c in header.cards
+        if c.keyword not in skip and not (c.keyword == "HISTORY" and str(c.value).startswith("sciimg"))
+    ]
