@@ -227,6 +227,37 @@ def netcdf_ingest(directory: Path, repeats: int) -> dict[str, Any]:
     return results
 
 
+def fits_ingest(directory: Path, repeats: int) -> dict[str, Any]:
+    """FITS -> tile store throughput vs reading the same images with astropy alone."""
+    from astropy.io import fits
+
+    from sciimg.config import validate_config
+    from sciimg.data.ingest_sky import ingest_sky
+
+    rng = np.random.default_rng(0)
+    folder = directory / "fits"
+    folder.mkdir()
+    n_images, side = 8, 1024
+    for index in range(n_images):
+        image = rng.normal(500.0, 20.0, size=(side, side)).astype(np.float32)
+        fits.PrimaryHDU(image).writeto(folder / f"image_{index}.fits")
+    experiment = {"modality": "sky", "task": "denoising", "data": {"files": {"paths": ["x"]}}, "model": {}}
+    spec = validate_config({"experiments": {"x": experiment}})["experiments"]["x"]
+    spec["data"]["training_target"] = "noise2void"
+    megabytes = n_images * side * side * 4 / 2**20
+    files = sorted(folder.iterdir())
+    ingest_s = timed(lambda: ingest_sky([folder], directory / "store", spec), repeats)
+    read_s = timed(lambda: [np.asarray(fits.getdata(f), np.float32) for f in files], repeats)
+    results: dict[str, Any] = {"image_megabytes": megabytes}
+    results["ingest_mb_per_s"] = spread([megabytes / t for t in ingest_s])
+    results["astropy_read_mb_per_s"] = spread([megabytes / t for t in read_s])
+    results["ratio_ingest_to_astropy_read"] = (
+        results["ingest_mb_per_s"]["median"] / results["astropy_read_mb_per_s"]["median"]
+    )
+    results["goal"] = "ratio >= 0.5"
+    return results
+
+
 def exponent(sizes: list[float], times: list[float]) -> float:
     """Slope of log(time) against log(size)."""
     return float(np.polyfit(np.log(sizes), np.log(times), 1)[0])
@@ -280,6 +311,8 @@ def main() -> None:
         report["input_pipeline"] = input_pipeline(Path(tmp), args.repeats)
     with tempfile.TemporaryDirectory() as tmp:
         report["netcdf_ingest"] = netcdf_ingest(Path(tmp), args.repeats)
+    with tempfile.TemporaryDirectory() as tmp:
+        report["fits_ingest"] = fits_ingest(Path(tmp), args.repeats)
     report["scaling"] = scaling(args.repeats)
     report["wall_seconds"] = time.perf_counter() - start
     output = Path(args.output)
@@ -301,6 +334,8 @@ def print_table(report: dict[str, Any]) -> None:
     print(
         f"{'NetCDF ingest (store MB/s / xarray read MB/s)':52s} {ingest['ratio_ingest_to_xarray_read']:10.2f}  >= 0.5"
     )
+    fits_ratio = report["fits_ingest"]["ratio_ingest_to_astropy_read"]
+    print(f"{'FITS ingest (store MB/s / astropy read MB/s)':52s} {fits_ratio:10.2f}  >= 0.5")
     growth = ingest["peak_growth_mib_per_input_mib"]
     print(f"{'NetCDF ingest peak growth (MiB per input MiB, 10x)':52s} {growth:10.3f}  ~ 0")
     for name, fig in report["scaling"].items():

@@ -11,17 +11,21 @@ import numpy as np
 import pytest
 import xarray as xr
 import yaml
+from astropy.io import fits
 from astropy.table import Table
 
+from sciimg.io.fits import header_cards, read_image
 from sciimg.io.store import SampleStore
 
 ROOT = Path(__file__).parents[1]
 TINY = ROOT / "tests" / "data" / "tiny.yaml"
 TINY_FIELDS = ROOT / "tests" / "data" / "tiny_fields.yaml"
+TINY_SKY = ROOT / "tests" / "data" / "tiny_sky.yaml"
 SHARED = (ROOT / ".." / "shared" / "data").resolve()
 HADCRUT = SHARED / "climate" / "tas_hadcrut_187709_189308.nc"
 EXP = "tiny_energy"
 FIELDS = "tiny_fields"
+SKY = "tiny_sky"
 
 
 def fields_config(workdir: Path) -> Path:
@@ -47,6 +51,7 @@ def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
         "--configfile",
         str(TINY),
         str(workdir / "tiny_fields.yaml"),
+        str(TINY_SKY),
         "--cores",
         "2",
         *args,
@@ -277,3 +282,35 @@ def test_real_hadcrut_gaps_are_filled_and_observations_kept(workflow_run):
     np.testing.assert_allclose(filled.tas.values[~gaps], source.tas.values[~gaps], atol=1e-5)
     assert np.isfinite(filled.tas.values[:, ever_observed]).all()
     assert filled.tas.attrs["reference_period"].tolist() == [1961, 1990] and "sciimg" in filled.attrs["history"]
+
+
+def test_sky_experiment_outputs_keep_headers_and_wcs(workflow_run, tmp_path):
+    results = workflow_run / "results" / SKY
+    metrics = json.loads((results / "metrics.json").read_text())
+    assert set(metrics["methods"]) == {"noisy input", "unet", "gaussian_filter", "bm3d"}
+    assert metrics["modality"] == "sky" and metrics["figures"] == ["denoise_cutouts.png"]
+    assert metrics["methods"]["bm3d"]["psnr"] > metrics["methods"]["noisy input"]["psnr"]
+    test = SampleStore(workflow_run / "data/interim" / SKY / "test.h5")
+    meta, names = test.meta(), test.extra()["files"]
+    raw = workflow_run / "data/raw" / SKY / "simulated_fits"
+    with fits.open(results / "predictions" / "model.fits") as tiles:
+        assert len(tiles) == len(test) + 1
+        for row, hdu in enumerate(tiles[1:]):
+            source = fits.getheader(raw / names[meta["file"][row]])
+            assert hdu.header["CRPIX1"] == source["CRPIX1"] - meta["x0"][row]
+            assert hdu.header["CRVAL2"] == source["CRVAL2"] and hdu.header["GAIN"] == source["GAIN"]
+            assert np.isfinite(hdu.data).all() and hdu.data.shape == (64, 64)
+    image = raw / "field_0000.fits"
+    before = image.read_bytes()
+    out = tmp_path / "denoised.fits"
+    result = sciimg_cli("predict", "--model", str(results / "model"), "--input", str(image), "--output", str(out))
+    assert result.returncode == 0, result.stderr
+    assert image.read_bytes() == before
+    _, _, source = read_image(image)
+    denoised, _, written = read_image(out)
+    assert header_cards(written.header) == header_cards(source.header)
+    assert written.wcs.to_header() == source.wcs.to_header()
+    assert denoised.shape == (96, 96) and np.isfinite(denoised).all()
+    assert "sciimg: denoised by unet" in str(written.header["HISTORY"]) and "BADPIX" in fits.open(out)
+    report = (workflow_run / "results" / "report.html").read_text()
+    assert f"{SKY} (denoising)" in report and "unet vs classical" in report

@@ -2,9 +2,12 @@
 
 Windows are cut from any array-like that can be sliced (a numpy array, a memory map, or a
 callable reading a region from a file), run in batches, weighted by a Gaussian that
-falls towards the window edge, and summed into the output. Where windows overlap, the
-blend has no seams; every pixel, including the image border, is covered by at least one
-window. The output may itself be a memory map, so memory is bounded by the batch of
+falls towards the window edge, and summed into the output. Each window's outer margin
+(half the overlap) is dropped except where it lies on the image border: there a network
+sees padding instead of the true neighbours, so only the image's own border keeps such
+pixels, as whole-image inference would. With a margin wider than the network's reach,
+the result equals whole-image inference; the blend has no seams, and every pixel,
+including the image border, is covered. The output may itself be a memory map, so memory is bounded by the batch of
 windows, not by the image.
 """
 
@@ -34,6 +37,20 @@ def gaussian_weight(window: Sequence[int], sigma_scale: float = 0.125) -> np.nda
         g = np.exp(-0.5 * (axis / (sigma_scale * n)) ** 2)
         weight = np.multiply.outer(weight, g / g.max())
     return np.maximum(weight, 1e-3).astype(np.float32)
+
+
+def _trim_margins(weight: np.ndarray, region: tuple[slice, ...], shape: tuple[int, ...], margins: list[int]):
+    """The window's weight with zero in its margins, except along the image border."""
+    trimmed = weight.copy()
+    for axis, (piece, size, margin) in enumerate(zip(region, shape, margins, strict=True)):
+        index = [slice(None)] * len(shape)
+        if piece.start > 0 and margin:
+            index[axis] = slice(0, margin)
+            trimmed[tuple(index)] = 0
+        if piece.stop < size and margin:
+            index[axis] = slice(-margin, None)
+            trimmed[tuple(index)] = 0
+    return trimmed
 
 
 def sliding_window(
@@ -66,6 +83,7 @@ def sliding_window(
     windows = (window,) * len(shape) if isinstance(window, int) else tuple(window)
     windows = tuple(min(w, n) for w, n in zip(windows, shape, strict=True))
     weight = gaussian_weight(windows)
+    margins = [int(overlap * w / 2) for w in windows]
     if out is None:
         out = np.zeros((out_channels, *shape), np.float32)
     else:
@@ -79,7 +97,8 @@ def sliding_window(
         with torch.no_grad():
             outputs = predict(inputs).float().cpu().numpy()
         for region, output in zip(regions, outputs, strict=True):
-            out[(slice(None), *region)] += output * weight
-            norm[region] += weight
+            trimmed = _trim_margins(weight, region, shape, margins)
+            out[(slice(None), *region)] += output * trimmed
+            norm[region] += trimmed
     out /= norm
     return out

@@ -119,7 +119,8 @@ class FitsImage:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", AstropyUserWarning)  # "File may have been truncated" is an error
-                self._hdul = fits.open(self.path, memmap=True, lazy_load_hdus=False)
+                # raw values, memory-mapped; BSCALE/BZERO/BLANK are applied per region in read()
+                self._hdul = fits.open(self.path, memmap=True, lazy_load_hdus=False, do_not_scale_image_data=True)
         except (OSError, AstropyUserWarning, ValueError) as error:
             raise InputError(f"{self.path}: not a readable FITS file ({error})") from None
         try:
@@ -132,7 +133,13 @@ class FitsImage:
                 if any(n != 1 for n in extra):
                     raise InputError(f"{self.path}: science HDU must be a 2-D image, got {science.shape}")
             self.shape = (int(science.header["NAXIS2"]), int(science.header["NAXIS1"]))
-            self._section = science.section
+            # uncompressed: a memory map of the raw values (slicing reads only the region); compressed: tiles
+            self._section = science.section if isinstance(science, fits.CompImageHDU) else science.data
+            self._scaling = (
+                float(self.header.get("BSCALE", 1.0)),
+                float(self.header.get("BZERO", 0.0)),
+                self.header.get("BLANK") if self.header.get("BITPIX", -32) > 0 else None,
+            )
             self._dq = self._dq_section(dq)
             self._mask_file = _read_mask_file(mask_file, self.shape) if mask_file is not None else None
             self.wcs = celestial_wcs(self.header)
@@ -162,7 +169,8 @@ class FitsImage:
                 f"{self.path}: data-quality HDU {dq!r} must have the science image's shape {self.shape}, "
                 f"got {self._hdul[index].shape}"
             )
-        return self._hdul[index].section
+        hdu = self._hdul[index]
+        return hdu.section if isinstance(hdu, fits.CompImageHDU) else hdu.data
 
     def _check_readable(self) -> None:
         """Read the last row: a file cut short fails here, with its name, not later mid-run."""
@@ -177,8 +185,14 @@ class FitsImage:
     def read(self, region: Region | None = None) -> np.ndarray:
         """Pixels of ``region`` (default: all) as native float32, BSCALE/BZERO applied, bad pixels kept."""
         ys, xs = self._region(region).slices
-        data = self._section[..., ys, xs]
-        return np.asarray(data, dtype=np.float32).reshape(ys.stop - ys.start, xs.stop - xs.start)
+        raw = np.asarray(self._section[..., ys, xs]).reshape(ys.stop - ys.start, xs.stop - xs.start)
+        bscale, bzero, blank = self._scaling
+        values = raw.astype(np.float64 if raw.dtype.itemsize > 2 and raw.dtype.kind in "iu" else np.float32)
+        if (bscale, bzero) != (1.0, 0.0):
+            values = values * bscale + bzero
+        if blank is not None:
+            values[raw == blank] = np.nan
+        return values.astype(np.float32)
 
     def bad_pixels(self, region: Region | None = None, data: np.ndarray | None = None) -> np.ndarray:
         """Bad pixels of ``region``: not finite, flagged by the DQ extension or by the mask file."""
@@ -262,7 +276,8 @@ def write_image(
         header.add_history(f"sciimg: {line}")
     if provenance is not None:
         header[PROVENANCE_KEY] = (json.dumps(provenance, sort_keys=True), "sciimg provenance (JSON)")
-    out = np.asarray(data, dtype=np.float32) if np.dtype(dtype).kind == "f" else data
+    # a copy: astropy's scale() rewrites the array it is given in place
+    out = np.array(data, dtype=np.float32 if np.dtype(dtype).kind == "f" else np.float64)
     if source.is_primary:
         science: fits.PrimaryHDU | fits.ImageHDU = fits.PrimaryHDU(out, header=header)
         hdus: list[Any] = [science]

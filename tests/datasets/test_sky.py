@@ -1,0 +1,107 @@
+"""Sky tiles: ingest covers every pixel, splits by file; Noise2Void masking; sliding-window inference."""
+
+import h5py
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from sciimg.config import validate_config
+from sciimg.data.ingest import ingest
+from sciimg.data.ingest_sky import tile_regions
+from sciimg.data.sky_dataset import SkyDenoisingDataset, blind_spots
+from sciimg.errors import ConfigError
+from sciimg.inference.sliding_window import sliding_window
+from sciimg.io.fits import FitsImage
+from sciimg.io.store import SampleStore
+from sciimg.simulate.sky import simulate_sky_folder
+
+
+def sky_spec(**data):
+    spec = {
+        "modality": "sky",
+        "task": "denoising",
+        "seed": 1,
+        "data": {
+            "simulate": {"n_images": 5},
+            "split": {"train": 0.6, "val": 0.2, "test": 0.2},
+            "tile_size": 32,
+            "patch_size": 16,
+            **data,
+        },
+        "model": {"backbone": "unet"},
+    }
+    return validate_config({"experiments": {"sky": spec}})["experiments"]["sky"]
+
+
+@pytest.fixture(scope="module")
+def sky_stores(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sky")
+    folder = simulate_sky_folder(root / "raw", 5, seed=2, shape=[40, 50], stars=[5, 10], galaxies=[1, 2])
+    return folder, ingest([str(folder)], root / "stores", sky_spec())
+
+
+def test_tiles_cover_every_pixel_flush_with_the_edges():
+    regions = tile_regions((40, 50), 32)
+    covered = np.zeros((40, 50), int)
+    for r in regions:
+        assert r.y1 - r.y0 == 32 and r.x1 - r.x0 == 32
+        covered[r.slices] += 1
+    assert covered.min() >= 1 and len(regions) == 4
+    small = tile_regions((20, 70), 32)
+    assert [(r.y0, r.y1) for r in small] == [(0, 20)] * len(small) and small[-1].x1 == 70
+
+
+def test_ingest_splits_by_file_and_stores_the_pixels(sky_stores):
+    folder, stores = sky_stores
+    files = {split: set(SampleStore(path).meta()["file"].tolist()) for split, path in stores.items()}
+    assert files["train"].isdisjoint(files["val"]) and files["train"].isdisjoint(files["test"])
+    assert sum(len(f) for f in files.values()) == 5
+    store = SampleStore(stores["train"])
+    assert store.keys == ["image", "target", "mask"] and len(store) == 4 * len(files["train"])
+    meta, names = store.meta(), store.extra()["files"]
+    row = 3
+    with FitsImage(folder / names[meta["file"][row]]) as image:
+        y0, x0 = meta["y0"][row], meta["x0"][row]
+        expected = image.read()[y0 : y0 + 32, x0 : x0 + 32]
+    np.testing.assert_array_equal(store[row]["image"][0], expected)
+    assert 0.5 < meta["sigma"][row] < 100
+
+
+def test_supervised_needs_truth_and_noise2void_does_not(sky_stores, tmp_path):
+    _, stores = sky_stores
+    plain = tmp_path / "plain.h5"
+    with h5py.File(stores["test"]) as src, h5py.File(plain, "w") as dst:
+        for key in ("image", "mask", "meta", "extra"):
+            src.copy(key, dst)
+        dst.attrs.update(src.attrs)
+    with pytest.raises(ConfigError, match="training_target 'clean' needs clean truth"):
+        SkyDenoisingDataset(plain)
+    item = SkyDenoisingDataset(plain, train=True, training_target="noise2void", patch_size=16)[(0, 0)]
+    assert item["image"].shape == (1, 16, 16) and item["valid"].sum() >= 1
+
+
+def test_blind_spots_take_a_neighbour_never_themselves():
+    rng = np.random.default_rng(0)
+    image = rng.normal(size=(32, 32)).astype(np.float32)
+    usable = np.ones_like(image, bool)
+    usable[:, :4] = False
+    masked, spots = blind_spots(image, usable, 0.05, rng)
+    assert spots.sum() == round(0.05 * usable.sum()) and not spots[:, :4].any()
+    changed = masked != image
+    assert changed[spots].mean() > 0.95 and not changed[~spots].any()
+    for y, x in zip(*np.nonzero(spots), strict=True):
+        window = image[max(y - 2, 0) : y + 3, max(x - 2, 0) : x + 3]
+        assert masked[y, x] in window
+
+
+def test_sliding_window_equals_whole_image_inference():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 1, 3, padding=1)).eval()
+    image = np.random.default_rng(1).normal(size=(2, 70, 90)).astype(np.float32)
+    with torch.no_grad():
+        whole = net(torch.from_numpy(image)[None])[0].numpy()
+    tiled = sliding_window(lambda region: image[(slice(None), *region)], (70, 90), net, 32, overlap=0.5, batch_size=3)
+    # window margins (8 px) exceed the net's 2-px reach: the blend of exact pieces is exact, border included
+    np.testing.assert_allclose(tiled, whole, rtol=1e-4, atol=1e-6)
+    assert np.isfinite(tiled).all() and tiled.shape == (1, 70, 90)
