@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from sciimg.data.sky_scale import anscombe, inverse_anscombe
+
 FILTER_WIDTHS = (0.5, 0.75, 1.0, 1.5, 2.0)
 
 
@@ -43,16 +45,6 @@ class Tile:
         local = ndimage.generic_filter(values, np.nanmedian, size=5, mode="nearest")
         out = np.where(self.usable, values, local)
         return np.where(np.isfinite(out), out, self.background)
-
-
-def anscombe(electrons: np.ndarray, read_noise_e: float) -> np.ndarray:
-    """Generalised Anscombe transform of Poisson + Gaussian noise (electrons): unit noise variance."""
-    return 2.0 * np.sqrt(np.clip(electrons + 3.0 / 8.0 + read_noise_e**2, 0.0, None))
-
-
-def inverse_anscombe(values: np.ndarray, read_noise_e: float) -> np.ndarray:
-    """Algebraic inverse of :func:`anscombe` (unbiased enough at sky levels above ~20 electrons)."""
-    return (values / 2.0) ** 2 - 3.0 / 8.0 - read_noise_e**2
 
 
 class SkyDenoiser:

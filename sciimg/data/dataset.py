@@ -132,7 +132,8 @@ class StoreDataModule(L.LightningDataModule):
         pin_memory: page-locked batches for faster host-to-GPU copies.
         channels_last: hand images over in channels-last memory layout (2D and 3D).
         dataset_options: options of the modality's dataset: ``time_window`` and ``time_axis``
-            (temperature fields); ``training_target``, ``patch_size``, ``blind_spot_fraction`` (sky).
+            (temperature fields); ``training_target``, ``patch_size``, ``blind_spot_fraction``,
+            ``crops_per_tile`` (sky).
     """
 
     def __init__(

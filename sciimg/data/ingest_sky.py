@@ -21,9 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from astropy.io import fits
 from astropy.stats import mad_std
 
 from sciimg.data.ingest import split_indices
+from sciimg.data.sky_scale import detector_noise
 from sciimg.errors import InputError
 from sciimg.io.fits import FitsImage, Region
 from sciimg.io.store import StoreWriter
@@ -31,7 +33,15 @@ from sciimg.provenance import provenance
 from sciimg.simulate.sky import TRUTH_SUFFIX
 
 log = logging.getLogger(__name__)
-TILE_COLUMNS = {"file": np.int64, "y0": np.int64, "x0": np.int64, "background": np.float32, "sigma": np.float32}
+TILE_COLUMNS = {
+    "file": np.int64,
+    "y0": np.int64,
+    "x0": np.int64,
+    "background": np.float32,
+    "sigma": np.float32,
+    "gain": np.float32,
+    "read_noise_e": np.float32,
+}
 FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fits.fz")
 
 
@@ -120,18 +130,22 @@ def ingest_sky(inputs: list[Path], out_dir: Path, spec: Mapping[str, Any]) -> di
     return outputs
 
 
-def _tiles(
-    plans: list, tile: int, truth: bool
-) -> Iterator[tuple[int, Region, np.ndarray, np.ndarray, np.ndarray | None]]:
-    """Per tile: file index, region, pixels (NaN where bad), usable-pixel mask, clean truth (or None)."""
-    for index, file, shape, _ in plans:
+def _tiles(plans: list, tile: int, truth: bool) -> Iterator[tuple[tuple, np.ndarray, np.ndarray, np.ndarray | None]]:
+    """Per tile: (file index, region, gain, read noise), pixels (NaN where bad), usable mask, clean truth or None."""
+    for index, file, shape, header in plans:
+        gain, read_noise = detector_noise(fits.Header.fromstring(header))
         with contextlib.ExitStack() as files:
             image = files.enter_context(FitsImage(file))
             clean = files.enter_context(FitsImage(truth_path(file), "CLEAN")) if truth else None
             for region in tile_regions(shape, tile):
                 values = image.read(region)
                 good = ~image.bad_pixels(region, values)
-                yield index, region, np.where(good, values, np.nan), good, clean.read(region) if clean else None
+                yield (
+                    (index, region, gain, read_noise),
+                    np.where(good, values, np.nan),
+                    good,
+                    clean.read(region) if clean else None,
+                )
 
 
 def _write_split(path: Path, plans: list, tile: int, truth: bool, attrs: dict[str, Any], extra: dict) -> None:
@@ -145,9 +159,10 @@ def _write_split(path: Path, plans: list, tile: int, truth: bool, attrs: dict[st
         layouts["target"] = ((1, tile, tile), np.float32)
     meta = {name: np.zeros(n_tiles, dtype) for name, dtype in TILE_COLUMNS.items()}
     with StoreWriter(path, n_tiles, layouts, None, extra, attrs) as store:
-        for row, (index, region, values, good, clean) in enumerate(_tiles(plans, tile, truth)):
+        for row, ((index, region, gain, read_noise), values, good, clean) in enumerate(_tiles(plans, tile, truth)):
             background, sigma = noise_level(values)
-            for name, value in zip(TILE_COLUMNS, (index, region.y0, region.x0, background, sigma), strict=True):
+            columns = (index, region.y0, region.x0, background, sigma, gain, read_noise)
+            for name, value in zip(TILE_COLUMNS, columns, strict=True):
                 meta[name][row] = value
             block = {
                 "image": _padded(values, tile, np.nan)[None, None],

@@ -1,8 +1,8 @@
 """Samples of a sky-tile store for denoising: normalised noisy pixels in, clean (or blind-spot) target out.
 
-Pixels are normalised per tile, ``(x - sky) / sigma`` (the store's per-tile sky level and
-MAD noise), so images of any depth and gain look alike to the network; predictions are
-scaled back the same way.
+Pixels are put on a scale of unit noise per tile (:class:`~sciimg.data.sky_scale.TileScale`:
+the Anscombe transform when gain and read noise are known, else ``(x - sky) / sigma``), so
+images of any depth and gain look alike to the network; predictions are mapped back.
 
 ``training_target``:
 
@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from sciimg.data.sky_scale import TileScale
 from sciimg.errors import ConfigError
 from sciimg.io.store import SampleStore
 
@@ -68,6 +69,7 @@ class SkyDenoisingDataset(Dataset):
         training_target: ``clean`` or ``noise2void``.
         patch_size: side of a training crop.
         blind_spot_fraction: fraction of usable pixels masked per item (noise2void).
+        crops_per_tile: training crops drawn from each tile per epoch.
     """
 
     def __init__(
@@ -78,6 +80,7 @@ class SkyDenoisingDataset(Dataset):
         training_target: str = "clean",
         patch_size: int = 64,
         blind_spot_fraction: float = 0.02,
+        crops_per_tile: int = 1,
     ) -> None:
         if training_target not in TRAINING_TARGETS:
             raise ConfigError(f"data.training_target must be one of {list(TRAINING_TARGETS)}, got {training_target!r}")
@@ -89,8 +92,12 @@ class SkyDenoisingDataset(Dataset):
             )
         self.train, self.seed, self.training_target = train, seed, training_target
         self.patch_size, self.blind_spot_fraction = patch_size, blind_spot_fraction
+        self.crops_per_tile = crops_per_tile if train else 1
         meta = self.store.meta()
-        self.background, self.sigma = meta["background"], meta["sigma"]
+        self.scales = [
+            TileScale(*(float(meta[k][row]) for k in ("background", "sigma", "gain", "read_noise_e")))
+            for row in range(len(self.store))
+        ]
 
     @property
     def in_channels(self) -> int:
@@ -101,25 +108,25 @@ class SkyDenoisingDataset(Dataset):
         return 2
 
     def __len__(self) -> int:
-        return len(self.store)
+        return len(self.store) * self.crops_per_tile
 
     def normalised(self, index: int) -> dict[str, np.ndarray]:
-        """Image, usable mask and clean target (if stored) of one tile, normalised, NaN -> 0."""
+        """Image, usable mask and clean target (if stored) of one tile on the network's scale, NaN -> 0."""
         sample = self.store[index]
         usable = sample["mask"][0].astype(bool) & np.isfinite(sample["image"][0])
-        scale = np.float32(1.0 / self.sigma[index])
-        image = np.where(usable, (sample["image"][0] - self.background[index]) * scale, 0.0).astype(np.float32)
-        out = {"image": image, "usable": usable}
+        scale = self.scales[index]
+        out = {"image": np.where(usable, scale.forward(sample["image"][0]), 0.0).astype(np.float32), "usable": usable}
         if "target" in sample:
             clean = sample["target"][0]
             finite = np.isfinite(clean)
-            out["clean"] = np.where(finite, (clean - self.background[index]) * scale, 0.0).astype(np.float32)
+            out["clean"] = np.where(finite, scale.forward(clean), 0.0).astype(np.float32)
             out["clean_valid"] = finite
         return out
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict[str, torch.Tensor]:
-        epoch, index = key if isinstance(key, tuple) else (0, key)
-        rng = np.random.default_rng([self.seed, epoch if self.train else 0, index])
+        epoch, item = key if isinstance(key, tuple) else (0, key)
+        rng = np.random.default_rng([self.seed, epoch if self.train else 0, item])
+        index = item % len(self.store)
         arrays = self.normalised(index)
         if self.train:
             arrays = self._crop_and_turn(arrays, rng)

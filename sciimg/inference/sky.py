@@ -20,6 +20,7 @@ from astropy.io import fits
 from sciimg.baselines.sky_denoise import Tile
 from sciimg.data.ingest_sky import noise_level
 from sciimg.data.sky_dataset import SkyDenoisingDataset
+from sciimg.data.sky_scale import TileScale, detector_noise
 from sciimg.errors import InputError
 from sciimg.inference.load import TrainedModel
 from sciimg.inference.sliding_window import sliding_window
@@ -44,19 +45,17 @@ def tile_header(header_text: str, y0: int, x0: int) -> fits.Header:
 def store_tiles(store: SampleStore) -> Iterator[Tile]:
     """Every tile of a store with its sky level, noise, and the GAIN/RDNOISE of its source file."""
     meta = store.meta()
-    headers = [fits.Header.fromstring(text) for text in store.extra()["headers"]]
     for row in range(len(store)):
         sample = store[row]
-        header = headers[int(meta["file"][row])]
-        gain = header.get("GAIN")
-        read_noise = header.get("RDNOISE")
+        gain, read_noise = float(meta["gain"][row]), float(meta["read_noise_e"][row])
+        known = np.isfinite(gain) and np.isfinite(read_noise)
         yield Tile(
             image=sample["image"][0].astype(np.float64),
             usable=sample["mask"][0].astype(bool) & np.isfinite(sample["image"][0]),
             background=float(meta["background"][row]),
             sigma=float(meta["sigma"][row]),
-            gain=float(gain) if gain else None,
-            read_noise_e=float(read_noise) if read_noise is not None and gain else None,
+            gain=gain if known else None,
+            read_noise_e=read_noise if known else None,
         )
 
 
@@ -114,8 +113,7 @@ class SkyModel(TrainedModel):
         outputs = []
         for index in range(len(dataset)):
             arrays = dataset.normalised(index)
-            denoised = self.predict_normalised(arrays["image"], arrays["usable"])
-            outputs.append(denoised * dataset.sigma[index] + dataset.background[index])
+            outputs.append(dataset.scales[index].inverse(self.predict_normalised(arrays["image"], arrays["usable"])))
         return np.stack(outputs).astype(np.float32)
 
     def predict_file(self, path: str | os.PathLike, output: str | os.PathLike) -> Path:
@@ -125,8 +123,8 @@ class SkyModel(TrainedModel):
             usable = ~source.bad_pixels(data=values)
             if not usable.any():
                 raise InputError(f"{path}: image has no usable pixel (all NaN, inf or flagged bad)")
-            background, sigma = noise_level(np.where(usable, values, np.nan))
-            denoised = self.predict_normalised((values - background) / sigma, usable) * sigma + background
+            scale = TileScale(*noise_level(np.where(usable, values, np.nan)), *detector_noise(source.header))
+            denoised = scale.inverse(self.predict_normalised(np.where(usable, scale.forward(values), 0.0), usable))
             denoised[~usable] = np.nan
             history = [f"denoised by {self.metadata.get('backbone')} ({self.path.name})"]
             sources = [path, self.path / "model.ckpt"]

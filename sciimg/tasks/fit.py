@@ -81,7 +81,7 @@ def training_hash(spec: Mapping[str, Any], task: torch.nn.Module | None = None) 
 
 DATASET_KEYS = {
     "climate": ("time_window", "time_axis"),
-    "sky": ("training_target", "patch_size", "blind_spot_fraction"),
+    "sky": ("training_target", "patch_size", "blind_spot_fraction", "crops_per_tile"),
 }
 
 

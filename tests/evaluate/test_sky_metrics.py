@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from sciimg.baselines.sky_denoise import SKY_DENOISERS, Tile, anscombe, inverse_anscombe
+from sciimg.baselines.sky_denoise import SKY_DENOISERS, Tile
 from sciimg.data.ingest_sky import noise_level
+from sciimg.data.sky_scale import TileScale, anscombe, inverse_anscombe
 from sciimg.evaluate.sky import compare, tile_scores
 from sciimg.simulate.sky import SkyOptions, simulate_image
 
@@ -56,3 +57,19 @@ def test_comparison_uses_the_target_of_the_training_kind():
     assert supervised["psnr_gain_over_bm3d_db"] == pytest.approx(0.5) and not supervised["targets_met"]
     n2v = compare(methods, "unet", "noise2void")
     assert n2v["targets_met"] and n2v["best_classical"] == "bm3d"
+
+
+def test_tile_scale_round_trips_and_gives_unit_noise():
+    rng = np.random.default_rng(1)
+    gain, read_noise, sky = 2.0, 5.0, 400.0
+    clean = np.full(100_000, sky / gain)
+    clean[:50_000] += 3000.0  # a bright half: Poisson noise is larger there in ADU
+    noisy = (rng.poisson(clean * gain) + rng.normal(0, read_noise, clean.size)) / gain
+    stabilised = TileScale(sky / gain, 10.0, gain, read_noise)
+    assert stabilised.stabilised
+    np.testing.assert_allclose(stabilised.inverse(stabilised.forward(noisy)), noisy, rtol=1e-4, atol=1e-3)
+    z = stabilised.forward(noisy) - stabilised.forward(clean)
+    assert abs(z[:50_000].std() - 1) < 0.03 and abs(z[50_000:].std() - 1) < 0.03
+    plain = TileScale(sky / gain, 10.0)
+    assert not plain.stabilised and plain.forward(np.array([210.0]))[0] == pytest.approx(1.0)
+    np.testing.assert_allclose(plain.inverse(plain.forward(noisy)), noisy, rtol=1e-5)
