@@ -108,6 +108,7 @@ def ingest_sky(inputs: list[Path], out_dir: Path, spec: Mapping[str, Any]) -> di
     for index, path in enumerate(files):
         with FitsImage(path, options.get("hdu"), options.get("dq")) as image:
             plans.append((index, path, image.shape, image.header.tostring()))
+    stabilised = all(np.isfinite(detector_noise(fits.Header.fromstring(h))).all() for *_, h in plans)
     has_truth = [truth_path(p) is not None for p in files]
     if any(has_truth) and not all(has_truth):
         missing = [str(p) for p, t in zip(files, has_truth, strict=True) if not t][:3]
@@ -120,20 +121,24 @@ def ingest_sky(inputs: list[Path], out_dir: Path, spec: Mapping[str, Any]) -> di
         "normalisation": "per tile: (x - median) / MAD standard deviation of usable pixels",
         "units": {"image": "adu", "target": "adu"},
         "tile_size": tile,
+        "pixel_scale": "anscombe" if stabilised else "standardised",
         "provenance": provenance(spec, files, spec["seed"]),
     }
     extra = {"files": np.array([p.name for p in files]), "headers": np.array([h for *_, h in plans])}
     outputs = {}
     for split, chosen in splits.items():
         outputs[split] = out_dir / f"{split}.h5"
-        _write_split(outputs[split], [plans[i] for i in chosen], tile, all(has_truth), {**attrs, "split": split}, extra)
+        chosen_plans = [plans[i] for i in chosen]
+        _write_split(outputs[split], chosen_plans, tile, all(has_truth), stabilised, {**attrs, "split": split}, extra)
     return outputs
 
 
-def _tiles(plans: list, tile: int, truth: bool) -> Iterator[tuple[tuple, np.ndarray, np.ndarray, np.ndarray | None]]:
+def _tiles(
+    plans: list, tile: int, truth: bool, stabilised: bool
+) -> Iterator[tuple[tuple, np.ndarray, np.ndarray, np.ndarray | None]]:
     """Per tile: (file index, region, gain, read noise), pixels (NaN where bad), usable mask, clean truth or None."""
     for index, file, shape, header in plans:
-        gain, read_noise = detector_noise(fits.Header.fromstring(header))
+        gain, read_noise = detector_noise(fits.Header.fromstring(header)) if stabilised else (np.nan, np.nan)
         with contextlib.ExitStack() as files:
             image = files.enter_context(FitsImage(file))
             clean = files.enter_context(FitsImage(truth_path(file), "CLEAN")) if truth else None
@@ -148,7 +153,9 @@ def _tiles(plans: list, tile: int, truth: bool) -> Iterator[tuple[tuple, np.ndar
                 )
 
 
-def _write_split(path: Path, plans: list, tile: int, truth: bool, attrs: dict[str, Any], extra: dict) -> None:
+def _write_split(
+    path: Path, plans: list, tile: int, truth: bool, stabilised: bool, attrs: dict[str, Any], extra: dict
+) -> None:
     """Write the tiles of some images, one tile at a time."""
     n_tiles = sum(len(tile_regions(shape, tile)) for _, _, shape, _ in plans)
     layouts: dict[str, tuple[tuple[int, ...], Any]] = {
@@ -159,7 +166,9 @@ def _write_split(path: Path, plans: list, tile: int, truth: bool, attrs: dict[st
         layouts["target"] = ((1, tile, tile), np.float32)
     meta = {name: np.zeros(n_tiles, dtype) for name, dtype in TILE_COLUMNS.items()}
     with StoreWriter(path, n_tiles, layouts, None, extra, attrs) as store:
-        for row, ((index, region, gain, read_noise), values, good, clean) in enumerate(_tiles(plans, tile, truth)):
+        for row, ((index, region, gain, read_noise), values, good, clean) in enumerate(
+            _tiles(plans, tile, truth, stabilised)
+        ):
             background, sigma = noise_level(values)
             columns = (index, region.y0, region.x0, background, sigma, gain, read_noise)
             for name, value in zip(TILE_COLUMNS, columns, strict=True):

@@ -29,6 +29,13 @@ def _field_card(spec: Mapping[str, Any], attrs: Mapping[str, Any]) -> dict[str, 
     return {"field": {**field, "masks": attrs["masks"], "noise_std_k": attrs["noise_std_k"]}}
 
 
+def _sky_card(spec: Mapping[str, Any], attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """Sky models: how they were trained and the pixel scale they work on."""
+    if attrs["modality"] != "sky":
+        return {}
+    return {"sky": {"training_target": spec["data"]["training_target"], "pixel_scale": attrs["pixel_scale"]}}
+
+
 def export_model(
     checkpoint: str | os.PathLike,
     train_store: str | os.PathLike,
@@ -66,7 +73,7 @@ def export_model(
         "quality_cuts": attrs.get("quality_cuts"),
         "provenance": attrs["provenance"],
         **_field_card(spec, attrs),
-        **({"sky": {"training_target": spec["data"]["training_target"]}} if attrs["modality"] == "sky" else {}),
+        **_sky_card(spec, attrs),
         **(extra_card or {}),
     }
     try:

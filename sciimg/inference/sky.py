@@ -116,6 +116,18 @@ class SkyModel(TrainedModel):
             outputs.append(dataset.scales[index].inverse(self.predict_normalised(arrays["image"], arrays["usable"])))
         return np.stack(outputs).astype(np.float32)
 
+    def detector_noise(self, source: FitsImage) -> tuple[float, float]:
+        """Gain and read noise when the model works on the Anscombe scale (NaN: standardised scale)."""
+        if self.metadata["sky"]["pixel_scale"] != "anscombe":
+            return float("nan"), float("nan")
+        gain, read_noise = detector_noise(source.header)
+        if not np.isfinite(gain):
+            raise InputError(
+                f"{source.path}: this model works on the Anscombe scale and needs the detector's GAIN "
+                "(electrons/ADU) and RDNOISE (electrons) header cards, which this image lacks"
+            )
+        return gain, read_noise
+
     def predict_file(self, path: str | os.PathLike, output: str | os.PathLike) -> Path:
         """Denoise a FITS image; the output keeps its headers and WCS (bad pixels stay NaN)."""
         with FitsImage(path) as source:
@@ -123,7 +135,7 @@ class SkyModel(TrainedModel):
             usable = ~source.bad_pixels(data=values)
             if not usable.any():
                 raise InputError(f"{path}: image has no usable pixel (all NaN, inf or flagged bad)")
-            scale = TileScale(*noise_level(np.where(usable, values, np.nan)), *detector_noise(source.header))
+            scale = TileScale(*noise_level(np.where(usable, values, np.nan)), *self.detector_noise(source))
             denoised = scale.inverse(self.predict_normalised(np.where(usable, scale.forward(values), 0.0), usable))
             denoised[~usable] = np.nan
             history = [f"denoised by {self.metadata.get('backbone')} ({self.path.name})"]
