@@ -112,6 +112,7 @@ def check_experiment(name: str, experiment: Mapping[str, Any]) -> None:
         _check_climate_data(key, data)
     else:
         _check_sky_data(key, data)
+        _check_sky_model(key, experiment["model"])
     from sciimg.tasks.fit import input_layout, task_options
 
     in_channels, spatial_dims = input_layout(experiment)
@@ -151,6 +152,26 @@ def _check_climate_data(key: str, data: Mapping[str, Any]) -> None:
     grid = (data.get("simulate") or {}).get("grid")
     if grid and (grid["lat_min"] >= grid["lat_max"] or grid["lon_min"] >= grid["lon_max"]):
         raise ConfigError(f"{key}.data.simulate.grid must have lat_min < lat_max and lon_min < lon_max, got {grid}")
+
+
+WINDOW_WIDE_NORMS = ("group", "instance")
+
+
+def _window_wide_norms(options: Any) -> list[str]:
+    """Norm layers named anywhere in nested backbone options that normalise over a whole input."""
+    if isinstance(options, Mapping):
+        found = [v for k, v in options.items() if k == "norm" and v in WINDOW_WIDE_NORMS]
+        return found + [n for v in options.values() for n in _window_wide_norms(v)]
+    return []
+
+
+def _check_sky_model(key: str, model: Mapping[str, Any]) -> None:
+    norms = _window_wide_norms(model.get("backbone_options", {}))
+    if norms:
+        raise ConfigError(
+            f"{key}.model.backbone_options: norm {norms[0]!r} normalises over a whole input window, so a large "
+            "image predicted window by window would depend on the tiling; use 'batch' (or 'none')"
+        )
 
 
 def _check_sky_data(key: str, data: Mapping[str, Any]) -> None:

@@ -131,3 +131,28 @@ def test_camera_that_is_not_a_geometry_is_a_config_error(tmp_path):
     config["experiments"]["cherenkov_energy"]["data"]["simulate"]["camera"] = str(bad)
     with pytest.raises(ConfigError, match=r"data.simulate.camera: .*notes.fits: not a readable camera geometry"):
         validate_config(config)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda e: e["model"]["backbone_options"]["encoder_options"].update(norm="group"),
+            r"experiments\.sky_denoise\.model\.backbone_options: norm 'group' normalises over a whole input window",
+        ),
+        (lambda e: e["data"].update(patch_size=512), r"data\.patch_size must not exceed tile_size 128, got 512"),
+        (
+            lambda e: e["data"]["simulate"].update(fwhm_px=[4.0, 2.0]),
+            r"simulate\.fwhm_px must be a \[low, high\] range",
+        ),
+        (
+            lambda e: e.update(baselines=["kriging"]),
+            r"baselines must be among \['gaussian_filter', .*'bm3d'\] for sky denoising, got \['kriging'\]",
+        ),
+    ],
+)
+def test_bad_sky_config_is_one_clear_error(edit, message):
+    config = copy.deepcopy(DEFAULT)
+    edit(config["experiments"]["sky_denoise"])
+    with pytest.raises(ConfigError, match=message):
+        validate_config(config)

@@ -9,13 +9,18 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+import torch
 import xarray as xr
 import yaml
 from astropy.io import fits
 from astropy.table import Table
 
-from sciimg.io.fits import header_cards, read_image
+from sciimg.data.sky_scale import TileScale
+from sciimg.inference.load import load_model
+from sciimg.inference.sky import sampled_noise_level
+from sciimg.io.fits import FitsImage, header_cards, read_image
 from sciimg.io.store import SampleStore
+from sciimg.simulate.sky import SkyOptions, simulate_image
 
 ROOT = Path(__file__).parents[1]
 TINY = ROOT / "tests" / "data" / "tiny.yaml"
@@ -314,3 +319,28 @@ def test_sky_experiment_outputs_keep_headers_and_wcs(workflow_run, tmp_path):
     assert "sciimg: denoised by unet" in str(written.header["HISTORY"]) and "BADPIX" in fits.open(out)
     report = (workflow_run / "results" / "report.html").read_text()
     assert f"{SKY} (denoising)" in report and "unet vs classical" in report
+
+
+def test_sky_model_on_an_image_larger_than_a_window_equals_whole_image_inference(workflow_run, tmp_path):
+    model = load_model(workflow_run / "results" / SKY / "model")
+    sim = simulate_image(SkyOptions(shape=(300, 280), stars=(30, 30)), np.random.default_rng(0))
+    dq = np.zeros(sim.image_adu.shape, np.uint8)
+    dq[:, 100] = 1  # a bad column, flagged in a DQ extension
+    sim.image_adu[5, 7] = np.nan
+    path = tmp_path / "mef.fits"
+    science = fits.ImageHDU(sim.image_adu, header=sim.header, name="SCI")
+    fits.HDUList([fits.PrimaryHDU(), science, fits.ImageHDU(dq, name="DQ")]).writeto(path)
+    model.predict_file(path, tmp_path / "out.fits")
+    with FitsImage(path) as source:
+        scale = TileScale(*sampled_noise_level(source), *model.detector_noise(source))
+        values = source.read()
+        usable = ~source.bad_pixels(data=values)
+    stacked = np.stack([np.where(usable, scale.forward(values), 0.0), usable]).astype(np.float32)
+    with torch.no_grad():
+        whole = scale.inverse(model._predict_windows(torch.from_numpy(stacked)[None])[0, 0].numpy())
+    with fits.open(tmp_path / "out.fits") as out:
+        assert [h.name for h in out] == ["PRIMARY", "SCI", "BADPIX"]
+        tiled = out["SCI"].data
+        np.testing.assert_array_equal(out["BADPIX"].data == 1, ~usable)
+    assert np.isnan(tiled[~usable]).all() and usable.sum() == 300 * 280 - 300 - 1
+    np.testing.assert_allclose(tiled[usable], whole[usable], rtol=1e-4, atol=1e-4 * scale.sigma)

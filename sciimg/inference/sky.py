@@ -25,7 +25,7 @@ from sciimg.errors import InputError
 from sciimg.inference.load import TrainedModel
 from sciimg.inference.sliding_window import sliding_window
 from sciimg.io.atomic import atomic_path
-from sciimg.io.fits import PROVENANCE_KEY, FitsImage, write_image
+from sciimg.io.fits import PROVENANCE_KEY, FitsImage, FitsImageWriter, Region
 from sciimg.io.store import SampleStore
 from sciimg.provenance import provenance
 
@@ -94,18 +94,33 @@ def read_tile_images(path: str | os.PathLike) -> np.ndarray:
         raise InputError(f"{path}: not a tile file written by sciimg ({error})") from None
 
 
+def sampled_noise_level(source: FitsImage, n_rows: int = 64) -> tuple[float, float]:
+    """Sky level and noise of an image from ``n_rows`` evenly spaced rows (bounded memory)."""
+    rows = np.unique(np.linspace(0, source.shape[0] - 1, min(n_rows, source.shape[0])).astype(int))
+    values = []
+    for y in rows:
+        region = Region(int(y), int(y) + 1, 0, source.shape[1])
+        row = source.read(region)
+        values.append(np.where(source.bad_pixels(region, row), np.nan, row))
+    values = np.concatenate(values)
+    if np.isfinite(values).sum() < 16:
+        raise InputError(f"{source.path}: image has (almost) no usable pixel: all NaN, inf or flagged bad")
+    return noise_level(values)
+
+
 class SkyModel(TrainedModel):
-    """A trained sky denoiser: normalises like training, runs by sliding window, returns ADU."""
+    """A trained sky denoiser: the training scale, sliding-window inference, ADU out."""
+
+    def _predict_windows(self, batch: torch.Tensor) -> torch.Tensor:
+        """Windows ``(B, 2, y, x)`` (image on the network's scale, usable mask) -> predictions ``(B, 1, y, x)``."""
+        batch = batch.to(self.device)
+        return self.task.predict_step({"image": batch[:, :1], "mask": batch[:, 1:]})["prediction"]
 
     def predict_normalised(self, image: np.ndarray, usable: np.ndarray) -> np.ndarray:
-        """Denoised ``(Y, X)`` image from a normalised one (unusable pixels 0), by sliding window."""
+        """Denoised ``(Y, X)`` image from one on the network's scale (unusable pixels 0), by sliding window."""
         stacked = np.stack([np.where(usable, image, 0.0), usable]).astype(np.float32)
-
-        def predict(batch: torch.Tensor) -> torch.Tensor:
-            batch = batch.to(self.device)
-            return self.task.predict_step({"image": batch[:, :1], "mask": batch[:, 1:]})["prediction"]
-
-        return sliding_window(lambda region: stacked[(slice(None), *region)], image.shape, predict, WINDOW, OVERLAP)[0]
+        read = lambda region: stacked[(slice(None), *region)]  # noqa: E731
+        return sliding_window(read, image.shape, self._predict_windows, WINDOW, OVERLAP)[0]
 
     def predict_store(self, store_path: str | os.PathLike) -> np.ndarray:
         """Denoised tiles (ADU) of every sample of a store."""
@@ -129,18 +144,37 @@ class SkyModel(TrainedModel):
         return gain, read_noise
 
     def predict_file(self, path: str | os.PathLike, output: str | os.PathLike) -> Path:
-        """Denoise a FITS image; the output keeps its headers and WCS (bad pixels stay NaN)."""
+        """Denoise a FITS image of any size; the output keeps its headers and WCS (bad pixels NaN).
+
+        The image is read window by window from the memory-mapped file and the output is
+        written row block by row block, so memory does not grow with the image height.
+        """
         with FitsImage(path) as source:
-            values = source.read()
-            usable = ~source.bad_pixels(data=values)
-            if not usable.any():
-                raise InputError(f"{path}: image has no usable pixel (all NaN, inf or flagged bad)")
-            scale = TileScale(*noise_level(np.where(usable, values, np.nan)), *self.detector_noise(source))
-            denoised = scale.inverse(self.predict_normalised(np.where(usable, scale.forward(values), 0.0), usable))
-            denoised[~usable] = np.nan
+            scale = TileScale(*sampled_noise_level(source), *self.detector_noise(source))
+
+            def read(region: tuple[slice, slice]) -> np.ndarray:
+                box = Region(region[0].start, region[0].stop, region[1].start, region[1].stop)
+                values = source.read(box)
+                usable = ~source.bad_pixels(box, values)
+                return np.stack([np.where(usable, scale.forward(values), 0.0), usable]).astype(np.float32)
+
+            def bad_rows(first: int, n_rows: int) -> np.ndarray:
+                return source.bad_pixels(Region(first, first + n_rows, 0, source.shape[1]))
+
+            def write(first: int, block: np.ndarray) -> None:
+                denoised = scale.inverse(block[0])
+                denoised[bad_rows(first, len(denoised))] = np.nan
+                writer.write(denoised)
+                blocks.append((first, len(denoised)))
+
             history = [f"denoised by {self.metadata.get('backbone')} ({self.path.name})"]
-            sources = [path, self.path / "model.ckpt"]
-            return write_image(output, denoised, source, history, provenance(inputs=sources), {"BADPIX": ~usable})
+            blocks: list[tuple[int, int]] = []
+            with FitsImageWriter(
+                output, source, history, provenance(inputs=[path, self.path / "model.ckpt"])
+            ) as writer:
+                sliding_window(read, source.shape, self._predict_windows, WINDOW, OVERLAP, sink=write)
+                writer.write_mask("BADPIX", (bad_rows(first, n) for first, n in blocks))
+        return Path(output)
 
 
 def predict_sky(model: SkyModel, inputs: list[Path], output: str | os.PathLike) -> Path:

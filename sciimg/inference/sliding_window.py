@@ -7,8 +7,8 @@ falls towards the window edge, and summed into the output. Each window's outer m
 sees padding instead of the true neighbours, so only the image's own border keeps such
 pixels, as whole-image inference would. With a margin wider than the network's reach,
 the result equals whole-image inference; the blend has no seams, and every pixel,
-including the image border, is covered. The output may itself be a memory map, so memory is bounded by the batch of
-windows, not by the image.
+including the image border, is covered. Finished rows can be handed on as soon as no
+later window touches them, so memory holds one window's depth of rows, not the image.
 """
 
 from __future__ import annotations
@@ -53,6 +53,9 @@ def _trim_margins(weight: np.ndarray, region: tuple[slice, ...], shape: tuple[in
     return trimmed
 
 
+Sink = Callable[[int, np.ndarray], None]
+
+
 def sliding_window(
     read: Callable[[tuple[slice, ...]], np.ndarray],
     shape: Sequence[int],
@@ -60,10 +63,14 @@ def sliding_window(
     window: int | Sequence[int],
     overlap: float = 0.25,
     batch_size: int = 4,
-    out: np.ndarray | None = None,
     out_channels: int = 1,
-) -> np.ndarray:
+    sink: Sink | None = None,
+) -> np.ndarray | None:
     """Predict a whole image window by window.
+
+    Windows are visited in order along the first axis; as soon as no later window can
+    touch a block of rows (first-axis slices), the block is final and goes to ``sink``, so
+    only one window's depth of rows is held at a time.
 
     Args:
         read: returns the input ``(C, *window)`` for a tuple of spatial slices.
@@ -72,10 +79,12 @@ def sliding_window(
         window: window size (per axis, or one for all); clipped to the image.
         overlap: fraction of a window shared with its neighbour (0 <= overlap < 1).
         batch_size: windows per call of ``predict``.
-        out: preallocated float32 output ``(out_channels, *shape)`` (e.g. a memory map).
+        sink: called as ``sink(first_row, block)`` with each final block
+            ``(out_channels, rows, *shape[1:])``, in order; without it the whole output is
+            assembled and returned.
 
     Returns:
-        the blended prediction ``(out_channels, *shape)``.
+        the blended prediction ``(out_channels, *shape)``, or None when a ``sink`` took it.
     """
     if not 0 <= overlap < 1:
         raise ValueError(f"overlap must be in [0, 1), got {overlap}")
@@ -84,21 +93,38 @@ def sliding_window(
     windows = tuple(min(w, n) for w, n in zip(windows, shape, strict=True))
     weight = gaussian_weight(windows)
     margins = [int(overlap * w / 2) for w in windows]
-    if out is None:
-        out = np.zeros((out_channels, *shape), np.float32)
-    else:
-        out[...] = 0
-    norm = np.zeros(shape, np.float32)
-    positions = list(itertools.product(*(window_starts(n, w, overlap) for n, w in zip(shape, windows, strict=True))))
-    for first in range(0, len(positions), batch_size):
-        batch_positions = positions[first : first + batch_size]
-        regions = [tuple(slice(s, s + w) for s, w in zip(p, windows, strict=True)) for p in batch_positions]
-        inputs = torch.from_numpy(np.stack([np.asarray(read(r), np.float32) for r in regions]))
-        with torch.no_grad():
-            outputs = predict(inputs).float().cpu().numpy()
-        for region, output in zip(regions, outputs, strict=True):
-            trimmed = _trim_margins(weight, region, shape, margins)
-            out[(slice(None), *region)] += output * trimmed
-            norm[region] += trimmed
-    out /= norm
-    return out
+    whole = np.zeros((out_channels, *shape), np.float32) if sink is None else None
+
+    def assemble(first: int, block: np.ndarray) -> None:
+        whole[:, first : first + block.shape[1]] = block
+
+    sink = sink or assemble
+    depth = windows[0]
+    total = np.zeros((out_channels, depth, *shape[1:]), np.float32)  # rows [offset, offset + depth)
+    norm = np.zeros((depth, *shape[1:]), np.float32)
+    offset = 0
+    rest = list(itertools.product(*(window_starts(n, w, overlap) for n, w in zip(shape[1:], windows[1:], strict=True))))
+    first_starts = window_starts(shape[0], depth, overlap)
+    for k, y in enumerate(first_starts):
+        positions = [(y, *p) for p in rest]
+        for first in range(0, len(positions), batch_size):
+            regions = [
+                tuple(slice(s, s + w) for s, w in zip(p, windows, strict=True))
+                for p in positions[first : first + batch_size]
+            ]
+            inputs = torch.from_numpy(np.stack([np.asarray(read(r), np.float32) for r in regions]))
+            with torch.no_grad():
+                outputs = predict(inputs).float().cpu().numpy()
+            for region, output in zip(regions, outputs, strict=True):
+                trimmed = _trim_margins(weight, region, shape, margins)
+                local = (slice(region[0].start - offset, region[0].stop - offset), *region[1:])
+                total[(slice(None), *local)] += output * trimmed
+                norm[local] += trimmed
+        done = first_starts[k + 1] if k + 1 < len(first_starts) else shape[0]
+        rows = done - offset
+        sink(offset, total[:, :rows] / norm[:rows])
+        total, norm = np.roll(total, -rows, axis=1), np.roll(norm, -rows, axis=0)
+        total[:, depth - rows :] = 0
+        norm[depth - rows :] = 0
+        offset = done
+    return whole

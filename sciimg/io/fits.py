@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -239,6 +239,95 @@ def read_image(
     return data, bad, image
 
 
+def _output_header(source: FitsImage, history: Sequence[str], provenance: Mapping[str, Any] | None) -> fits.Header:
+    """The source's science header (non-structural cards) with sciimg's HISTORY and provenance added."""
+    header = fits.Header()
+    _copy_cards(header, source.header)
+    for line in history:
+        header.add_history(f"sciimg: {line}")
+    if provenance is not None:
+        header[PROVENANCE_KEY] = (json.dumps(provenance, sort_keys=True), "sciimg provenance (JSON)")
+    return header
+
+
+def _stream_header(cards: fits.Header, shape: tuple[int, int], bitpix: int, extname: str | None) -> fits.Header:
+    """A complete HDU header (structural cards first) for writing an image row block by row block."""
+    header = fits.Header([("XTENSION", "IMAGE")] if extname else [("SIMPLE", True)])
+    header["BITPIX"], header["NAXIS"], header["NAXIS1"], header["NAXIS2"] = bitpix, 2, shape[1], shape[0]
+    if extname:
+        header["PCOUNT"], header["GCOUNT"], header["EXTNAME"] = 0, 1, extname
+    else:
+        header["EXTEND"] = True
+    for card in cards.cards:
+        if card.keyword != "EXTNAME" or not extname:
+            header.append(card, end=True)
+    return header
+
+
+class FitsImageWriter:
+    """Write a float32 image of a source's shape row block by row block, in constant memory, atomically.
+
+    The file has the source's layout and headers (as :func:`write_image`); masks follow as
+    ``uint8`` extensions, also written by row blocks::
+
+        with FitsImageWriter(out, source, ["denoised"], prov) as writer:
+            for rows in blocks:
+                writer.write(rows)
+            writer.write_mask("BADPIX", mask_blocks)
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        source: FitsImage,
+        history: Sequence[str] = (),
+        provenance: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.path, self.source = Path(path), source
+        self.header = _output_header(source, history, provenance)
+        self._atomic = atomic_path(self.path, suffix=".fits.tmp")
+        self._rows = 0
+
+    def __enter__(self) -> FitsImageWriter:
+        self.tmp = self._atomic.__enter__()
+        self.tmp.unlink()  # StreamingHDU creates the file, or appends an extension to an existing one
+        extname = None
+        if not self.source.is_primary:
+            primary = fits.Header()
+            _copy_cards(primary, self.source.primary_header)
+            fits.PrimaryHDU(header=primary).writeto(self.tmp)
+            extname = self.source.extname
+        self._stream = fits.StreamingHDU(str(self.tmp), _stream_header(self.header, self.source.shape, -32, extname))
+        return self
+
+    def write(self, rows: np.ndarray) -> None:
+        """The next block of rows, ``(n_rows, nx)``."""
+        self._stream.write(np.ascontiguousarray(rows, dtype=">f4"))
+        self._rows += len(rows)
+
+    def write_mask(self, name: str, blocks: Iterable[np.ndarray]) -> None:
+        """A ``uint8`` mask extension from consecutive row blocks (call after all science rows)."""
+        self._close_stream()
+        stream = fits.StreamingHDU(str(self.tmp), _stream_header(fits.Header(), self.source.shape, 8, name))
+        for rows in blocks:
+            stream.write(np.ascontiguousarray(rows, dtype=np.uint8))
+        stream.close()
+
+    def _close_stream(self) -> None:
+        if self._stream is not None:
+            if self._rows != self.source.shape[0]:
+                raise ValueError(f"wrote {self._rows} rows of an image of {self.source.shape[0]}")
+            self._stream.close()
+            self._stream = None
+
+    def __exit__(self, *exc_info: Any) -> bool | None:
+        if exc_info[0] is None:
+            self._close_stream()
+        elif self._stream is not None:
+            self._stream.close()
+        return self._atomic.__exit__(*exc_info)
+
+
 def _copy_cards(target: fits.Header, source: fits.Header) -> None:
     """Every non-structural card of ``source`` (COMMENT and HISTORY included), in order."""
     skip = set(STRUCTURAL + SCALING + COMPRESSION)
@@ -270,12 +359,7 @@ def write_image(
     data = np.asarray(data)
     if data.shape != source.shape:
         raise ValueError(f"data must have the source image's shape {source.shape}, got {data.shape}")
-    header = fits.Header()
-    _copy_cards(header, source.header)
-    for line in history:
-        header.add_history(f"sciimg: {line}")
-    if provenance is not None:
-        header[PROVENANCE_KEY] = (json.dumps(provenance, sort_keys=True), "sciimg provenance (JSON)")
+    header = _output_header(source, history, provenance)
     # a copy: astropy's scale() rewrites the array it is given in place
     out = np.array(data, dtype=np.float32 if np.dtype(dtype).kind == "f" else np.float64)
     if source.is_primary:
