@@ -7,9 +7,12 @@ Figures so far (the benchmarks issue lists more; they come with the modalities t
    2D ResNet-18 and 3D ResNet-18 (goal >= 0.95).
 2. input pipeline: samples/s the training DataLoader delivers from an HDF5 sample store
    (0 and 2 workers) vs samples/s the model trains on (goal: loader >= 4x model).
-4. ingest (NetCDF half; FITS comes with the sky issue): MB/s of NetCDF -> sample store vs
-   reading the same field with xarray alone (goal >= 0.5), and peak memory of the ingest
-   as the input grows 10x (goal: flat).
+3. tiled inference: pixels/s of sliding-window inference vs one whole-image pass on an
+   image that fits (goal >= 0.9), and peak memory of denoising FITS images of 1k, 2k and
+   4k pixels square from file to file (goal: flat).
+4. ingest: MB/s of NetCDF -> sample store vs reading the same field with xarray alone, and
+   of FITS -> tile store vs reading the images with astropy alone (goal >= 0.5); peak
+   memory of the NetCDF ingest as the input grows 10x (goal: flat).
 6. scaling: time per training epoch vs dataset size 1x, 2x, 4x (fitted exponent, ideal 1);
    inference time vs image side (2D, ideal 2) and volume side (3D, ideal 3).
 
@@ -258,6 +261,95 @@ def fits_ingest(directory: Path, repeats: int) -> dict[str, Any]:
     return results
 
 
+# a small U-Net: memory and the tiled/whole ratio are what is measured; sides are kept to what a 2-core CPU
+# denoises within the bench's time budget (the issue asks for 4k, 8k and 16k on bigger machines)
+SKY_BACKBONE = {"encoder": "resnet18", "encoder_options": {"widths": [8, 16], "blocks_per_stage": [1, 1]}}
+TILED_SIDES = (1024, 2048, 4096)
+TILED_SCRIPT = """
+import sys
+from sciimg.inference.load import load_model
+load_model(sys.argv[1]).predict_file(sys.argv[2], sys.argv[3])
+status = open("/proc/self/status").read()
+print(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM")))
+"""
+
+
+def sky_model_dir(directory: Path) -> Path:
+    """An untrained sky denoiser saved as a model folder (speed and memory do not depend on the weights)."""
+    from sciimg.inference.export import CARD, CHECKPOINT, PREPROCESS
+    from sciimg.tasks import DenoisingTask
+
+    torch.manual_seed(0)
+    task = DenoisingTask(backbone="unet", backbone_options=SKY_BACKBONE, residual=True)
+    folder = directory / "model"
+    folder.mkdir()
+    checkpoint = {"state_dict": task.state_dict(), "hyper_parameters": dict(task.hparams)}
+    torch.save({**checkpoint, "pytorch-lightning_version": L.__version__}, folder / CHECKPOINT)
+    card = {
+        "task": "denoising",
+        "modality": "sky",
+        "backbone": "unet",
+        "normalisation": "per tile",
+        "sky": {"training_target": "clean", "pixel_scale": "standardised"},
+    }
+    (folder / CARD).write_text(json.dumps(card))
+    np.savez(folder / PREPROCESS)
+    return folder
+
+
+def noise_fits(path: Path, side: int) -> Path:
+    """A ``side`` x ``side`` float32 FITS image of sky noise, written in row blocks."""
+    from astropy.io import fits
+
+    header = fits.Header([("SIMPLE", True), ("BITPIX", -32), ("NAXIS", 2), ("NAXIS1", side), ("NAXIS2", side)])
+    stream = fits.StreamingHDU(str(path), header)
+    rng = np.random.default_rng(0)
+    for _ in range(0, side, 512):
+        stream.write(rng.normal(500.0, 20.0, size=(512, side)).astype(">f4"))
+    stream.close()
+    return path
+
+
+def tiled_inference(directory: Path, repeats: int) -> dict[str, Any]:
+    """Figure 3: sliding-window vs whole-image throughput; peak memory of file-to-file denoising vs image size."""
+    import subprocess
+    import sys
+
+    from sciimg.inference.load import load_model
+
+    model = load_model(sky_model_dir(directory))
+    side = 1024
+    image = np.random.default_rng(1).normal(size=(side, side)).astype(np.float32)
+    usable = np.ones_like(image, bool)
+    stacked = torch.from_numpy(np.stack([image, usable.astype(np.float32)])[None])
+    tiled_s = timed(lambda: model.predict_normalised(image, usable), repeats)
+    with torch.no_grad():
+        whole_s = timed(lambda: model._predict_windows(stacked), repeats)
+    megapixels = side * side / 1e6
+    results: dict[str, Any] = {
+        "image_side": side,
+        "tiled_megapixels_per_s": spread([megapixels / t for t in tiled_s]),
+        "whole_megapixels_per_s": spread([megapixels / t for t in whole_s]),
+    }
+    results["ratio_tiled_to_whole"] = (
+        results["tiled_megapixels_per_s"]["median"] / results["whole_megapixels_per_s"]["median"]
+    )
+    peaks = {}
+    for size in TILED_SIDES:
+        source = noise_fits(directory / f"noise_{size}.fits", size)
+        output = directory / f"denoised_{size}.fits"
+        script = [sys.executable, "-c", TILED_SCRIPT, str(directory / "model"), str(source), str(output)]
+        out = subprocess.run(script, capture_output=True, text=True, check=True)
+        peaks[size] = int(out.stdout.split()[-1]) / 1024
+        source.unlink()
+        output.unlink()
+    results["peak_mib"] = {f"{size}x{size}": peak for size, peak in peaks.items()}
+    small, large = TILED_SIDES[0], TILED_SIDES[-1]
+    results["peak_growth_mib_per_megapixel"] = (peaks[large] - peaks[small]) / ((large**2 - small**2) / 1e6)
+    results["goal"] = "ratio >= 0.9; peak flat"
+    return results
+
+
 def exponent(sizes: list[float], times: list[float]) -> float:
     """Slope of log(time) against log(size)."""
     return float(np.polyfit(np.log(sizes), np.log(times), 1)[0])
@@ -310,6 +402,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         report["input_pipeline"] = input_pipeline(Path(tmp), args.repeats)
     with tempfile.TemporaryDirectory() as tmp:
+        report["tiled_inference"] = tiled_inference(Path(tmp), args.repeats)
+    with tempfile.TemporaryDirectory() as tmp:
         report["netcdf_ingest"] = netcdf_ingest(Path(tmp), args.repeats)
     with tempfile.TemporaryDirectory() as tmp:
         report["fits_ingest"] = fits_ingest(Path(tmp), args.repeats)
@@ -330,6 +424,10 @@ def print_table(report: dict[str, Any]) -> None:
     for workers in (0, 2):
         ratio = pipe[f"ratio_loader_{workers}_workers_to_model"]
         print(f"{f'input pipeline, {workers} workers (loader / model)':52s} {ratio:10.2f}  >= 4")
+    tiled = report["tiled_inference"]
+    print(f"{'tiled inference (sliding window / whole image)':52s} {tiled['ratio_tiled_to_whole']:10.2f}  >= 0.9")
+    for size, peak in tiled["peak_mib"].items():
+        print(f"{f'denoising a {size} FITS image, peak MiB':52s} {peak:10.0f}  flat")
     ingest = report["netcdf_ingest"]
     print(
         f"{'NetCDF ingest (store MB/s / xarray read MB/s)':52s} {ingest['ratio_ingest_to_xarray_read']:10.2f}  >= 0.5"
