@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,17 @@ def _padded(values: np.ndarray, tile: int, fill: float) -> np.ndarray:
     return np.pad(values, pad, constant_values=fill) if any(p[1] for p in pad) else values
 
 
+@dataclass
+class TileSettings:
+    """How the images of a split are cut and read."""
+
+    tile: int
+    truth: bool  # every image has a truth sidecar
+    stabilised: bool  # every image's header gives GAIN and RDNOISE
+    hdu: int | str | None = None
+    dq: int | str | None = None
+
+
 def ingest_sky(inputs: list[Path], out_dir: Path, spec: Mapping[str, Any]) -> dict[str, Path]:
     """FITS images -> tiles -> ``out_dir/{train,val,test}.h5`` (see the module docstring)."""
     data = spec["data"]
@@ -125,24 +137,22 @@ def ingest_sky(inputs: list[Path], out_dir: Path, spec: Mapping[str, Any]) -> di
         "provenance": provenance(spec, files, spec["seed"]),
     }
     extra = {"files": np.array([p.name for p in files]), "headers": np.array([h for *_, h in plans])}
+    settings = TileSettings(tile, all(has_truth), stabilised, options.get("hdu"), options.get("dq"))
     outputs = {}
     for split, chosen in splits.items():
         outputs[split] = out_dir / f"{split}.h5"
-        chosen_plans = [plans[i] for i in chosen]
-        _write_split(outputs[split], chosen_plans, tile, all(has_truth), stabilised, {**attrs, "split": split}, extra)
+        _write_split(outputs[split], [plans[i] for i in chosen], settings, {**attrs, "split": split}, extra)
     return outputs
 
 
-def _tiles(
-    plans: list, tile: int, truth: bool, stabilised: bool
-) -> Iterator[tuple[tuple, np.ndarray, np.ndarray, np.ndarray | None]]:
+def _tiles(plans: list, settings: TileSettings) -> Iterator[tuple[tuple, np.ndarray, np.ndarray, np.ndarray | None]]:
     """Per tile: (file index, region, gain, read noise), pixels (NaN where bad), usable mask, clean truth or None."""
     for index, file, shape, header in plans:
-        gain, read_noise = detector_noise(fits.Header.fromstring(header)) if stabilised else (np.nan, np.nan)
+        gain, read_noise = detector_noise(fits.Header.fromstring(header)) if settings.stabilised else (np.nan, np.nan)
         with contextlib.ExitStack() as files:
-            image = files.enter_context(FitsImage(file))
-            clean = files.enter_context(FitsImage(truth_path(file), "CLEAN")) if truth else None
-            for region in tile_regions(shape, tile):
+            image = files.enter_context(FitsImage(file, settings.hdu, settings.dq))
+            clean = files.enter_context(FitsImage(truth_path(file), "CLEAN")) if settings.truth else None
+            for region in tile_regions(shape, settings.tile):
                 values = image.read(region)
                 good = ~image.bad_pixels(region, values)
                 yield (
@@ -153,22 +163,19 @@ def _tiles(
                 )
 
 
-def _write_split(
-    path: Path, plans: list, tile: int, truth: bool, stabilised: bool, attrs: dict[str, Any], extra: dict
-) -> None:
+def _write_split(path: Path, plans: list, settings: TileSettings, attrs: dict[str, Any], extra: dict) -> None:
     """Write the tiles of some images, one tile at a time."""
+    tile = settings.tile
     n_tiles = sum(len(tile_regions(shape, tile)) for _, _, shape, _ in plans)
     layouts: dict[str, tuple[tuple[int, ...], Any]] = {
         "image": ((1, tile, tile), np.float32),
         "mask": ((1, tile, tile), np.uint8),
     }
-    if truth:
+    if settings.truth:
         layouts["target"] = ((1, tile, tile), np.float32)
     meta = {name: np.zeros(n_tiles, dtype) for name, dtype in TILE_COLUMNS.items()}
     with StoreWriter(path, n_tiles, layouts, None, extra, attrs) as store:
-        for row, ((index, region, gain, read_noise), values, good, clean) in enumerate(
-            _tiles(plans, tile, truth, stabilised)
-        ):
+        for row, ((index, region, gain, read_noise), values, good, clean) in enumerate(_tiles(plans, settings)):
             background, sigma = noise_level(values)
             columns = (index, region.y0, region.x0, background, sigma, gain, read_noise)
             for name, value in zip(TILE_COLUMNS, columns, strict=True):

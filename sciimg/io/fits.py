@@ -34,7 +34,6 @@ STRUCTURAL = ("SIMPLE", "XTENSION", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "NAXI
 SCALING = ("BSCALE", "BZERO", "BLANK")
 COMPRESSION = ("ZIMAGE", "ZBITPIX", "ZNAXIS", "ZNAXIS1", "ZNAXIS2", "ZTILE1", "ZTILE2", "ZCMPTYPE", "ZQUANTIZ")
 PROVENANCE_KEY = "SCIPROV"
-SCIENCE_NAMES = ("SCI", "IMAGE", "COMPRESSED_IMAGE")
 DQ_NAMES = ("DQ", "MASK", "BPM")
 
 
@@ -46,11 +45,10 @@ def _science_index(hdul: fits.HDUList, path: Path, hdu: int | str | None) -> int
     """Index of the science HDU: the one asked for, else ``SCI``, else the first 2-D image."""
     names = [h.name for h in hdul]
     if hdu is None:
-        images = _image_hdus(hdul)
-        named = [i for i in images if names[i] in SCIENCE_NAMES and names[i] not in DQ_NAMES]
+        images = [i for i in _image_hdus(hdul) if names[i] not in DQ_NAMES]
         if not images:
             raise InputError(f"{path}: has no image HDU (HDUs: {names})")
-        return named[0] if named and names[named[0]] == "SCI" else images[0]
+        return next((i for i in images if names[i] == "SCI"), images[0])
     if isinstance(hdu, str):
         if hdu.upper() not in names:
             raise InputError(f"{path}: has no HDU named {hdu!r} (HDUs: {names})")

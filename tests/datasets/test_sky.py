@@ -23,7 +23,7 @@ def sky_spec(**data):
         "task": "denoising",
         "seed": 1,
         "data": {
-            "simulate": {"n_images": 5},
+            **({} if "files" in data else {"simulate": {"n_images": 5}}),
             "split": {"train": 0.6, "val": 0.2, "test": 0.2},
             "tile_size": 32,
             "patch_size": 16,
@@ -105,3 +105,28 @@ def test_sliding_window_equals_whole_image_inference():
     # window margins (8 px) exceed the net's 2-px reach: the blend of exact pieces is exact, border included
     np.testing.assert_allclose(tiled, whole, rtol=1e-4, atol=1e-6)
     assert np.isfinite(tiled).all() and tiled.shape == (1, 70, 90)
+
+
+def test_users_multi_extension_files_with_dq_and_no_truth(tmp_path):
+    from astropy.io import fits
+
+    rng = np.random.default_rng(3)
+    for index in range(4):
+        dq = np.zeros((40, 40), np.int16)
+        dq[index, :] = 8
+        hdus = [
+            fits.PrimaryHDU(),
+            fits.ImageHDU(rng.normal(100.0, 5.0, (40, 40)).astype(np.float32), name="SCI"),
+            fits.ImageHDU(dq, name="DQ"),
+        ]
+        fits.HDUList(hdus).writeto(tmp_path / f"user_{index}.fits")
+    spec = sky_spec(files={"paths": [str(tmp_path / "user_*.fits")], "hdu": "SCI"}, training_target="noise2void")
+    stores = ingest(spec["data"]["files"]["paths"], tmp_path / "stores", spec)
+    store = SampleStore(stores["train"])
+    assert "target" not in store.keys and store.attrs["pixel_scale"] == "standardised"
+    row = 0
+    file_index = store.meta()["file"][row]
+    mask = store[row]["mask"][0].astype(bool)
+    assert store.meta()["y0"][row] == 0 and not mask[file_index, :].any() and mask.sum() == 32 * 32 - 32
+    with pytest.raises(ConfigError, match="needs clean truth"):
+        SkyDenoisingDataset(stores["train"])
