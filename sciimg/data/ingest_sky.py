@@ -130,7 +130,7 @@ def ingest_sky(inputs: list[Path], out_dir: Path, spec: Mapping[str, Any]) -> di
         "task": spec["task"],
         "axes": "C,Y,X",
         "channels": ["image"],
-        "normalisation": "per tile: (x - median) / MAD standard deviation of usable pixels",
+        "normalisation": "per tile, see pixel_scale: Anscombe transform minus the sky's, or (x - median) / MAD std",
         "units": {"image": "adu", "target": "adu"},
         "tile_size": tile,
         "pixel_scale": "anscombe" if stabilised else "standardised",

@@ -32,7 +32,9 @@ CLASSICAL = ("bm3d", "nl_means", "wavelet", "gaussian_filter", "median_filter")
 TARGETS = {"supervised_min_psnr_gain_over_bm3d_db": 1.0, "noise2void_min_psnr_gain_over_bm3d_db": 0.0}
 
 
-def tile_scores(prediction: np.ndarray, truth: np.ndarray, usable: np.ndarray, background: float, sigma: float):
+def tile_scores(
+    prediction: np.ndarray, truth: np.ndarray, usable: np.ndarray, background: float, sigma: float
+) -> tuple[float, float, float]:
     """PSNR (dB), SSIM and RMSE (in noise units) of one tile; see the module docstring."""
     low, high = CLIP_SIGMA
     pred = (prediction - background) / sigma
