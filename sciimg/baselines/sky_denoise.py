@@ -16,6 +16,7 @@ the median of their usable 5 x 5 neighbours.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,12 +40,14 @@ class Tile:
 
     def filled(self) -> np.ndarray:
         """The image with unusable pixels replaced by the median of their usable 5 x 5 neighbours."""
-        values = np.where(self.usable, self.image, np.nan)
-        if self.usable.all():
-            return values.astype(np.float64)
-        local = ndimage.generic_filter(values, np.nanmedian, size=5, mode="nearest")
-        out = np.where(self.usable, values, local)
-        return np.where(np.isfinite(out), out, self.background)
+        values = np.where(self.usable, self.image, np.nan).astype(np.float64)
+        bad = np.nonzero(~self.usable)
+        if bad[0].size:
+            windows = np.lib.stride_tricks.sliding_window_view(np.pad(values, 2, mode="edge"), (5, 5))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # a window with no usable pixel: sky level below
+                values[bad] = np.nanmedian(windows[bad], axis=(1, 2))
+        return np.where(np.isfinite(values), values, self.background)
 
 
 class SkyDenoiser:
@@ -67,8 +70,9 @@ class FilterDenoiser(SkyDenoiser):
 
     def fit(self, tiles: list[Tile], clean: list[np.ndarray] | None) -> SkyDenoiser:
         if clean:
+            images = [t.filled() for t in tiles]
             errors = [
-                np.mean([np.nanmean((self.apply(t.filled(), w) - c) ** 2) for t, c in zip(tiles, clean, strict=True)])
+                np.mean([np.nanmean((self.apply(i, w) - c) ** 2) for i, c in zip(images, clean, strict=True)])
                 for w in FILTER_WIDTHS
             ]
             self.width = FILTER_WIDTHS[int(np.argmin(errors))]

@@ -79,19 +79,28 @@ def _comparison(metrics: dict) -> str:
     return "".join(parts)
 
 
+def _method_table(methods: dict, names: list[str], key: str, best: float) -> str:
+    """One row per method with the columns ``names``; the best value of ``key`` is highlighted."""
+    rows = ["<tr><th>method</th>" + "".join(f"<th>{n}</th>" for n in names) + "</tr>"]
+    for method, values in methods.items():
+        cls = ' class="better"' if values[key] == best else ""
+        cells = "".join(f"<td{cls if n == key else ''}>{_fmt(values[n])}</td>" for n in names)
+        rows.append(f"<tr><td>{html.escape(method)}</td>{cells}</tr>")
+    return "<table>" + "".join(rows) + "</table>"
+
+
+def _definitions(metrics: dict) -> str:
+    return "<p>" + "; ".join(f"<b>{k}</b>: {html.escape(v)}" for k, v in metrics["definitions"].items()) + "</p>"
+
+
 def _field_section(metrics: dict, folder: Path) -> str:
     """Temperature fields: one row per method, the comparison with the targets, the figures."""
-    names = ["rmse", "bias", "area_mean_rmse", "area_mean_r"]
-    rows = ["<tr><th>method</th>" + "".join(f"<th>{n}</th>" for n in names) + "</tr>"]
     best = min(v["rmse"] for v in metrics["methods"].values())
-    for method, values in metrics["methods"].items():
-        cls = ' class="better"' if values["rmse"] == best else ""
-        cells = "".join(f"<td{cls if n == 'rmse' else ''}>{_fmt(values[n])}</td>" for n in names)
-        rows.append(f"<tr><td>{html.escape(method)}</td>{cells}</tr>")
+    table = _method_table(metrics["methods"], ["rmse", "bias", "area_mean_rmse", "area_mean_r"], "rmse", best)
     parts = [
         f"<p>{metrics['n_test_steps']} test time steps from {len(metrics['test_years'])} held-out years; "
         f"{metrics['observed_fraction']:.0%} of cells observed.</p>",
-        "<table>" + "".join(rows) + "</table>",
+        table,
     ]
     for pair, result in metrics.get("comparison", {}).items():
         if result:
@@ -102,24 +111,18 @@ def _field_section(metrics: dict, folder: Path) -> str:
                 f"{html.escape(result['best_classical'])}); targets {html.escape(json.dumps(result['targets']))} "
                 f"<b>{verdict}</b>.</p>"
             )
-    parts.append("<p>" + "; ".join(f"<b>{k}</b>: {html.escape(v)}" for k, v in metrics["definitions"].items()) + "</p>")
-    parts += [_image(folder / name) for name in metrics["figures"]]
+    parts += [_definitions(metrics), *(_image(folder / name) for name in metrics["figures"])]
     return "".join(parts)
 
 
 def _sky_section(metrics: dict, folder: Path) -> str:
     """Sky denoising: PSNR, SSIM and RMSE per method, the comparison with the targets, the cutouts."""
-    names = ["psnr", "ssim", "rmse_sigma"]
-    rows = ["<tr><th>method</th>" + "".join(f"<th>{n}</th>" for n in names) + "</tr>"]
     best = max(v["psnr"] for m, v in metrics["methods"].items() if m != "noisy input")
-    for method, values in metrics["methods"].items():
-        cls = ' class="better"' if values["psnr"] == best else ""
-        cells = "".join(f"<td{cls if n == 'psnr' else ''}>{_fmt(values[n])}</td>" for n in names)
-        rows.append(f"<tr><td>{html.escape(method)}</td>{cells}</tr>")
+    table = _method_table(metrics["methods"], ["psnr", "ssim", "rmse_sigma"], "psnr", best)
     parts = [
         f"<p>{metrics['n_test_tiles']} test tiles from {metrics['n_test_images']} held-out images; "
         f"model trained with target <b>{html.escape(metrics['training_target'])}</b>.</p>",
-        "<table>" + "".join(rows) + "</table>",
+        table,
     ]
     for pair, result in metrics.get("comparison", {}).items():
         if result.get("targets"):
@@ -130,8 +133,7 @@ def _sky_section(metrics: dict, folder: Path) -> str:
                 f"{result['psnr_gain_over_best_classical_db']:+.2f} dB; targets "
                 f"{html.escape(json.dumps(result['targets']))} <b>{verdict}</b>.</p>"
             )
-    parts.append("<p>" + "; ".join(f"<b>{k}</b>: {html.escape(v)}" for k, v in metrics["definitions"].items()) + "</p>")
-    parts += [_image(folder / name) for name in metrics["figures"]]
+    parts += [_definitions(metrics), *(_image(folder / name) for name in metrics["figures"])]
     return "".join(parts)
 
 
@@ -171,9 +173,7 @@ def write_report(metrics_files: list[str | os.PathLike], output: str | os.PathLi
         parts.append(_comparison(metrics))
         parts.append(_range_table(metrics, "by_intensity", "intensity [p.e.]"))
         parts.append(_range_table(metrics, "by_leakage", "leakage (2 rings)"))
-        parts.append(
-            "<p>" + "; ".join(f"<b>{k}</b>: {html.escape(v)}" for k, v in metrics["definitions"].items()) + "</p>"
-        )
+        parts.append(_definitions(metrics))
         for figure in ("energy_resolution.png", "energy_migration.png", "examples.png"):
             parts.append(_image(metrics_path.parent / figure))
     head = f"<head><meta charset='utf-8'><title>sciimg report</title><style>{STYLE}</style></head>"

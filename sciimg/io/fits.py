@@ -132,7 +132,7 @@ class FitsImage:
                     raise InputError(f"{self.path}: science HDU must be a 2-D image, got {science.shape}")
             self.shape = (int(science.header["NAXIS2"]), int(science.header["NAXIS1"]))
             # uncompressed: a memory map of the raw values (slicing reads only the region); compressed: tiles
-            self._section = science.section if isinstance(science, fits.CompImageHDU) else science.data
+            self._pixels = science.section if isinstance(science, fits.CompImageHDU) else science.data
             self._scaling = (
                 float(self.header.get("BSCALE", 1.0)),
                 float(self.header.get("BZERO", 0.0)),
@@ -183,7 +183,7 @@ class FitsImage:
     def read(self, region: Region | None = None) -> np.ndarray:
         """Pixels of ``region`` (default: all) as native float32, BSCALE/BZERO applied, bad pixels kept."""
         ys, xs = self._region(region).slices
-        raw = np.asarray(self._section[..., ys, xs]).reshape(ys.stop - ys.start, xs.stop - xs.start)
+        raw = np.asarray(self._pixels[..., ys, xs]).reshape(ys.stop - ys.start, xs.stop - xs.start)
         bscale, bzero, blank = self._scaling
         values = raw.astype(np.float64 if raw.dtype.itemsize > 2 and raw.dtype.kind in "iu" else np.float32)
         if (bscale, bzero) != (1.0, 0.0):
