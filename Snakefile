@@ -24,9 +24,13 @@ RAW = {"cherenkov": "simulated.dl1.h5", "climate": "simulated.nc", "sky": "simul
 OUTPUT_SUFFIX = {"cherenkov": "ecsv", "climate": "nc", "sky": "fits"}  # what predict and the baselines write
 
 
-def of_modality(modality):
-    """Experiments of one modality, as a wildcard pattern (never empty, so always a valid regex)."""
-    names = [n for n in EXPERIMENTS if config["experiments"][n]["modality"] == modality]
+def of_modality(modality, task=None):
+    """Experiments of one modality (and task), as a wildcard pattern (never empty, so always a valid regex)."""
+    names = [
+        n
+        for n in EXPERIMENTS
+        if config["experiments"][n]["modality"] == modality and task in (None, config["experiments"][n]["task"])
+    ]
     return "|".join(names) or "(?!)"
 
 

@@ -66,8 +66,15 @@ def _fit(args: argparse.Namespace) -> None:
     except (TrainingStoppedError, SIGTERMException) as stopped:
         print(f"sciimg: fit {stopped or 'stopped by SIGTERM'}; run it again to resume", file=sys.stderr)
         sys.exit(PREEMPTED)
-    if trained is not None:  # global rank 0 exports; other data-parallel processes only train
-        export_model(trained[1], Path(args.store_dir) / "train.h5", spec, args.experiment, args.output)
+    if trained is None:  # global rank 0 exports; other data-parallel processes only train
+        return
+    card = {}
+    if spec["task"] == "cleaning":
+        from sciimg.inference.sky_clean import calibrate_threshold
+
+        calibration = calibrate_threshold(trained[0], Path(args.store_dir) / "val.h5", spec["data"]["target_fpr"])
+        card["artefact_threshold"] = calibration
+    export_model(trained[1], Path(args.store_dir) / "train.h5", spec, args.experiment, args.output, card)
 
 
 def _predict(args: argparse.Namespace) -> None:
@@ -92,7 +99,13 @@ def _evaluate(args: argparse.Namespace) -> None:
     from sciimg.io.store import SampleStore
 
     predictions = dict(item.split("=", 1) for item in args.predictions)
-    modality = SampleStore(args.test).attrs.get("modality")
+    attrs = SampleStore(args.test).attrs
+    modality = attrs.get("modality")
+    if modality == "sky" and attrs.get("task") == "cleaning":
+        from sciimg.evaluate.sky_clean import evaluate_sky_cleaning
+
+        evaluate_sky_cleaning(args.experiment, predictions, args.test, args.output_dir)
+        return
     if modality == "sky":
         from sciimg.evaluate.sky import evaluate_sky_denoising
 

@@ -76,12 +76,17 @@ def validate_config(config: Mapping[str, Any], schema_path: str | Path = SCHEMA_
     return config
 
 
-TASKS_OF_MODALITY = {"cherenkov": ("regression",), "climate": ("inpainting", "denoising"), "sky": ("denoising",)}
+TASKS_OF_MODALITY = {
+    "cherenkov": ("regression",),
+    "climate": ("inpainting", "denoising"),
+    "sky": ("denoising", "cleaning"),
+}
 BASELINES_OF = {
     ("cherenkov", "regression"): ("hillas_rf",),
     ("climate", "inpainting"): ("climatology", "idw", "biharmonic", "kriging"),
     ("climate", "denoising"): ("gaussian_filter",),
     ("sky", "denoising"): ("gaussian_filter", "median_filter", "wavelet", "nl_means", "bm3d"),
+    ("sky", "cleaning"): ("astroscrappy", "biharmonic", "masked_median"),
 }
 
 
@@ -166,12 +171,13 @@ def _window_wide_norms(options: Any) -> list[str]:
 
 
 def _check_sky_model(key: str, model: Mapping[str, Any]) -> None:
-    norms = _window_wide_norms(model.get("backbone_options", {}))
-    if norms:
-        raise ConfigError(
-            f"{key}.model.backbone_options: norm {norms[0]!r} normalises over a whole input window, so a large "
-            "image predicted window by window would depend on the tiling; use 'batch' (or 'none')"
-        )
+    for options in ("backbone_options", "inpaint_backbone_options"):
+        norms = _window_wide_norms(model.get(options, {}))
+        if norms:
+            raise ConfigError(
+                f"{key}.model.{options}: norm {norms[0]!r} normalises over a whole input window, so a large "
+                "image predicted window by window would depend on the tiling; use 'batch' (or 'none')"
+            )
 
 
 def _check_sky_data(key: str, data: Mapping[str, Any]) -> None:

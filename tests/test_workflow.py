@@ -31,6 +31,7 @@ HADCRUT = SHARED / "climate" / "tas_hadcrut_187709_189308.nc"
 EXP = "tiny_energy"
 FIELDS = "tiny_fields"
 SKY = "tiny_sky"
+SKY_CLEAN = "tiny_sky_clean"
 
 
 def fields_config(workdir: Path) -> Path:
@@ -344,3 +345,50 @@ def test_sky_model_on_an_image_larger_than_a_window_equals_whole_image_inference
         np.testing.assert_array_equal(out["BADPIX"].data == 1, ~usable)
     assert np.isnan(tiled[~usable]).all() and usable.sum() == 300 * 280 - 300 - 1
     np.testing.assert_allclose(tiled[usable], whole[usable], rtol=1e-4, atol=1e-4 * scale.sigma)
+
+
+def test_sky_cleaning_outputs_scores_and_a_calibrated_threshold(workflow_run):
+    results = workflow_run / "results" / SKY_CLEAN
+    metrics = json.loads((results / "metrics.json").read_text())
+    assert list(metrics["methods"]) == ["unet", "astroscrappy", "biharmonic"]
+    assert metrics["figures"] == ["cleaning_roc.png", "cleaning_cutouts.png"]
+    assert metrics["pixels"]["cosmic_ray"] > 100 and metrics["pixels"]["artefact_free"] > 10_000
+    model, lacosmic, biharmonic = (metrics["methods"][m] for m in ("unet", "astroscrappy", "biharmonic"))
+    assert {"tpr_at_0.05%_fpr", "roc_fpr", "fpr", "inpaint_mse", "artefact_rmse"} <= set(model)
+    assert "tpr_at_0.05%_fpr" in lacosmic and "inpaint_mse" not in lacosmic and "inpaint_mse" in biharmonic
+    assert lacosmic["found_cosmic_ray"] > 0.3  # LA Cosmic at its defaults finds cosmic rays in these images
+    card = json.loads((results / "model" / "card.json").read_text())
+    calibration = card["artefact_threshold"]
+    assert calibration["target_fpr"] == 0.005 and calibration["val_fpr"] <= 0.005
+    with fits.open(results / "predictions" / "model.fits") as tiles:
+        names = [h.name for h in tiles[1:6]]
+        assert names == ["TILE0", "PROB0", "FOUND0", "MASK0", "FILLED0"]
+        np.testing.assert_array_equal(tiles["FOUND0"].data == 1, tiles["PROB0"].data > calibration["threshold"])
+    report = (workflow_run / "results" / "report.html").read_text()
+    assert f"{SKY_CLEAN} (cleaning)" in report and "Inpainting of the true artefacts" in report
+
+
+def test_cleaning_a_users_image_fills_only_what_it_flags(workflow_run, tmp_path):
+    model = load_model(workflow_run / "results" / SKY_CLEAN / "model")
+    options = SkyOptions(shape=(300, 280), stars=(30, 30), cosmic_rays_per_mpix=(2000, 2000))
+    sim = simulate_image(options, np.random.default_rng(1))
+    dq = np.zeros(sim.image_adu.shape, np.uint8)
+    dq[:, 100] = 1
+    path = tmp_path / "mef.fits"
+    science = fits.ImageHDU(sim.image_adu, header=sim.header, name="SCI")
+    fits.HDUList([fits.PrimaryHDU(), science, fits.ImageHDU(dq, name="DQ")]).writeto(path)
+    before = path.read_bytes()
+    out = tmp_path / "cleaned.fits"
+    result = sciimg_cli("predict", "--model", str(model.path), "--input", str(path), "--output", str(out))
+    assert result.returncode == 0, result.stderr
+    assert path.read_bytes() == before
+    with fits.open(out) as cleaned:
+        assert [h.name for h in cleaned] == ["PRIMARY", "SCI", "ARTEFACT", "BADPIX"]
+        replaced = cleaned["ARTEFACT"].data == 1
+        np.testing.assert_array_equal(cleaned["BADPIX"].data == 1, dq == 1)
+        image = cleaned["SCI"].data
+    assert header_cards(read_image(out)[2].header) == header_cards(read_image(path)[2].header)
+    kept = ~replaced & (dq == 0)
+    np.testing.assert_array_equal(image[kept], sim.image_adu[kept])  # bit for bit
+    assert np.isfinite(image).all() and not replaced[dq == 1].any()
+    assert 0 < replaced.mean() < 0.5

@@ -44,20 +44,45 @@ def run_field_baseline(name: str, train: SampleStore, test: SampleStore, output:
 FIT_TILES = 32  # train tiles a sky denoiser's parameters are chosen on
 
 
+def run_sky_cleaner(name: str, test: SampleStore, output: str | os.PathLike) -> Path:
+    """Find and fill artefacts in every test tile with a classical method; FITS tiles like the model's output."""
+    from astropy.io import fits
+
+    from sciimg.baselines.sky_clean import clean_tile
+    from sciimg.data.sky_dataset import artefact_holes
+    from sciimg.inference.sky import store_tiles, write_tile_images
+
+    files, headers = test.meta()["file"], test.extra()["headers"]
+    layers: dict[str, list[np.ndarray]] = {}
+    for row, tile in enumerate(store_tiles(test)):
+        saturation = float(fits.Header.fromstring(str(headers[int(files[row])])).get("SATURATE", np.inf))
+        holes = artefact_holes(test[row]["labels"][0], int(test.attrs["mask_dilation"])) | ~tile.usable
+        for layer, image in clean_tile(name, tile, saturation, holes).items():
+            layers.setdefault(layer, []).append(image)
+    log.info("%s: %d test tiles", name, len(test))
+    stacked = {layer: np.stack(images) for layer, images in layers.items()}
+    return write_tile_images(test.path, stacked, output, f"baseline {name}", [test.path])
+
+
 def run_sky_baseline(name: str, train: SampleStore, test: SampleStore, output: str | os.PathLike) -> Path:
-    """Denoise every test tile with a classical method; FITS tiles like the model's output."""
+    """Denoise (or clean) every test tile with a classical method; FITS tiles like the model's output."""
+    from sciimg.baselines.sky_clean import SKY_CLEANERS
     from sciimg.baselines.sky_denoise import SKY_DENOISERS
     from sciimg.inference.sky import store_tiles, write_tile_images
 
+    if name in SKY_CLEANERS:
+        return run_sky_cleaner(name, test, output)
     if name not in SKY_DENOISERS:
-        raise ValueError(f"baseline must be one of {sorted(SKY_DENOISERS)} for sky images, got {name!r}")
+        raise ValueError(
+            f"baseline must be one of {sorted([*SKY_DENOISERS, *SKY_CLEANERS])} for sky images, got {name!r}"
+        )
     chosen = set(np.random.default_rng(0).permutation(len(train))[:FIT_TILES].tolist())
     tiles = [tile for row, tile in enumerate(store_tiles(train)) if row in chosen]
     clean = [train[row]["target"][0] for row in sorted(chosen)] if "target" in train.keys else None
     method = SKY_DENOISERS[name]().fit(tiles, clean)
     images = np.stack([method.denoise(tile) for tile in store_tiles(test)])
     log.info("%s: %d test tiles", name, len(images))
-    return write_tile_images(test.path, images, output, f"baseline {name}", [train.path, test.path])
+    return write_tile_images(test.path, {"TILE": images}, output, f"baseline {name}", [train.path, test.path])
 
 
 def run_baseline(name: str, train: str | os.PathLike, test: str | os.PathLike, output: str | os.PathLike) -> Path:

@@ -40,14 +40,27 @@ class Tile:
 
     def filled(self) -> np.ndarray:
         """The image with unusable pixels replaced by the median of their usable 5 x 5 neighbours."""
-        values = np.where(self.usable, self.image, np.nan).astype(np.float64)
-        bad = np.nonzero(~self.usable)
-        if bad[0].size:
-            windows = np.lib.stride_tricks.sliding_window_view(np.pad(values, 2, mode="edge"), (5, 5))
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # a window with no usable pixel: sky level below
-                values[bad] = np.nanmedian(windows[bad], axis=(1, 2))
+        values = masked_median(self.image, self.usable, passes=1)
         return np.where(np.isfinite(values), values, self.background)
+
+
+def masked_median(image: np.ndarray, known: np.ndarray, size: int = 5, passes: int = 8) -> np.ndarray:
+    """Unknown pixels replaced by the median of the known ones in their ``size`` x ``size`` neighbourhood.
+
+    Pixels with no known neighbour are filled on the next pass from those filled before
+    (up to ``passes``); any still unknown after that stay NaN.
+    """
+    values = np.where(known, image, np.nan).astype(np.float64)
+    half = size // 2
+    for _ in range(passes):
+        holes = np.nonzero(np.isnan(values))
+        if not holes[0].size:
+            break
+        windows = np.lib.stride_tricks.sliding_window_view(np.pad(values, half, mode="edge"), (size, size))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a window with no known pixel: next pass
+            values[holes] = np.nanmedian(windows[holes], axis=(1, 2))
+    return values
 
 
 class SkyDenoiser:

@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader, Dataset
 from sciimg.data.augment import CameraAugmentation
 from sciimg.data.field_dataset import FieldDataset
 from sciimg.data.sampling import EpochSampler, ResumableLoader
-from sciimg.data.sky_dataset import SkyDenoisingDataset
+from sciimg.data.sky_dataset import SkyCleaningDataset, SkyDenoisingDataset
 from sciimg.data.transforms import ChannelNormalisation
 from sciimg.errors import ConfigError
 from sciimg.geometry.mappers import GridMapper, symmetry_permutations
@@ -133,7 +133,7 @@ class StoreDataModule(L.LightningDataModule):
         channels_last: hand images over in channels-last memory layout (2D and 3D).
         dataset_options: options of the modality's dataset: ``time_window`` and ``time_axis``
             (temperature fields); ``training_target``, ``patch_size``, ``blind_spot_fraction``,
-            ``crops_per_tile`` (sky).
+            ``crops_per_tile`` (sky denoising); ``patch_size``, ``crops_per_tile`` (sky cleaning).
     """
 
     def __init__(
@@ -178,7 +178,8 @@ class StoreDataModule(L.LightningDataModule):
                     self.datasets[split] = FieldDataset(path, augment, self.seed, **self.dataset_options)
                 elif modality == "sky":
                     train = split == "train"
-                    self.datasets[split] = SkyDenoisingDataset(path, train, self.seed, **self.dataset_options)
+                    cls = SkyCleaningDataset if SampleStore(path).attrs["task"] == "cleaning" else SkyDenoisingDataset
+                    self.datasets[split] = cls(path, train, self.seed, **self.dataset_options)
                 else:
                     self.datasets[split] = StoreDataset(path, augment, self.aux_targets, self.seed)
         if self.aux_targets:

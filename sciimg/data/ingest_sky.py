@@ -7,7 +7,8 @@ memory does not grow with the image. A sidecar ``<name>.truth.fits`` (what the s
 writes) adds the clean image as ``target``.
 
 Store keys: ``image`` (ADU, NaN at bad pixels), ``mask`` (1 = usable pixel), ``target``
-(clean ADU, when truth exists). Per tile, ``meta`` holds the file index, the tile's
+(clean ADU, when truth exists) and, for the cleaning task, ``labels``: per pixel the
+artefact the truth masks name (:data:`ARTEFACT_CODES`). Per tile, ``meta`` holds the file index, the tile's
 corner, and its sky level and noise (median and MAD standard deviation of usable
 pixels), which the dataset normalises with.
 """
@@ -44,6 +45,9 @@ TILE_COLUMNS = {
     "read_noise_e": np.float32,
 }
 FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fits.fz")
+# Per-pixel label codes of the cleaning task, from the truth masks (later ones win).
+ARTEFACT_CODES = {"none": 0, "cosmic_ray": 1, "defect": 2, "trail": 3, "saturated": 4}
+TRUTH_MASKS = {"TRAILMASK": "trail", "CRMASK": "cosmic_ray", "BADMASK": "defect", "SATMASK": "saturated"}
 
 
 def sky_files(inputs: list[Path]) -> list[Path]:
@@ -94,12 +98,24 @@ def _padded(values: np.ndarray, tile: int, fill: float) -> np.ndarray:
     return np.pad(values, pad, constant_values=fill) if any(p[1] for p in pad) else values
 
 
+def artefact_labels(truth: fits.HDUList, region: Region) -> np.ndarray:
+    """Per-pixel :data:`ARTEFACT_CODES` of a region, from the truth sidecar's masks."""
+    missing = [name for name in TRUTH_MASKS if name not in truth]
+    if missing:
+        raise InputError(f"{truth.filename()}: truth has no {missing} extension, which the cleaning task needs")
+    labels = np.zeros((region.y1 - region.y0, region.x1 - region.x0), np.uint8)
+    for name, kind in TRUTH_MASKS.items():
+        labels[np.asarray(truth[name].section[region.slices]) != 0] = ARTEFACT_CODES[kind]
+    return labels
+
+
 @dataclass
 class TileSettings:
     """How the images of a split are cut and read."""
 
     tile: int
     truth: bool  # every image has a truth sidecar
+    labels: bool  # store the truth's artefact masks as per-pixel labels (cleaning task)
     stabilised: bool  # every image's header gives GAIN and RDNOISE
     hdu: int | str | None = None
     dq: int | str | None = None
@@ -137,7 +153,12 @@ def ingest_sky(inputs: list[Path], out_dir: Path, spec: Mapping[str, Any]) -> di
         "provenance": provenance(spec, files, spec["seed"]),
     }
     extra = {"files": np.array([p.name for p in files]), "headers": np.array([h for *_, h in plans])}
-    settings = TileSettings(tile, all(has_truth), stabilised, options.get("hdu"), options.get("dq"))
+    labels = spec["task"] == "cleaning"
+    if labels:
+        attrs["mask_dilation"] = data["mask_dilation"]  # how far the artefacts the inpainter fills are grown
+    if labels and not all(has_truth):
+        raise InputError(f"{files[0]}: the cleaning task trains on simulated images with truth artefact masks")
+    settings = TileSettings(tile, all(has_truth), labels, stabilised, options.get("hdu"), options.get("dq"))
     outputs = {}
     for split, chosen in splits.items():
         outputs[split] = out_dir / f"{split}.h5"
@@ -145,22 +166,21 @@ def ingest_sky(inputs: list[Path], out_dir: Path, spec: Mapping[str, Any]) -> di
     return outputs
 
 
-def _tiles(plans: list, settings: TileSettings) -> Iterator[tuple[tuple, np.ndarray, np.ndarray, np.ndarray | None]]:
-    """Per tile: (file index, region, gain, read noise), pixels (NaN where bad), usable mask, clean truth or None."""
+def _tiles(plans: list, settings: TileSettings) -> Iterator[tuple[tuple, np.ndarray, np.ndarray, dict]]:
+    """Per tile: (file index, region, gain, read noise), pixels (NaN where bad), usable mask, truth arrays."""
     for index, file, shape, header in plans:
         gain, read_noise = detector_noise(fits.Header.fromstring(header)) if settings.stabilised else (np.nan, np.nan)
         with contextlib.ExitStack() as files:
             image = files.enter_context(FitsImage(file, settings.hdu, settings.dq))
             clean = files.enter_context(FitsImage(truth_path(file), "CLEAN")) if settings.truth else None
+            masks = files.enter_context(fits.open(truth_path(file), memmap=True)) if settings.labels else None
             for region in tile_regions(shape, settings.tile):
                 values = image.read(region)
                 good = ~image.bad_pixels(region, values)
-                yield (
-                    (index, region, gain, read_noise),
-                    np.where(good, values, np.nan),
-                    good,
-                    clean.read(region) if clean else None,
-                )
+                truth = {"target": clean.read(region)} if clean else {}
+                if masks is not None:
+                    truth["labels"] = artefact_labels(masks, region)
+                yield (index, region, gain, read_noise), np.where(good, values, np.nan), good, truth
 
 
 def _write_split(path: Path, plans: list, settings: TileSettings, attrs: dict[str, Any], extra: dict) -> None:
@@ -173,9 +193,11 @@ def _write_split(path: Path, plans: list, settings: TileSettings, attrs: dict[st
     }
     if settings.truth:
         layouts["target"] = ((1, tile, tile), np.float32)
+    if settings.labels:
+        layouts["labels"] = ((1, tile, tile), np.uint8)
     meta = {name: np.zeros(n_tiles, dtype) for name, dtype in TILE_COLUMNS.items()}
     with StoreWriter(path, n_tiles, layouts, None, extra, attrs) as store:
-        for row, ((index, region, gain, read_noise), values, good, clean) in enumerate(_tiles(plans, settings)):
+        for row, ((index, region, gain, read_noise), values, good, truth) in enumerate(_tiles(plans, settings)):
             background, sigma = noise_level(values)
             columns = (index, region.y0, region.x0, background, sigma, gain, read_noise)
             for name, value in zip(TILE_COLUMNS, columns, strict=True):
@@ -184,8 +206,10 @@ def _write_split(path: Path, plans: list, settings: TileSettings, attrs: dict[st
                 "image": _padded(values, tile, np.nan)[None, None],
                 "mask": _padded(good.astype(np.uint8), tile, 0)[None, None],
             }
-            if clean is not None:
-                block["target"] = _padded(clean, tile, np.nan)[None, None]
+            if "target" in truth:
+                block["target"] = _padded(truth["target"], tile, np.nan)[None, None]
+            if "labels" in truth:
+                block["labels"] = _padded(truth["labels"], tile, 0)[None, None]
             store.write(row, block)
         store.write_meta(meta)
     log.info("%s: %d tiles of %d x %d from %d images", path.name, n_tiles, tile, tile, len(plans))

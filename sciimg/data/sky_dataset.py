@@ -1,4 +1,4 @@
-"""Samples of a sky-tile store for denoising: normalised noisy pixels in, clean (or blind-spot) target out.
+"""Samples of a sky-tile store: denoising (noisy in, clean or blind-spot target out) and artefact cleaning.
 
 Pixels are put on a scale of unit noise per tile (:class:`~sciimg.data.sky_scale.TileScale`:
 the Anscombe transform when gain and read noise are known, else ``(x - sky) / sigma``), so
@@ -13,6 +13,9 @@ images of any depth and gain look alike to the network; predictions are mapped b
   independent between pixels cannot be predicted from the neighbours, so the network
   learns the clean signal without ever seeing it.
 
+Cleaning items (:class:`SkyCleaningDataset`) add the artefact labels and the holes an
+inpainting network learns to fill.
+
 Training items are random ``patch_size`` crops with random flips and 90-degree turns,
 drawn from ``(seed, epoch, index)``; validation and test items are whole tiles (the
 blind spots of validation are fixed per tile).
@@ -26,11 +29,14 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy.ndimage import binary_dilation
 from torch.utils.data import Dataset
 
+from sciimg.data.ingest_sky import ARTEFACT_CODES
 from sciimg.data.sky_scale import TileScale
 from sciimg.errors import ConfigError
 from sciimg.io.store import SampleStore
+from sciimg.simulate.sky import cosmic_rays
 
 TRAINING_TARGETS = ("clean", "noise2void")
 NEIGHBOURHOOD = 2  # blind-spot replacements come from the 5 x 5 neighbourhood
@@ -121,15 +127,21 @@ class SkyDenoisingDataset(Dataset):
             finite = np.isfinite(clean)
             out["clean"] = np.where(finite, scale.forward(clean), 0.0).astype(np.float32)
             out["clean_valid"] = finite
+        if "labels" in sample:
+            out["labels"] = sample["labels"][0]
         return out
 
-    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, torch.Tensor]:
+    def drawn(self, key: int | tuple[int, int]) -> tuple[int, dict[str, np.ndarray], np.random.Generator]:
+        """The tile of an item key (an index, or ``(epoch, index)``), cropped and turned when training, and the
+        item's random generator (from the seed, the epoch when training, and the index)."""
         epoch, item = key if isinstance(key, tuple) else (0, key)
         rng = np.random.default_rng([self.seed, epoch if self.train else 0, item])
         index = item % len(self.store)
         arrays = self.normalised(index)
-        if self.train:
-            arrays = self._crop_and_turn(arrays, rng)
+        return index, (self._crop_and_turn(arrays, rng) if self.train else arrays), rng
+
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, torch.Tensor]:
+        index, arrays, rng = self.drawn(key)
         image, usable = arrays["image"], arrays["usable"]
         if self.training_target == "noise2void":
             masked, spots = blind_spots(image, usable, self.blind_spot_fraction, rng)
@@ -154,3 +166,58 @@ class SkyDenoisingDataset(Dataset):
             crop = np.rot90(array[y0 : y0 + size, x0 : x0 + size], turns)
             out[key] = crop[:, ::-1] if flip else crop
         return out
+
+
+def artefact_holes(labels: np.ndarray, dilation: int) -> np.ndarray:
+    """Pixels an inpainter fills: the artefacts (cosmic rays, defects, trails), grown by ``dilation`` pixels."""
+    artefacts = (labels > ARTEFACT_CODES["none"]) & (labels < ARTEFACT_CODES["saturated"])
+    return binary_dilation(artefacts, iterations=dilation) if dilation > 0 and artefacts.any() else artefacts
+
+
+class SkyCleaningDataset(SkyDenoisingDataset):
+    """Items for artefact detection and inpainting, all ``(1, Y, X)`` on the network's scale.
+
+    ``image`` and ``mask`` (usable pixels) as for denoising; ``labels`` (1 = cosmic ray,
+    hot pixel, bad column or satellite trail) and ``label_valid`` (usable, not saturated);
+    ``holes``: the artefacts grown by the store's ``mask_dilation`` (as the cleaning step
+    grows what it finds) plus, on the train split, random cosmic-ray-shaped holes anywhere, so the
+    inpainter also learns to fill stars and galaxies; ``target``: the clean image, and
+    ``valid``: pixels with truth.
+
+    Args:
+        path, train, seed, patch_size, crops_per_tile: see :class:`SkyDenoisingDataset`.
+        extra_holes_per_mpix: density of the random training holes (per million pixels).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        train: bool = False,
+        seed: int = 0,
+        patch_size: int = 64,
+        crops_per_tile: int = 1,
+        extra_holes_per_mpix: float = 1500.0,
+    ) -> None:
+        super().__init__(path, train, seed, "clean", patch_size, crops_per_tile=crops_per_tile)
+        if "labels" not in self.store.keys:
+            raise ConfigError(f"{path}: the cleaning task needs per-pixel artefact labels (ingest with task cleaning)")
+        self.mask_dilation = int(self.store.attrs["mask_dilation"])
+        self.extra_holes_per_mpix = extra_holes_per_mpix
+
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, torch.Tensor]:
+        index, arrays, rng = self.drawn(key)
+        usable, labels = arrays["usable"], arrays["labels"]
+        holes = artefact_holes(labels, self.mask_dilation)
+        if self.train:
+            holes = holes | (cosmic_rays(usable.shape, self.extra_holes_per_mpix, rng) > 0)
+        items = {
+            "image": arrays["image"],
+            "mask": usable.astype(np.float32),
+            "labels": ((labels > 0) & (labels < ARTEFACT_CODES["saturated"])).astype(np.float32),
+            "label_valid": usable & (labels != ARTEFACT_CODES["saturated"]),
+            "holes": holes & usable,
+            "target": arrays["clean"],
+            "valid": arrays["clean_valid"] & usable,
+        }
+        out = {name: torch.from_numpy(np.ascontiguousarray(array)[None]) for name, array in items.items()}
+        return {**out, "index": torch.tensor(index)}

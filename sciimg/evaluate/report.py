@@ -83,8 +83,8 @@ def _method_table(methods: dict, names: list[str], key: str, best: float) -> str
     """One row per method with the columns ``names``; the best value of ``key`` is highlighted."""
     rows = ["<tr><th>method</th>" + "".join(f"<th>{n}</th>" for n in names) + "</tr>"]
     for method, values in methods.items():
-        cls = ' class="better"' if values[key] == best else ""
-        cells = "".join(f"<td{cls if n == key else ''}>{_fmt(values[n])}</td>" for n in names)
+        cls = ' class="better"' if values.get(key) == best else ""
+        cells = "".join(f"<td{cls if n == key else ''}>{_fmt(values.get(n))}</td>" for n in names)
         rows.append(f"<tr><td>{html.escape(method)}</td>{cells}</tr>")
     return "<table>" + "".join(rows) + "</table>"
 
@@ -137,6 +137,38 @@ def _sky_section(metrics: dict, folder: Path) -> str:
     return "".join(parts)
 
 
+def _sky_cleaning_section(metrics: dict, folder: Path) -> str:
+    """Sky cleaning: detection (ROC points, operating point), inpainting and end-to-end scores per method."""
+    methods = metrics["methods"]
+    best = max(v.get("tpr_at_0.05%_fpr", -1) for v in methods.values())
+    detection = ["tpr_at_0.05%_fpr", "tpr_at_0.5%_fpr", "found_cosmic_ray", "found_cosmic_ray_at_edge"]
+    detection += ["found_defect", "found_trail"]
+    detection += ["fpr", "fpr_on_sources"]
+    filling = [m for m, v in methods.items() if "inpaint_mse" in v]
+    best_mse = min(methods[m]["inpaint_mse"] for m in filling) if filling else None
+    inpainting = ["inpaint_mse", "flux_bias_median", "flux_error_median_abs", "n_sources_under_holes"]
+    best_rmse = min(v["artefact_rmse"] for v in methods.values())
+    pixels = ", ".join(f"{kind} {count:,}" for kind, count in metrics["pixels"].items())
+    parts = [
+        f"<p>{metrics['n_test_tiles']} test tiles from {metrics['n_test_images']} held-out images; "
+        f"pixels: {html.escape(pixels)}.</p>",
+        "<h3>Detection</h3>",
+        _method_table(methods, detection, "tpr_at_0.05%_fpr", best),
+        "<h3>Inpainting of the true artefacts</h3>",
+        _method_table({m: methods[m] for m in filling}, inpainting, "inpaint_mse", best_mse) if filling else "",
+        "<h3>Cleaned image</h3>",
+        _method_table(methods, ["artefact_rmse", "damage_rms"], "artefact_rmse", best_rmse),
+    ]
+    for pair, result in metrics.get("comparison", {}).items():
+        shown = {k: v for k, v in result.items() if k not in ("targets", "targets_met")}
+        parts.append(
+            f"<p><b>{html.escape(pair)}</b>: {html.escape(json.dumps(shown))}; targets "
+            f"{html.escape(json.dumps(result['targets']))}, met: {html.escape(json.dumps(result['targets_met']))}.</p>"
+        )
+    parts += [_definitions(metrics), *(_image(folder / name) for name in metrics["figures"])]
+    return "".join(parts)
+
+
 def _image(path: Path) -> str:
     if not path.is_file():
         return ""
@@ -144,7 +176,7 @@ def _image(path: Path) -> str:
     return f'<p><img alt="{html.escape(path.name)}" src="data:image/png;base64,{data}"></p>'
 
 
-SECTIONS = {"climate": _field_section, "sky": _sky_section}
+SECTIONS = {"climate": _field_section, "sky": _sky_section, "sky cleaning": _sky_cleaning_section}
 
 
 def write_report(metrics_files: list[str | os.PathLike], output: str | os.PathLike) -> Path:
@@ -157,8 +189,9 @@ def write_report(metrics_files: list[str | os.PathLike], output: str | os.PathLi
         metrics_path = Path(metrics_file)
         metrics = json.loads(metrics_path.read_text())
         parts.append(f"<h2>{html.escape(metrics['experiment'])} ({html.escape(metrics['task'])})</h2>")
-        if metrics.get("modality") in SECTIONS:
-            parts.append(SECTIONS[metrics["modality"]](metrics, metrics_path.parent))
+        section = SECTIONS.get(f"{metrics.get('modality')} {metrics['task']}", SECTIONS.get(metrics.get("modality")))
+        if section is not None:
+            parts.append(section(metrics, metrics_path.parent))
             continue
         for name, values in metrics["methods"].items():
             if "coverage_1sigma" in values:

@@ -30,9 +30,11 @@ def _field_card(spec: Mapping[str, Any], attrs: Mapping[str, Any]) -> dict[str, 
 
 
 def _sky_card(spec: Mapping[str, Any], attrs: Mapping[str, Any]) -> dict[str, Any]:
-    """Sky models: how they were trained and the pixel scale they work on."""
+    """Sky models: how they were trained (denoisers) or how far masks grow (cleaners), and their pixel scale."""
     if attrs["modality"] != "sky":
         return {}
+    if spec["task"] == "cleaning":
+        return {"sky": {"pixel_scale": attrs["pixel_scale"], "mask_dilation": spec["data"]["mask_dilation"]}}
     return {"sky": {"training_target": spec["data"]["training_target"], "pixel_scale": attrs["pixel_scale"]}}
 
 

@@ -184,6 +184,10 @@ def load_model(path: str | os.PathLike, device: str = "cpu") -> TrainedModel:
         from sciimg.inference.fields import FieldModel
 
         return FieldModel(path, device)
+    if metadata.get("modality") == "sky" and metadata.get("task") == "cleaning":
+        from sciimg.inference.sky_clean import CleaningModel
+
+        return CleaningModel(path, device)
     if metadata.get("modality") == "sky":
         from sciimg.inference.sky import SkyModel
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Sequence
+import re
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -61,36 +63,56 @@ def store_tiles(store: SampleStore) -> Iterator[Tile]:
 
 def write_tile_images(
     store_path: str | os.PathLike,
-    images: np.ndarray,
+    layers: Mapping[str, np.ndarray],
     output: str | os.PathLike,
     history: str,
     inputs: Sequence[str | os.PathLike],
 ) -> Path:
-    """One image HDU per store tile (float32 ADU), with the tile's header, atomically."""
+    """Per store tile, one image HDU per layer (``<LAYER><row>``, e.g. ``TILE3``), with the tile's header, atomically.
+
+    Float layers are written as float32 (ADU for ``TILE``), integer ones (masks) as they are.
+    """
     store = SampleStore(store_path)
     meta, texts = store.meta(), store.extra()["headers"]
-    if len(images) != len(store):
-        raise ValueError(f"images must have one entry per tile ({len(store)}), got {len(images)}")
+    for name, images in layers.items():
+        if len(images) != len(store):
+            raise ValueError(f"layer {name} must have one entry per tile ({len(store)}), got {len(images)}")
     primary = fits.PrimaryHDU()
     primary.header[PROVENANCE_KEY] = (json.dumps(provenance(inputs=inputs), sort_keys=True), "sciimg provenance (JSON)")
     primary.header.add_history(f"sciimg: {history}")
     hdus: list = [primary]
-    for row, image in enumerate(images):
+    for row in range(len(store)):
         header = tile_header(str(texts[int(meta["file"][row])]), int(meta["y0"][row]), int(meta["x0"][row]))
         header.add_history(f"sciimg: {history}")
-        hdus.append(fits.ImageHDU(np.asarray(image, np.float32), header=header, name=f"TILE{row}"))
+        for name, images in layers.items():
+            image = np.asarray(images[row])
+            data = image if image.dtype.kind in "iub" else image.astype(np.float32)
+            hdus.append(fits.ImageHDU(data.astype(np.uint8) if data.dtype == bool else data, header, f"{name}{row}"))
     with atomic_path(output, suffix=".fits.tmp") as tmp:
         fits.HDUList(hdus).writeto(tmp, output_verify="silentfix")
     store.close()
     return Path(output)
 
 
-def read_tile_images(path: str | os.PathLike) -> np.ndarray:
-    """The tiles written by :func:`write_tile_images`, ``(N, Y, X)``."""
+def read_tile_images(path: str | os.PathLike, layer: str = "TILE") -> np.ndarray:
+    """One layer of the tiles written by :func:`write_tile_images`, ``(N, Y, X)``, in tile order."""
     try:
         with fits.open(path) as hdul:
-            return np.stack([np.asarray(h.data, np.float32) for h in hdul[1:]])
+            found = {int(h.name[len(layer) :]): h for h in hdul[1:] if re.fullmatch(f"{layer}[0-9]+", h.name)}
+            if not found:
+                raise InputError(f"{path}: has no {layer}<n> tile extensions")
+            dtype = np.float32 if found[0].data.dtype.kind == "f" else found[0].data.dtype
+            return np.stack([np.asarray(found[row].data, dtype) for row in sorted(found)])
     except (OSError, ValueError) as error:
+        raise InputError(f"{path}: not a tile file written by sciimg ({error})") from None
+
+
+def tile_layers(path: str | os.PathLike) -> set[str]:
+    """The layers of a tile file written by :func:`write_tile_images` (``TILE``, ``MASK``, ...)."""
+    try:
+        with fits.open(path) as hdul:
+            return {match[1] for h in hdul[1:] if (match := re.fullmatch("([A-Z]+)0", h.name))}
+    except OSError as error:
         raise InputError(f"{path}: not a tile file written by sciimg ({error})") from None
 
 
@@ -109,7 +131,14 @@ def sampled_noise_level(source: FitsImage, n_rows: int = 64) -> tuple[float, flo
 
 
 class SkyModel(TrainedModel):
-    """A trained sky denoiser: the training scale, sliding-window inference, ADU out."""
+    """A trained sky denoiser: the training scale, sliding-window inference, ADU out.
+
+    Subclasses (:class:`~sciimg.inference.sky_clean.CleaningModel`) change what a window
+    yields (:attr:`out_channels`, :meth:`_predict_windows`) and how blended rows become
+    output rows and masks (:meth:`finish_rows`).
+    """
+
+    out_channels = 1
 
     def _predict_windows(self, batch: torch.Tensor) -> torch.Tensor:
         """Windows ``(B, 2, y, x)`` (image on the network's scale, usable mask) -> predictions ``(B, 1, y, x)``."""
@@ -117,19 +146,19 @@ class SkyModel(TrainedModel):
         return self.task.predict_step({"image": batch[:, :1], "mask": batch[:, 1:]})["prediction"]
 
     def predict_normalised(self, image: np.ndarray, usable: np.ndarray) -> np.ndarray:
-        """Denoised ``(Y, X)`` image from one on the network's scale (unusable pixels 0), by sliding window."""
+        """Output ``(out_channels, Y, X)`` of an image on the network's scale (unusable pixels 0), by sliding window."""
         stacked = np.stack([np.where(usable, image, 0.0), usable]).astype(np.float32)
         read = lambda region: stacked[(slice(None), *region)]  # noqa: E731
-        return sliding_window(read, image.shape, self._predict_windows, WINDOW, OVERLAP)[0]
+        return sliding_window(read, image.shape, self._predict_windows, WINDOW, OVERLAP, out_channels=self.out_channels)
 
-    def predict_store(self, store_path: str | os.PathLike) -> np.ndarray:
-        """Denoised tiles (ADU) of every sample of a store."""
+    def predict_store(self, store_path: str | os.PathLike) -> dict[str, np.ndarray]:
+        """Per output layer (``TILE``: denoised ADU), the tiles of every sample of a store."""
         dataset = SkyDenoisingDataset(store_path, training_target="noise2void")  # no truth needed to predict
         outputs = []
         for index in range(len(dataset)):
             arrays = dataset.normalised(index)
-            outputs.append(dataset.scales[index].inverse(self.predict_normalised(arrays["image"], arrays["usable"])))
-        return np.stack(outputs).astype(np.float32)
+            outputs.append(dataset.scales[index].inverse(self.predict_normalised(arrays["image"], arrays["usable"])[0]))
+        return {"TILE": np.stack(outputs).astype(np.float32)}
 
     def detector_noise(self, source: FitsImage) -> tuple[float, float]:
         """Gain and read noise when the model works on the Anscombe scale (NaN: standardised scale)."""
@@ -143,14 +172,33 @@ class SkyModel(TrainedModel):
             )
         return gain, read_noise
 
+    def history(self) -> str:
+        """The HISTORY line of an output file."""
+        return f"denoised by {self.metadata.get('backbone')} ({self.path.name})"
+
+    def finish_rows(
+        self, block: np.ndarray, values: np.ndarray, usable: np.ndarray, scale: TileScale
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Output rows (ADU) and mask rows by extension name, from a block of blended window outputs.
+
+        Args:
+            block: ``(out_channels, rows, X)`` on the network's scale.
+            values: the input rows (ADU); usable: their usable pixels.
+        """
+        denoised = scale.inverse(block[0])
+        denoised[~usable] = np.nan
+        return denoised, {"BADPIX": ~usable}
+
     def predict_file(self, path: str | os.PathLike, output: str | os.PathLike) -> Path:
-        """Denoise a FITS image of any size; the output keeps its headers and WCS (bad pixels NaN).
+        """Run on a FITS image of any size; the output keeps its headers and WCS, masks follow as extensions.
 
         The image is read window by window from the memory-mapped file and the output is
-        written row block by row block, so memory does not grow with the image height.
+        written row block by row block; masks wait in a memory-mapped scratch file until
+        the image is written, so memory does not grow with the image height.
         """
-        with FitsImage(path) as source:
+        with FitsImage(path) as source, tempfile.TemporaryDirectory() as scratch:
             scale = TileScale(*sampled_noise_level(source), *self.detector_noise(source))
+            masks: dict[str, np.memmap] = {}
 
             def read(region: tuple[slice, slice]) -> np.ndarray:
                 box = Region(region[0].start, region[0].stop, region[1].start, region[1].stop)
@@ -158,22 +206,30 @@ class SkyModel(TrainedModel):
                 usable = ~source.bad_pixels(box, values)
                 return np.stack([np.where(usable, scale.forward(values), 0.0), usable]).astype(np.float32)
 
-            def bad_rows(first: int, n_rows: int) -> np.ndarray:
-                return source.bad_pixels(Region(first, first + n_rows, 0, source.shape[1]))
-
             def write(first: int, block: np.ndarray) -> None:
-                denoised = scale.inverse(block[0])
-                denoised[bad_rows(first, len(denoised))] = np.nan
-                writer.write(denoised)
-                blocks.append((first, len(denoised)))
+                box = Region(first, first + block.shape[1], 0, source.shape[1])
+                values = source.read(box)
+                rows, row_masks = self.finish_rows(block, values, ~source.bad_pixels(box, values), scale)
+                writer.write(rows)
+                for name, mask in row_masks.items():
+                    if name not in masks:
+                        masks[name] = np.memmap(Path(scratch) / name, np.uint8, "w+", shape=source.shape)
+                    masks[name][box.slices] = mask
 
-            history = [f"denoised by {self.metadata.get('backbone')} ({self.path.name})"]
-            blocks: list[tuple[int, int]] = []
-            with FitsImageWriter(
-                output, source, history, provenance(inputs=[path, self.path / "model.ckpt"])
-            ) as writer:
-                sliding_window(read, source.shape, self._predict_windows, WINDOW, OVERLAP, sink=write)
-                writer.write_mask("BADPIX", (bad_rows(first, n) for first, n in blocks))
+            prov = provenance(inputs=[path, self.path / "model.ckpt"])
+            with FitsImageWriter(output, source, [self.history()], prov) as writer:
+                sliding_window(
+                    read,
+                    source.shape,
+                    self._predict_windows,
+                    WINDOW,
+                    OVERLAP,
+                    out_channels=self.out_channels,
+                    sink=write,
+                )
+                for name, mask in masks.items():
+                    rows = range(0, source.shape[0], WINDOW)
+                    writer.write_mask(name, (mask[first : first + WINDOW] for first in rows))
         return Path(output)
 
 
@@ -183,7 +239,7 @@ def predict_sky(model: SkyModel, inputs: list[Path], output: str | os.PathLike) 
         raise InputError(f"sky models take one input file at a time, got {len(inputs)}")
     path = inputs[0]
     if SampleStore.is_store(path):
-        images = model.predict_store(path)
+        layers = model.predict_store(path)
         history = f"{model.metadata['task']} by {model.metadata.get('backbone')} ({model.path.name})"
-        return write_tile_images(path, images, output, history, [path, model.path / "model.ckpt"])
+        return write_tile_images(path, layers, output, history, [path, model.path / "model.ckpt"])
     return model.predict_file(path, output)

@@ -253,12 +253,13 @@ def _stream_header(cards: fits.Header, shape: tuple[int, int], bitpix: int, extn
     header = fits.Header([("XTENSION", "IMAGE")] if extname else [("SIMPLE", True)])
     header["BITPIX"], header["NAXIS"], header["NAXIS1"], header["NAXIS2"] = bitpix, 2, shape[1], shape[0]
     if extname:
-        header["PCOUNT"], header["GCOUNT"], header["EXTNAME"] = 0, 1, extname
+        header["PCOUNT"], header["GCOUNT"] = 0, 1
     else:
         header["EXTEND"] = True
     for card in cards.cards:
-        if card.keyword != "EXTNAME" or not extname:
-            header.append(card, end=True)
+        header.append(card, end=True)
+    if extname:
+        header["EXTNAME"] = extname  # where the source had it, else last
     return header
 
 

@@ -5,6 +5,7 @@ Layout::
     /image            (N, C, *spatial) float32 (camera stores: (N, C, n_pixels)), one sample per chunk
     /target           (N, ...) as the task needs (optional)
     /mask             (N, ...) (optional)
+    /labels           (N, ...) per-pixel class codes (optional)
     /meta/<column>    (N,) per-sample table (event ids, true parameters, ...)
     /extra/<name>     anything needed to map inputs (e.g. a pixel index table); text kept as UTF-8
     attrs             modality, axes, units, normalisation, provenance (JSON strings)
@@ -25,7 +26,7 @@ import numpy as np
 from sciimg.errors import InputError
 from sciimg.io.atomic import atomic_path
 
-SAMPLE_KEYS = ("image", "target", "mask")
+SAMPLE_KEYS = ("image", "target", "mask", "labels")
 
 
 class StoreWriter:
@@ -39,7 +40,7 @@ class StoreWriter:
     Args:
         path: output file.
         n_samples: samples in the store.
-        layouts: per sample key (``image``, ``target``, ``mask``), the shape of one sample and its dtype.
+        layouts: per sample key (``image``, ``target``, ``mask``, ``labels``), the shape of one sample and its dtype.
         meta: per-sample columns, each of length ``n_samples``.
         extra: arrays stored once for the whole split.
         attrs: JSON-serialisable attributes (modality, axes, units, normalisation, provenance).
@@ -109,7 +110,7 @@ def write_store(
     """Write a whole sample store at once, atomically (see :class:`StoreWriter`).
 
     Args:
-        samples: ``image`` (required) and optionally ``target``/``mask``, first axis = sample.
+        samples: ``image`` (required) and optionally ``target``/``mask``/``labels``, first axis = sample.
     """
     if "image" not in samples:
         raise ValueError(f"samples must contain 'image', got {sorted(samples)}")

@@ -13,8 +13,10 @@ Each image has its own seeing and noise drawn from configured ranges:
   bad columns. Satellite trails do pass through the optics (PSF-wide lines).
 
 Images are in ADU (float32, bias-subtracted, as reduced frames are). Truth goes to a
-sidecar ``<name>.truth.fits``: ``CLEAN`` (noise- and artefact-free image, ADU), ``CRMASK``,
-``BADMASK`` (hot pixels, bad columns, saturated pixels), ``TRAILMASK``, and a ``SOURCES``
+sidecar ``<name>.truth.fits``: ``CLEAN`` (sky and sources: no noise, cosmic rays, defects or
+trails; ADU), ``CRMASK``,
+``BADMASK`` (detector defects: hot pixels, bad columns), ``SATMASK`` (saturated pixels),
+``TRAILMASK``, and a ``SOURCES``
 table (x, y 0-based pixels, RA, Dec, flux in ADU, type, snr).
 """
 
@@ -205,6 +207,7 @@ class SkyImage:
     clean_adu: np.ndarray
     cr_mask: np.ndarray
     bad_mask: np.ndarray
+    saturated_mask: np.ndarray
     trail_mask: np.ndarray
     sources: Table
     header: fits.Header
@@ -261,7 +264,7 @@ def simulate_image(options: SkyOptions, rng: np.random.Generator, name: str = ""
     electrons = rng.poisson(np.clip(expected + cr, 0, None)).astype(float) + rng.normal(0, read_noise, shape)
     saturated = electrons >= o.full_well_e
     electrons = np.minimum(electrons, o.full_well_e)
-    bad = saturated.copy()
+    bad = np.zeros(shape, bool)
     n_hot = rng.binomial(nx * ny, o.hot_pixel_fraction)
     hot = rng.integers(0, ny, n_hot), rng.integers(0, nx, n_hot)
     electrons[hot] += log_uniform(rng, 500.0, 5e4, n_hot)
@@ -271,7 +274,7 @@ def simulate_image(options: SkyOptions, rng: np.random.Generator, name: str = ""
         electrons[start:, column] = rng.choice([0.0, o.full_well_e * 0.8]) + rng.normal(0, read_noise, ny - start)
         bad[start:, column] = True
     noise_sigma = np.sqrt(sky + read_noise**2)
-    cr_mask = (cr > 2 * noise_sigma) & ~bad
+    cr_mask = (cr > 2 * noise_sigma) & ~bad & ~saturated
     wcs = tan_wcs(shape, o.pixel_scale_arcsec, rng)
     header = wcs.to_header()
     header["BUNIT"] = ("ADU", "bias-subtracted counts")
@@ -292,9 +295,10 @@ def simulate_image(options: SkyOptions, rng: np.random.Generator, name: str = ""
     sources["flux"].unit = "adu"
     return SkyImage(
         image_adu=(electrons / gain).astype(np.float32),
-        clean_adu=(expected / gain).astype(np.float32),
+        clean_adu=((sky + signal) / gain).astype(np.float32),  # a trail is an artefact too
         cr_mask=cr_mask,
         bad_mask=bad,
+        saturated_mask=saturated & ~bad,
         trail_mask=trail > noise_sigma,
         sources=sources,
         header=header,
@@ -313,6 +317,7 @@ def write_sky_image(folder: Path, name: str, sim: SkyImage, provenance: Mapping[
             fits.ImageHDU(sim.clean_adu, header=sim.header, name="CLEAN"),
             fits.ImageHDU(sim.cr_mask.astype(np.uint8), name="CRMASK"),
             fits.ImageHDU(sim.bad_mask.astype(np.uint8), name="BADMASK"),
+            fits.ImageHDU(sim.saturated_mask.astype(np.uint8), name="SATMASK"),
             fits.ImageHDU(sim.trail_mask.astype(np.uint8), name="TRAILMASK"),
             fits.BinTableHDU(sim.sources, name="SOURCES"),
         ]

@@ -1,6 +1,7 @@
 """LightningModules per task, on one base class; chosen by name."""
 
 from sciimg.tasks.base import BaseTask
+from sciimg.tasks.cleaning import CleaningTask
 from sciimg.tasks.dense import DenoisingTask, InpaintingTask
 from sciimg.tasks.regression import RegressionTask
 
@@ -8,6 +9,7 @@ TASKS: dict[str, type[BaseTask]] = {
     "regression": RegressionTask,
     "inpainting": InpaintingTask,
     "denoising": DenoisingTask,
+    "cleaning": CleaningTask,
 }
 
 
@@ -18,4 +20,4 @@ def task_class(name: str) -> type[BaseTask]:
     return TASKS[name]
 
 
-__all__ = ["TASKS", "BaseTask", "DenoisingTask", "InpaintingTask", "RegressionTask", "task_class"]
+__all__ = ["TASKS", "BaseTask", "CleaningTask", "DenoisingTask", "InpaintingTask", "RegressionTask", "task_class"]

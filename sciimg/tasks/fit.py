@@ -82,12 +82,14 @@ def training_hash(spec: Mapping[str, Any], task: torch.nn.Module | None = None) 
 DATASET_KEYS = {
     "climate": ("time_window", "time_axis"),
     "sky": ("training_target", "patch_size", "blind_spot_fraction", "crops_per_tile"),
+    "sky cleaning": ("patch_size", "crops_per_tile"),
 }
 
 
 def dataset_options(spec: Mapping[str, Any]) -> dict[str, Any]:
     """The options of the experiment's dataset, from its data section (see :class:`StoreDataModule`)."""
-    return {key: spec["data"][key] for key in DATASET_KEYS.get(spec["modality"], ())}
+    keys = DATASET_KEYS.get(f"{spec['modality']} {spec['task']}", DATASET_KEYS.get(spec["modality"], ()))
+    return {key: spec["data"][key] for key in keys}
 
 
 def uses_cuda(trainer: Mapping[str, Any]) -> bool:

@@ -22,13 +22,13 @@ def test_same_seed_same_files_and_truth_beside_each_image(tmp_path):
     image = fits.getdata(a / "field_0000.fits")
     assert image.shape == (48, 40) and image.dtype.kind == "f"
     with fits.open(a / "field_0000.truth.fits") as truth:
-        assert [h.name for h in truth] == ["PRIMARY", "CLEAN", "CRMASK", "BADMASK", "TRAILMASK", "SOURCES"]
+        assert [h.name for h in truth] == ["PRIMARY", "CLEAN", "CRMASK", "BADMASK", "SATMASK", "TRAILMASK", "SOURCES"]
 
 
 def test_noise_is_poisson_plus_read_noise_in_adu():
     sim = simulate_image(SkyOptions(shape=(128, 128), stars=(30, 30), galaxies=(5, 5)), np.random.default_rng(3))
     gain, read_noise = sim.header["GAIN"], sim.header["RDNOISE"]
-    usable = ~sim.bad_mask
+    usable = ~sim.bad_mask & ~sim.saturated_mask
     residual = (sim.image_adu - sim.clean_adu)[usable]
     expected_var = (sim.clean_adu[usable] * gain + read_noise**2) / gain**2
     z = residual / np.sqrt(expected_var)

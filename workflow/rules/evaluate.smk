@@ -79,7 +79,7 @@ rule evaluate_fields:
 
 rule evaluate_sky:
     wildcard_constraints:
-        experiment=of_modality("sky"),
+        experiment=of_modality("sky", "denoising"),
     input:
         unpack(method_tables),
         test="data/interim/{experiment}/test.h5",
@@ -100,3 +100,29 @@ rule evaluate_sky:
         "sciimg evaluate --experiment {wildcards.experiment} --test {input.test:q} "
         "--predictions {params.predictions} --training-target {params.training_target} "
         "--output-dir {params.out_dir:q} > {log:q} 2>&1"
+
+
+rule evaluate_sky_cleaning:
+    wildcard_constraints:
+        experiment=of_modality("sky", "cleaning"),
+    input:
+        unpack(method_tables),
+        test="data/interim/{experiment}/test.h5",
+    output:
+        metrics="results/{experiment}/metrics.json",
+        roc=report(
+            "results/{experiment}/cleaning_roc.png", caption="../report/cleaning_roc.rst", category="{experiment}"
+        ),
+        cutouts=report(
+            "results/{experiment}/cleaning_cutouts.png",
+            caption="../report/cleaning_cutouts.rst",
+            category="{experiment}",
+        ),
+    params:
+        predictions=predictions_arg,
+        out_dir="results/{experiment}",
+    log:
+        "results/{experiment}/logs/evaluate.log",
+    shell:
+        "sciimg evaluate --experiment {wildcards.experiment} --test {input.test:q} "
+        "--predictions {params.predictions} --output-dir {params.out_dir:q} > {log:q} 2>&1"
