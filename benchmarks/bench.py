@@ -333,6 +333,7 @@ def cleaning(directory: Path) -> dict[str, Any]:
         "task": "cleaning",
         "modality": "sky",
         "backbone": "unet",
+        "normalisation": "per tile",
         "sky": {"pixel_scale": "anscombe", "mask_dilation": 1},
         "artefact_threshold": {"threshold": 0.5},  # untrained: about half the pixels flagged, inpainter runs everywhere
     }

@@ -49,8 +49,9 @@ def run_sky_cleaner(name: str, test: SampleStore, output: str | os.PathLike) -> 
     from astropy.io import fits
 
     from sciimg.baselines.sky_clean import clean_tile
-    from sciimg.data.sky_dataset import artefact_holes
-    from sciimg.inference.sky import store_tiles, write_tile_images
+    from sciimg.baselines.sky_denoise import store_tiles
+    from sciimg.data.ingest_sky import artefact_holes
+    from sciimg.io.fits_tiles import write_tile_images
 
     files, headers = test.meta()["file"], test.extra()["headers"]
     layers: dict[str, list[np.ndarray]] = {}
@@ -67,8 +68,8 @@ def run_sky_cleaner(name: str, test: SampleStore, output: str | os.PathLike) -> 
 def run_sky_baseline(name: str, train: SampleStore, test: SampleStore, output: str | os.PathLike) -> Path:
     """Denoise (or clean) every test tile with a classical method; FITS tiles like the model's output."""
     from sciimg.baselines.sky_clean import SKY_CLEANERS
-    from sciimg.baselines.sky_denoise import SKY_DENOISERS
-    from sciimg.inference.sky import store_tiles, write_tile_images
+    from sciimg.baselines.sky_denoise import SKY_DENOISERS, store_tiles
+    from sciimg.io.fits_tiles import write_tile_images
 
     if name in SKY_CLEANERS:
         return run_sky_cleaner(name, test, output)

@@ -17,12 +17,14 @@ the median of their usable 5 x 5 neighbours.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
 
 from sciimg.data.sky_scale import anscombe, inverse_anscombe
+from sciimg.io.store import SampleStore
 
 FILTER_WIDTHS = (0.5, 0.75, 1.0, 1.5, 2.0)
 
@@ -150,3 +152,20 @@ SKY_DENOISERS: dict[str, type[SkyDenoiser]] = {
     "nl_means": NonLocalMeans,
     "bm3d": Bm3d,
 }
+
+
+def store_tiles(store: SampleStore) -> Iterator[Tile]:
+    """Every tile of a store with its sky level, noise, and the GAIN/RDNOISE of its source file."""
+    meta = store.meta()
+    for row in range(len(store)):
+        sample = store[row]
+        gain, read_noise = float(meta["gain"][row]), float(meta["read_noise_e"][row])
+        known = np.isfinite(gain) and np.isfinite(read_noise)
+        yield Tile(
+            image=sample["image"][0].astype(np.float64),
+            usable=sample["mask"][0].astype(bool) & np.isfinite(sample["image"][0]),
+            background=float(meta["background"][row]),
+            sigma=float(meta["sigma"][row]),
+            gain=gain if known else None,
+            read_noise_e=read_noise if known else None,
+        )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import glob
 import logging
 import os
 from collections.abc import Mapping
@@ -14,6 +13,7 @@ import numpy as np
 
 from sciimg.data.camera_channels import NORMALISATION, camera_channels
 from sciimg.data.image_parameters import UNITS, Cleaning, image_parameters
+from sciimg.data.splits import expand_inputs, split_indices
 from sciimg.data.transforms import ChannelNormalisation
 from sciimg.errors import InputError
 from sciimg.geometry.camera import geometry_to_arrays
@@ -24,30 +24,6 @@ from sciimg.provenance import provenance
 
 log = logging.getLogger(__name__)
 NORMALISATION_SAMPLE = 20_000  # train events the normalisation is fitted on (bounds memory)
-
-
-def expand_inputs(patterns: list[str]) -> list[Path]:
-    """Expand paths and globs, in sorted order; a pattern that matches nothing is an error."""
-    paths: list[Path] = []
-    for pattern in patterns:
-        matches = sorted(glob.glob(os.path.expanduser(pattern)))
-        if not matches:
-            raise InputError(f"{pattern}: no input file matches this path")
-        paths += [Path(m) for m in matches]
-    return paths
-
-
-def split_indices(n: int, fractions: Mapping[str, float], seed: int) -> dict[str, np.ndarray]:
-    """Random disjoint train/val/test indices with the given fractions (sorted within a split)."""
-    order = np.random.default_rng(seed).permutation(n)
-    n_train = round(fractions["train"] * n)
-    n_val = round(fractions["val"] * n)
-    bounds = {
-        "train": (0, n_train),
-        "val": (n_train, n_train + n_val),
-        "test": (n_train + n_val, n),
-    }
-    return {name: np.sort(order[a:b]) for name, (a, b) in bounds.items()}
 
 
 def quality_cut(parameters: Mapping[str, np.ndarray], cuts: Mapping[str, float | None]) -> np.ndarray:

@@ -25,9 +25,10 @@ from typing import Any
 import numpy as np
 from astropy.io import fits
 from astropy.stats import mad_std
+from scipy.ndimage import binary_dilation
 
-from sciimg.data.ingest import split_indices
 from sciimg.data.sky_scale import detector_noise
+from sciimg.data.splits import split_indices
 from sciimg.errors import InputError
 from sciimg.io.fits import FitsImage, Region
 from sciimg.io.store import StoreWriter
@@ -107,6 +108,12 @@ def artefact_labels(truth: fits.HDUList, region: Region) -> np.ndarray:
     for name, kind in TRUTH_MASKS.items():
         labels[np.asarray(truth[name].section[region.slices]) != 0] = ARTEFACT_CODES[kind]
     return labels
+
+
+def artefact_holes(labels: np.ndarray, dilation: int) -> np.ndarray:
+    """Pixels an inpainter fills: the artefacts (cosmic rays, defects, trails), grown by ``dilation`` pixels."""
+    artefacts = (labels > ARTEFACT_CODES["none"]) & (labels < ARTEFACT_CODES["saturated"])
+    return binary_dilation(artefacts, iterations=dilation) if dilation > 0 and artefacts.any() else artefacts
 
 
 @dataclass

@@ -29,10 +29,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy.ndimage import binary_dilation
 from torch.utils.data import Dataset
 
-from sciimg.data.ingest_sky import ARTEFACT_CODES
+from sciimg.data.ingest_sky import ARTEFACT_CODES, artefact_holes
 from sciimg.data.sky_scale import TileScale
 from sciimg.errors import ConfigError
 from sciimg.io.store import SampleStore
@@ -166,12 +165,6 @@ class SkyDenoisingDataset(Dataset):
             crop = np.rot90(array[y0 : y0 + size, x0 : x0 + size], turns)
             out[key] = crop[:, ::-1] if flip else crop
         return out
-
-
-def artefact_holes(labels: np.ndarray, dilation: int) -> np.ndarray:
-    """Pixels an inpainter fills: the artefacts (cosmic rays, defects, trails), grown by ``dilation`` pixels."""
-    artefacts = (labels > ARTEFACT_CODES["none"]) & (labels < ARTEFACT_CODES["saturated"])
-    return binary_dilation(artefacts, iterations=dilation) if dilation > 0 and artefacts.any() else artefacts
 
 
 class SkyCleaningDataset(SkyDenoisingDataset):

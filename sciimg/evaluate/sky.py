@@ -22,8 +22,8 @@ import numpy as np
 from skimage.metrics import structural_similarity
 
 from sciimg.errors import InputError
-from sciimg.inference.sky import read_tile_images
 from sciimg.io.atomic import write_text_atomic
+from sciimg.io.fits_tiles import read_tile_images
 from sciimg.io.store import SampleStore
 from sciimg.provenance import provenance
 

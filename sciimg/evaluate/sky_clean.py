@@ -32,11 +32,10 @@ from astropy.io import fits
 from scipy import ndimage
 from sklearn.metrics import roc_curve
 
-from sciimg.data.ingest_sky import ARTEFACT_CODES
-from sciimg.data.sky_dataset import artefact_holes
+from sciimg.data.ingest_sky import ARTEFACT_CODES, artefact_holes
 from sciimg.errors import InputError
-from sciimg.inference.sky import read_tile_images, tile_layers
 from sciimg.io.atomic import write_text_atomic
+from sciimg.io.fits_tiles import read_tile_images, tile_layers
 from sciimg.io.store import SampleStore
 from sciimg.provenance import provenance
 

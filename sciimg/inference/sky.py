@@ -1,119 +1,32 @@
 """Sky-image models and methods on stores and FITS files; outputs are FITS with the input's headers.
 
-On a store (the test split), every method writes one multi-extension FITS file: one image
-HDU per tile (``TILE<n>``), whose header is the source image's header with the WCS
-reference pixel moved to the tile, so each tile still maps to the sky. On a user's FITS
-file, a model writes a FITS file of the same layout and headers (:func:`write_image`).
+On a store (the test split), every method writes one multi-extension FITS file of tiles
+(:mod:`sciimg.io.fits_tiles`), each with its source image's header and WCS. On a user's
+FITS file, a model writes a FITS file of the same layout and headers, row block by row block.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
-from astropy.io import fits
 
-from sciimg.baselines.sky_denoise import Tile
 from sciimg.data.ingest_sky import noise_level
 from sciimg.data.sky_dataset import SkyDenoisingDataset
 from sciimg.data.sky_scale import TileScale, detector_noise
 from sciimg.errors import InputError
 from sciimg.inference.load import TrainedModel
 from sciimg.inference.sliding_window import sliding_window
-from sciimg.io.atomic import atomic_path
-from sciimg.io.fits import PROVENANCE_KEY, FitsImage, FitsImageWriter, Region
+from sciimg.io.fits import FitsImage, FitsImageWriter, Region
+from sciimg.io.fits_tiles import write_tile_images
 from sciimg.io.store import SampleStore
 from sciimg.provenance import provenance
 
 WINDOW = 256
 OVERLAP = 0.25
-
-
-def tile_header(header_text: str, y0: int, x0: int) -> fits.Header:
-    """The source image's header with its WCS reference pixel moved to a tile at ``(y0, x0)``."""
-    header = fits.Header.fromstring(header_text)
-    for axis, offset in (("1", x0), ("2", y0)):
-        if f"CRPIX{axis}" in header:
-            header[f"CRPIX{axis}"] = header[f"CRPIX{axis}"] - offset
-    return header
-
-
-def store_tiles(store: SampleStore) -> Iterator[Tile]:
-    """Every tile of a store with its sky level, noise, and the GAIN/RDNOISE of its source file."""
-    meta = store.meta()
-    for row in range(len(store)):
-        sample = store[row]
-        gain, read_noise = float(meta["gain"][row]), float(meta["read_noise_e"][row])
-        known = np.isfinite(gain) and np.isfinite(read_noise)
-        yield Tile(
-            image=sample["image"][0].astype(np.float64),
-            usable=sample["mask"][0].astype(bool) & np.isfinite(sample["image"][0]),
-            background=float(meta["background"][row]),
-            sigma=float(meta["sigma"][row]),
-            gain=gain if known else None,
-            read_noise_e=read_noise if known else None,
-        )
-
-
-def write_tile_images(
-    store_path: str | os.PathLike,
-    layers: Mapping[str, np.ndarray],
-    output: str | os.PathLike,
-    history: str,
-    inputs: Sequence[str | os.PathLike],
-) -> Path:
-    """Per store tile, one image HDU per layer (``<LAYER><row>``, e.g. ``TILE3``), with the tile's header, atomically.
-
-    Float layers are written as float32 (ADU for ``TILE``), integer ones (masks) as they are.
-    """
-    store = SampleStore(store_path)
-    meta, texts = store.meta(), store.extra()["headers"]
-    for name, images in layers.items():
-        if len(images) != len(store):
-            raise ValueError(f"layer {name} must have one entry per tile ({len(store)}), got {len(images)}")
-    primary = fits.PrimaryHDU()
-    primary.header[PROVENANCE_KEY] = (json.dumps(provenance(inputs=inputs), sort_keys=True), "sciimg provenance (JSON)")
-    primary.header.add_history(f"sciimg: {history}")
-    hdus: list = [primary]
-    for row in range(len(store)):
-        header = tile_header(str(texts[int(meta["file"][row])]), int(meta["y0"][row]), int(meta["x0"][row]))
-        header.add_history(f"sciimg: {history}")
-        for name, images in layers.items():
-            image = np.asarray(images[row])
-            data = image if image.dtype.kind in "iub" else image.astype(np.float32)
-            hdus.append(fits.ImageHDU(data.astype(np.uint8) if data.dtype == bool else data, header, f"{name}{row}"))
-    with atomic_path(output, suffix=".fits.tmp") as tmp:
-        fits.HDUList(hdus).writeto(tmp, output_verify="silentfix")
-    store.close()
-    return Path(output)
-
-
-def read_tile_images(path: str | os.PathLike, layer: str = "TILE") -> np.ndarray:
-    """One layer of the tiles written by :func:`write_tile_images`, ``(N, Y, X)``, in tile order."""
-    try:
-        with fits.open(path) as hdul:
-            found = {int(h.name[len(layer) :]): h for h in hdul[1:] if re.fullmatch(f"{layer}[0-9]+", h.name)}
-            if not found:
-                raise InputError(f"{path}: has no {layer}<n> tile extensions")
-            dtype = np.float32 if found[0].data.dtype.kind == "f" else found[0].data.dtype
-            return np.stack([np.asarray(found[row].data, dtype) for row in sorted(found)])
-    except (OSError, ValueError) as error:
-        raise InputError(f"{path}: not a tile file written by sciimg ({error})") from None
-
-
-def tile_layers(path: str | os.PathLike) -> set[str]:
-    """The layers of a tile file written by :func:`write_tile_images` (``TILE``, ``MASK``, ...)."""
-    try:
-        with fits.open(path) as hdul:
-            return {match[1] for h in hdul[1:] if (match := re.fullmatch("([A-Z]+)0", h.name))}
-    except OSError as error:
-        raise InputError(f"{path}: not a tile file written by sciimg ({error})") from None
 
 
 def sampled_noise_level(source: FitsImage, n_rows: int = 64) -> tuple[float, float]:

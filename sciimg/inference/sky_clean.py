@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from sciimg.data.sky_dataset import SkyCleaningDataset, artefact_holes
+from sciimg.data.ingest_sky import artefact_holes
+from sciimg.data.sky_dataset import SkyCleaningDataset
 from sciimg.data.sky_scale import TileScale
 from sciimg.inference.sky import OVERLAP, WINDOW, SkyModel
 from sciimg.inference.sliding_window import sliding_window

@@ -2,7 +2,7 @@ def ingest_inputs(wildcards):
     """Simulated file, or the user's files (paths/globs) named in data.files."""
     data = experiment(wildcards)["data"]
     if "files" in data:
-        from sciimg.data.ingest import expand_inputs
+        from sciimg.data.splits import expand_inputs
 
         return [str(p) for p in expand_inputs(data["files"]["paths"])]
     return [f"data/raw/{wildcards.experiment}/{RAW[experiment(wildcards)['modality']]}"]
