@@ -53,12 +53,12 @@ def run_sky_cleaner(name: str, test: SampleStore, output: str | os.PathLike) -> 
     from sciimg.data.ingest_sky import artefact_holes
     from sciimg.io.fits_tiles import write_tile_images
 
-    files, headers = test.meta()["file"], test.extra()["headers"]
+    files, dilation = test.meta()["file"], int(test.attrs["mask_dilation"])
+    saturation = [float(fits.Header.fromstring(str(h)).get("SATURATE", np.inf)) for h in test.extra()["headers"]]
     layers: dict[str, list[np.ndarray]] = {}
     for row, tile in enumerate(store_tiles(test)):
-        saturation = float(fits.Header.fromstring(str(headers[int(files[row])])).get("SATURATE", np.inf))
-        holes = artefact_holes(test[row]["labels"][0], int(test.attrs["mask_dilation"])) | ~tile.usable
-        for layer, image in clean_tile(name, tile, saturation, holes).items():
+        holes = artefact_holes(test[row]["labels"][0], dilation) | ~tile.usable
+        for layer, image in clean_tile(name, tile, saturation[int(files[row])], holes).items():
             layers.setdefault(layer, []).append(image)
     log.info("%s: %d test tiles", name, len(test))
     stacked = {layer: np.stack(images) for layer, images in layers.items()}

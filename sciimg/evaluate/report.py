@@ -142,8 +142,7 @@ def _sky_cleaning_section(metrics: dict, folder: Path) -> str:
     methods = metrics["methods"]
     best = max(v.get("tpr_at_0.05%_fpr", -1) for v in methods.values())
     detection = ["tpr_at_0.05%_fpr", "tpr_at_0.5%_fpr", "found_cosmic_ray", "found_cosmic_ray_at_edge"]
-    detection += ["found_defect", "found_trail"]
-    detection += ["fpr", "fpr_on_sources"]
+    detection += ["found_defect", "found_trail", "fpr", "fpr_on_sources"]
     filling = [m for m, v in methods.items() if "inpaint_mse" in v]
     best_mse = min(methods[m]["inpaint_mse"] for m in filling) if filling else None
     inpainting = ["inpaint_mse", "flux_bias_median", "flux_error_median_abs", "n_sources_under_holes"]

@@ -35,7 +35,7 @@ from sklearn.metrics import roc_curve
 from sciimg.data.ingest_sky import ARTEFACT_CODES, artefact_holes
 from sciimg.errors import InputError
 from sciimg.io.atomic import write_text_atomic
-from sciimg.io.fits_tiles import read_tile_images, tile_layers
+from sciimg.io.fits_tiles import read_tile_layers
 from sciimg.io.store import SampleStore
 from sciimg.provenance import provenance
 
@@ -197,12 +197,9 @@ def evaluate_sky_cleaning(
     truth = Truth(store)
     methods, layers_of = {}, {}
     for name, path in predictions.items():
-        names = tile_layers(path)
-        layers = {
-            layer: read_tile_images(path, layer)
-            for layer in ("TILE", "FOUND", "MASK", "PROB", "FILLED")
-            if layer in names
-        }
+        layers = read_tile_layers(path)
+        if "TILE" not in layers or "FOUND" not in layers:
+            raise InputError(f"{path}: has no TILE<n> and FOUND<n> tile extensions (a cleaning output)")
         if layers["TILE"].shape != truth.clean.shape:
             raise InputError(f"{path}: has tiles of shape {layers['TILE'].shape}, the test split {truth.clean.shape}")
         layers_of[name] = layers

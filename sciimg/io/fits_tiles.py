@@ -65,23 +65,26 @@ def write_tile_images(
     return Path(output)
 
 
+def read_tile_layers(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Every layer of the tiles written by :func:`write_tile_images`, each ``(N, Y, X)`` in tile order."""
+    try:
+        with fits.open(path) as hdul:
+            hdus: dict[str, dict[int, fits.ImageHDU]] = {}
+            for hdu in hdul[1:]:
+                if match := re.fullmatch("([A-Z]+?)([0-9]+)", hdu.name):
+                    hdus.setdefault(match[1], {})[int(match[2])] = hdu
+            layers = {}
+            for layer, tiles in hdus.items():
+                dtype = np.float32 if tiles[0].data.dtype.kind == "f" else tiles[0].data.dtype
+                layers[layer] = np.stack([np.asarray(tiles[row].data, dtype) for row in sorted(tiles)])
+            return layers
+    except (OSError, ValueError, KeyError) as error:
+        raise InputError(f"{path}: not a tile file written by sciimg ({error})") from None
+
+
 def read_tile_images(path: str | os.PathLike, layer: str = "TILE") -> np.ndarray:
     """One layer of the tiles written by :func:`write_tile_images`, ``(N, Y, X)``, in tile order."""
-    try:
-        with fits.open(path) as hdul:
-            found = {int(h.name[len(layer) :]): h for h in hdul[1:] if re.fullmatch(f"{layer}[0-9]+", h.name)}
-            if not found:
-                raise InputError(f"{path}: has no {layer}<n> tile extensions")
-            dtype = np.float32 if found[0].data.dtype.kind == "f" else found[0].data.dtype
-            return np.stack([np.asarray(found[row].data, dtype) for row in sorted(found)])
-    except (OSError, ValueError) as error:
-        raise InputError(f"{path}: not a tile file written by sciimg ({error})") from None
-
-
-def tile_layers(path: str | os.PathLike) -> set[str]:
-    """The layers of a tile file written by :func:`write_tile_images` (``TILE``, ``MASK``, ...)."""
-    try:
-        with fits.open(path) as hdul:
-            return {match[1] for h in hdul[1:] if (match := re.fullmatch("([A-Z]+)0", h.name))}
-    except OSError as error:
-        raise InputError(f"{path}: not a tile file written by sciimg ({error})") from None
+    layers = read_tile_layers(path)
+    if layer not in layers:
+        raise InputError(f"{path}: has no {layer}<n> tile extensions")
+    return layers[layer]
