@@ -74,6 +74,11 @@ def _fit(args: argparse.Namespace) -> None:
 
         calibration = calibrate_threshold(trained[0], Path(args.store_dir) / "val.h5", spec["data"]["target_fpr"])
         card["artefact_threshold"] = calibration
+    if spec["task"] == "detection":
+        from sciimg.inference.sky_detect import calibrate_detection_threshold
+
+        val = Path(args.store_dir) / "val.h5"
+        card["source_threshold"] = calibrate_detection_threshold(trained[0], val, spec["data"]["target_purity"])
     export_model(trained[1], Path(args.store_dir) / "train.h5", spec, args.experiment, args.output, card)
 
 
@@ -101,6 +106,11 @@ def _evaluate(args: argparse.Namespace) -> None:
     predictions = dict(item.split("=", 1) for item in args.predictions)
     attrs = SampleStore(args.test).attrs
     modality = attrs.get("modality")
+    if modality == "sky" and attrs.get("task") == "detection":
+        from sciimg.evaluate.sky_detect import evaluate_sky_detection
+
+        evaluate_sky_detection(args.experiment, predictions, args.test, args.output_dir, args.injection)
+        return
     if modality == "sky" and attrs.get("task") == "cleaning":
         from sciimg.evaluate.sky_clean import evaluate_sky_cleaning
 
@@ -120,6 +130,13 @@ def _evaluate(args: argparse.Namespace) -> None:
     from sciimg.evaluate.regression import evaluate_energy
 
     evaluate_energy(args.experiment, predictions, args.test, args.output_dir)
+
+
+def _inject(args: argparse.Namespace) -> None:
+    from sciimg.evaluate.injection import injection_recovery
+
+    baselines = dict(item.split("=", 1) for item in args.baseline)
+    injection_recovery(args.model, args.input, baselines, args.output_dir, args.n_stars, args.seed)
 
 
 def _report(args: argparse.Namespace) -> None:
@@ -184,9 +201,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--predictions", nargs="+", required=True, help="NAME=OUTPUT pairs (tables or NetCDF), model first")
     p.add_argument("--applied", nargs="*", default=[], help="INPUT=OUTPUT pairs of real files the model filled")
     p.add_argument("--output-dir", required=True, help="folder for metrics.json and figures")
+    p.add_argument("--injection", default=None, help="injection-recovery JSON on real images (sky detection)")
     p.add_argument(
         "--training-target", default="clean", choices=("clean", "noise2void"), help="how a sky denoiser was trained"
     )
+
+    p = add("inject", _inject, "injection-recovery: add stars to real images, measure what detectors find")
+    p.add_argument("--model", required=True, help="trained detection model folder")
+    p.add_argument("--input", nargs="+", required=True, help="real FITS images")
+    p.add_argument("--baseline", nargs="*", default=[], help="NAME=CATALOG of a classical detector (its cut is used)")
+    p.add_argument("--n-stars", type=int, default=300, help="stars injected per image")
+    p.add_argument("--seed", type=int, default=0, help="seed of the positions and fluxes")
+    p.add_argument("--output-dir", required=True, help="folder for injection.json and the cutouts")
 
     p = add("report", _report, "write the HTML report from metrics.json files")
     p.add_argument("--metrics", nargs="+", required=True, help="metrics.json files")

@@ -79,7 +79,7 @@ def validate_config(config: Mapping[str, Any], schema_path: str | Path = SCHEMA_
 TASKS_OF_MODALITY = {
     "cherenkov": ("regression",),
     "climate": ("inpainting", "denoising"),
-    "sky": ("denoising", "cleaning"),
+    "sky": ("denoising", "cleaning", "detection"),
 }
 BASELINES_OF = {
     ("cherenkov", "regression"): ("hillas_rf",),
@@ -87,6 +87,7 @@ BASELINES_OF = {
     ("climate", "denoising"): ("gaussian_filter",),
     ("sky", "denoising"): ("gaussian_filter", "median_filter", "wavelet", "nl_means", "bm3d"),
     ("sky", "cleaning"): ("astroscrappy", "biharmonic", "masked_median"),
+    ("sky", "detection"): ("sep", "photutils"),
 }
 
 

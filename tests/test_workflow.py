@@ -14,6 +14,7 @@ import xarray as xr
 import yaml
 from astropy.io import fits
 from astropy.table import Table
+from astropy.wcs import WCS
 
 from sciimg.data.sky_scale import TileScale
 from sciimg.inference.load import load_model
@@ -28,10 +29,12 @@ TINY_FIELDS = ROOT / "tests" / "data" / "tiny_fields.yaml"
 TINY_SKY = ROOT / "tests" / "data" / "tiny_sky.yaml"
 SHARED = (ROOT / ".." / "shared" / "data").resolve()
 HADCRUT = SHARED / "climate" / "tas_hadcrut_187709_189308.nc"
+M67 = SHARED / "sky" / "M6707HH.fits"
 EXP = "tiny_energy"
 FIELDS = "tiny_fields"
 SKY = "tiny_sky"
 SKY_CLEAN = "tiny_sky_clean"
+SKY_DETECT = "tiny_sky_detect"
 
 
 def fields_config(workdir: Path) -> Path:
@@ -40,6 +43,15 @@ def fields_config(workdir: Path) -> Path:
     data = config["experiments"][FIELDS]["data"]
     data["apply_to"] = [str(HADCRUT)] if HADCRUT.exists() else []
     path = workdir / "tiny_fields.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def sky_config(workdir: Path) -> Path:
+    """The tiny sky configs with the real M67 plate as the detector's injection image (dropped if absent)."""
+    config = yaml.safe_load(TINY_SKY.read_text())
+    config["experiments"][SKY_DETECT]["data"]["inject_into"] = [str(M67)] if M67.exists() else []
+    path = workdir / "tiny_sky.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
 
@@ -57,7 +69,7 @@ def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
         "--configfile",
         str(TINY),
         str(workdir / "tiny_fields.yaml"),
-        str(TINY_SKY),
+        str(workdir / "tiny_sky.yaml"),
         "--cores",
         "2",
         *args,
@@ -74,6 +86,7 @@ def sciimg_cli(*args: str) -> subprocess.CompletedProcess:
 def workflow_run(tmp_path_factory) -> Path:
     workdir = tmp_path_factory.mktemp("workflow")
     fields_config(workdir)
+    sky_config(workdir)
     dry = snakemake(workdir, "-n")
     assert dry.returncode == 0, dry.stderr
     for rule in ("simulate", "ingest", "fit", "export", "predict", "baseline", "evaluate", "report"):
@@ -392,3 +405,56 @@ def test_cleaning_a_users_image_fills_only_what_it_flags(workflow_run, tmp_path)
     np.testing.assert_array_equal(image[kept], sim.image_adu[kept])  # bit for bit
     assert np.isfinite(image).all() and not replaced[dq == 1].any()
     assert 0 < replaced.mean() < 0.5
+
+
+def test_sky_detection_scores_catalogs_and_injects_into_a_real_plate(workflow_run):
+    results = workflow_run / "results" / SKY_DETECT
+    metrics = json.loads((results / "metrics.json").read_text())
+    assert list(metrics["methods"]) == ["unet", "sep", "photutils"]
+    assert metrics["figures"] == ["detection_completeness.png", "detection_cutouts.png"]
+    n_bins = len(metrics["bins"]["snr_edges"]) - 1
+    for values in metrics["methods"].values():
+        assert len(values["completeness"]) == len(values["equal_purity"]["completeness"]) == n_bins
+        assert 0 <= values["purity"] <= 1 and values["n_detections"] > 0
+    assert metrics["methods"]["sep"]["completeness"][-1] > 0.5  # sep finds the brightest sources
+    card = json.loads((results / "model" / "card.json").read_text())
+    assert card["source_threshold"]["target_purity"] == 0.9
+    catalog = Table.read(results / "predictions" / "model.fits", hdu="CATALOG")
+    assert {"tile", "x", "y", "flux", "score"} <= set(catalog.colnames)
+    assert catalog.meta["THRESH"] == pytest.approx(card["source_threshold"]["threshold"])
+    report = (workflow_run / "results" / "report.html").read_text()
+    assert f"{SKY_DETECT} (detection)" in report and "At equal purity" in report
+    if M67.exists():
+        injection = metrics["injection_recovery"]["images"]["M6707HH.fits"]
+        assert injection["n_injected"] == 300 and 2 < injection["psf_fwhm_px"] < 10
+        assert injection["methods"]["sep"]["recovered_by_snr"][-1] > 0.5  # sep recovers bright injected stars
+        assert (results / "injection" / "injection_cutouts.png").stat().st_size > 10_000
+
+
+def test_detecting_sources_in_a_users_image_gives_ra_dec_only_with_a_wcs(workflow_run, tmp_path):
+    model = load_model(workflow_run / "results" / SKY_DETECT / "model")
+    sim = simulate_image(SkyOptions(shape=(300, 280), stars=(40, 40)), np.random.default_rng(2))
+    with_wcs, without = tmp_path / "with_wcs.fits", tmp_path / "no_wcs.fits"
+    fits.PrimaryHDU(sim.image_adu, header=sim.header).writeto(with_wcs)
+    plain = fits.Header({"BUNIT": "adu"})
+    fits.PrimaryHDU(sim.image_adu, header=plain).writeto(without)
+    before = without.read_bytes()
+    for source, output in ((with_wcs, tmp_path / "a.fits"), (without, tmp_path / "b.ecsv")):
+        result = sciimg_cli("predict", "--model", str(model.path), "--input", str(source), "--output", str(output))
+        assert result.returncode == 0, result.stderr
+    assert without.read_bytes() == before
+    located = Table.read(tmp_path / "a.fits", hdu="CATALOG")
+    unlocated = Table.read(tmp_path / "b.ecsv", format="ascii.ecsv")
+    assert {"ra", "dec"} <= set(located.colnames) and not {"ra", "dec"} & set(unlocated.colnames)
+    assert "no celestial WCS" in unlocated.meta["RADEC"]
+    np.testing.assert_allclose(located["x"], unlocated["x"])  # the same sources either way
+    wcs = WCS(sim.header)
+    ra, dec = wcs.pixel_to_world_values(located["x"], located["y"])
+    np.testing.assert_allclose(located["ra"], ra)
+    np.testing.assert_allclose(located["dec"], dec)
+    bad = tmp_path / "table.fits"
+    fits.HDUList([fits.PrimaryHDU(), fits.BinTableHDU(Table({"a": [1, 2]}))]).writeto(bad)
+    out = tmp_path / "c.fits"
+    result = sciimg_cli("predict", "--model", str(model.path), "--input", str(bad), "--output", str(out))
+    assert result.returncode == 2 and "table.fits" in result.stderr and not out.exists()
+    assert len(result.stderr.strip().splitlines()) == 1

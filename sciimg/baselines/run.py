@@ -65,18 +65,47 @@ def run_sky_cleaner(name: str, test: SampleStore, output: str | os.PathLike) -> 
     return write_tile_images(test.path, stacked, output, f"baseline {name}", [test.path])
 
 
+def run_sky_detector(name: str, train: SampleStore, test: SampleStore, output: str | os.PathLike) -> Path:
+    """Candidates of every test tile by a classical detector, with the cut calibrated on the train split."""
+    from astropy.table import vstack
+
+    from sciimg.baselines.sky_denoise import store_tiles
+    from sciimg.baselines.sky_detect import DETECT_SIGMA, SKY_DETECTORS, calibrate_cut
+    from sciimg.data.ingest_sky import sources_by_tile
+    from sciimg.io.catalogs import write_catalog
+
+    detect = SKY_DETECTORS[name]
+    target = float(test.attrs["target_purity"])
+    cut = calibrate_cut((detect(tile) for tile in store_tiles(train)), sources_by_tile(train), target)
+    log.info("%s: score cut %.3f reaches purity %.3f on %d train tiles", name, cut, target, len(train))
+    tables = []
+    for row, tile in enumerate(store_tiles(test)):
+        table = Table(detect(tile))
+        table.add_column(np.full(len(table), row), index=0, name="tile")
+        tables.append(table)
+    table = vstack(tables)
+    table["x"].unit = table["y"].unit = "pix"
+    table["flux"].unit = test.attrs["units"]["image"]
+    table.meta.update({"THRESH": cut, "FLOOR": DETECT_SIGMA, "BASELINE": name})
+    log.info("%s: %d candidates in %d test tiles", name, len(table), len(test))
+    prov = provenance(inputs=[train.path, test.path])
+    return write_catalog(table, output, prov, f"baseline {name} (candidates; cut at score THRESH)")
+
+
 def run_sky_baseline(name: str, train: SampleStore, test: SampleStore, output: str | os.PathLike) -> Path:
-    """Denoise (or clean) every test tile with a classical method; FITS tiles like the model's output."""
+    """Denoise, clean or detect on every test tile with a classical method; FITS like the model's output."""
     from sciimg.baselines.sky_clean import SKY_CLEANERS
     from sciimg.baselines.sky_denoise import SKY_DENOISERS, store_tiles
+    from sciimg.baselines.sky_detect import SKY_DETECTORS
     from sciimg.io.fits_tiles import write_tile_images
 
     if name in SKY_CLEANERS:
         return run_sky_cleaner(name, test, output)
+    if name in SKY_DETECTORS:
+        return run_sky_detector(name, train, test, output)
     if name not in SKY_DENOISERS:
-        raise ValueError(
-            f"baseline must be one of {sorted([*SKY_DENOISERS, *SKY_CLEANERS])} for sky images, got {name!r}"
-        )
+        known = sorted([*SKY_DENOISERS, *SKY_CLEANERS, *SKY_DETECTORS])
+        raise ValueError(f"baseline must be one of {known} for sky images, got {name!r}")
     chosen = set(np.random.default_rng(0).permutation(len(train))[:FIT_TILES].tolist())
     tiles = [tile for row, tile in enumerate(store_tiles(train)) if row in chosen]
     clean = [train[row]["target"][0] for row in sorted(chosen)] if "target" in train.keys else None

@@ -15,6 +15,7 @@ from sciimg.data.augment import CameraAugmentation
 from sciimg.data.field_dataset import FieldDataset
 from sciimg.data.sampling import EpochSampler, ResumableLoader
 from sciimg.data.sky_dataset import SkyCleaningDataset, SkyDenoisingDataset
+from sciimg.data.sky_detection import SkyDetectionDataset
 from sciimg.data.transforms import ChannelNormalisation
 from sciimg.errors import ConfigError
 from sciimg.geometry.mappers import GridMapper, symmetry_permutations
@@ -113,6 +114,9 @@ class StoreDataset(Dataset):
         return out
 
 
+SKY_DATASETS = {"cleaning": SkyCleaningDataset, "detection": SkyDetectionDataset}  # by the store's task; else denoising
+
+
 class StoreDataModule(L.LightningDataModule):
     """Train/val/test splits from the ingest rule's store files.
 
@@ -133,7 +137,8 @@ class StoreDataModule(L.LightningDataModule):
         channels_last: hand images over in channels-last memory layout (2D and 3D).
         dataset_options: options of the modality's dataset: ``time_window`` and ``time_axis``
             (temperature fields); ``training_target``, ``patch_size``, ``blind_spot_fraction``,
-            ``crops_per_tile`` (sky denoising); ``patch_size``, ``crops_per_tile`` (sky cleaning).
+            ``crops_per_tile`` (sky denoising); ``patch_size``, ``crops_per_tile`` (sky cleaning; with
+            ``min_snr`` and ``heat_sigma``, sky detection).
     """
 
     def __init__(
@@ -178,7 +183,7 @@ class StoreDataModule(L.LightningDataModule):
                     self.datasets[split] = FieldDataset(path, augment, self.seed, **self.dataset_options)
                 elif modality == "sky":
                     train = split == "train"
-                    cls = SkyCleaningDataset if SampleStore(path).attrs["task"] == "cleaning" else SkyDenoisingDataset
+                    cls = SKY_DATASETS.get(SampleStore(path).attrs["task"], SkyDenoisingDataset)
                     self.datasets[split] = cls(path, train, self.seed, **self.dataset_options)
                 else:
                     self.datasets[split] = StoreDataset(path, augment, self.aux_targets, self.seed)

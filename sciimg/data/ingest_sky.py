@@ -8,7 +8,9 @@ writes) adds the clean image as ``target``.
 
 Store keys: ``image`` (ADU, NaN at bad pixels), ``mask`` (1 = usable pixel), ``target``
 (clean ADU, when truth exists) and, for the cleaning task, ``labels``: per pixel the
-artefact the truth masks name (:data:`ARTEFACT_CODES`). Per tile, ``meta`` holds the file index, the tile's
+artefact the truth masks name (:data:`ARTEFACT_CODES`). For the detection task,
+``extra/sources`` lists the truth sources of every tile (:data:`SOURCE_FIELDS`, tile
+pixel coordinates). Per tile, ``meta`` holds the file index, the tile's
 corner, and its sky level and noise (median and MAD standard deviation of usable
 pixels), which the dataset normalises with.
 """
@@ -31,7 +33,7 @@ from sciimg.data.sky_scale import detector_noise
 from sciimg.data.splits import split_indices
 from sciimg.errors import InputError
 from sciimg.io.fits import FitsImage, Region
-from sciimg.io.store import StoreWriter
+from sciimg.io.store import SampleStore, StoreWriter
 from sciimg.provenance import provenance
 from sciimg.simulate.sky import TRUTH_SUFFIX
 
@@ -48,6 +50,8 @@ TILE_COLUMNS = {
 FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fits.fz")
 # Per-pixel label codes of the cleaning task, from the truth masks (later ones win).
 ARTEFACT_CODES = {"none": 0, "cosmic_ray": 1, "defect": 2, "trail": 3, "saturated": 4}
+# Truth sources per tile (detection task): the tile's row, position in tile pixels, flux (ADU), SNR, star or galaxy.
+SOURCE_FIELDS = [("tile", "<i8"), ("y", "<f4"), ("x", "<f4"), ("flux", "<f4"), ("snr", "<f4"), ("star", "?")]
 TRUTH_MASKS = {"TRAILMASK": "trail", "CRMASK": "cosmic_ray", "BADMASK": "defect", "SATMASK": "saturated"}
 
 
@@ -116,6 +120,32 @@ def artefact_holes(labels: np.ndarray, dilation: int) -> np.ndarray:
     return binary_dilation(artefacts, iterations=dilation) if dilation > 0 and artefacts.any() else artefacts
 
 
+def tile_sources(truth: fits.HDUList, region: Region) -> np.ndarray:
+    """Truth sources centred in a tile (pixel centres at integers), in tile pixels; :data:`SOURCE_FIELDS` rows
+    (``tile`` left 0 for the caller)."""
+    if "SOURCES" not in truth:
+        raise InputError(f"{truth.filename()}: truth has no SOURCES table, which the detection task needs")
+    table = truth["SOURCES"].data
+    x, y = np.asarray(table["x"], float), np.asarray(table["y"], float)
+    inside = (y >= region.y0 - 0.5) & (y < region.y1 - 0.5) & (x >= region.x0 - 0.5) & (x < region.x1 - 0.5)
+    rows = np.zeros(int(inside.sum()), SOURCE_FIELDS)
+    rows["y"], rows["x"] = y[inside] - region.y0, x[inside] - region.x0
+    rows["flux"], rows["snr"] = np.asarray(table["flux"])[inside], np.asarray(table["snr"])[inside]
+    rows["star"] = np.char.strip(np.asarray(table["type"]).astype(str))[inside] == "star"
+    return rows
+
+
+def sources_by_tile(store: SampleStore) -> list[np.ndarray]:
+    """A detection store's truth sources (``extra/sources``), one array per tile."""
+    extra = store.extra()
+    if "sources" not in extra:
+        raise InputError(f"{store.path}: has no truth source catalogs (ingest with task detection)")
+    sources = extra["sources"]
+    order = np.argsort(sources["tile"], kind="stable")
+    bounds = np.searchsorted(sources["tile"][order], np.arange(len(store) + 1))
+    return [sources[order[bounds[i] : bounds[i + 1]]] for i in range(len(store))]
+
+
 @dataclass
 class TileSettings:
     """How the images of a split are cut and read."""
@@ -123,6 +153,7 @@ class TileSettings:
     tile: int
     truth: bool  # every image has a truth sidecar
     labels: bool  # store the truth's artefact masks as per-pixel labels (cleaning task)
+    sources: bool  # store the truth's source catalog per tile (detection task)
     stabilised: bool  # every image's header gives GAIN and RDNOISE
     hdu: int | str | None = None
     dq: int | str | None = None
@@ -163,9 +194,13 @@ def ingest_sky(inputs: list[Path], out_dir: Path, spec: Mapping[str, Any]) -> di
     labels = spec["task"] == "cleaning"
     if labels:
         attrs["mask_dilation"] = data["mask_dilation"]  # how far the artefacts the inpainter fills are grown
-    if labels and not all(has_truth):
-        raise InputError(f"{files[0]}: the cleaning task trains on simulated images with truth artefact masks")
-    settings = TileSettings(tile, all(has_truth), labels, stabilised, options.get("hdu"), options.get("dq"))
+    sources = spec["task"] == "detection"
+    if sources:
+        attrs["target_purity"] = data["target_purity"]  # the detectors' cuts are calibrated to it
+    if (labels or sources) and not all(has_truth):
+        what = "artefact masks" if labels else "source catalogs"
+        raise InputError(f"{files[0]}: the {spec['task']} task trains on simulated images with truth {what}")
+    settings = TileSettings(tile, all(has_truth), labels, sources, stabilised, options.get("hdu"), options.get("dq"))
     outputs = {}
     for split, chosen in splits.items():
         outputs[split] = out_dir / f"{split}.h5"
@@ -180,13 +215,16 @@ def _tiles(plans: list, settings: TileSettings) -> Iterator[tuple[tuple, np.ndar
         with contextlib.ExitStack() as files:
             image = files.enter_context(FitsImage(file, settings.hdu, settings.dq))
             clean = files.enter_context(FitsImage(truth_path(file), "CLEAN")) if settings.truth else None
-            masks = files.enter_context(fits.open(truth_path(file), memmap=True)) if settings.labels else None
+            catalog = settings.labels or settings.sources
+            masks = files.enter_context(fits.open(truth_path(file), memmap=True)) if catalog else None
             for region in tile_regions(shape, settings.tile):
                 values = image.read(region)
                 good = ~image.bad_pixels(region, values)
                 truth = {"target": clean.read(region)} if clean else {}
-                if masks is not None:
+                if settings.labels:
                     truth["labels"] = artefact_labels(masks, region)
+                if settings.sources:
+                    truth["sources"] = tile_sources(masks, region)
                 yield (index, region, gain, read_noise), np.where(good, values, np.nan), good, truth
 
 
@@ -203,6 +241,7 @@ def _write_split(path: Path, plans: list, settings: TileSettings, attrs: dict[st
     if settings.labels:
         layouts["labels"] = ((1, tile, tile), np.uint8)
     meta = {name: np.zeros(n_tiles, dtype) for name, dtype in TILE_COLUMNS.items()}
+    sources = []
     with StoreWriter(path, n_tiles, layouts, None, extra, attrs) as store:
         for row, ((index, region, gain, read_noise), values, good, truth) in enumerate(_tiles(plans, settings)):
             background, sigma = noise_level(values)
@@ -217,6 +256,11 @@ def _write_split(path: Path, plans: list, settings: TileSettings, attrs: dict[st
                 block["target"] = _padded(truth["target"], tile, np.nan)[None, None]
             if "labels" in truth:
                 block["labels"] = _padded(truth["labels"], tile, 0)[None, None]
+            if "sources" in truth:
+                truth["sources"]["tile"] = row
+                sources.append(truth["sources"])
             store.write(row, block)
         store.write_meta(meta)
+        if settings.sources:
+            store.write_extra({"sources": np.concatenate(sources) if sources else np.zeros(0, SOURCE_FIELDS)})
     log.info("%s: %d tiles of %d x %d from %d images", path.name, n_tiles, tile, tile, len(plans))

@@ -24,8 +24,7 @@ blind spots of validation are fixed per tile).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -62,6 +61,39 @@ def blind_spots(
     spot_mask = np.zeros(image.shape, bool)
     spot_mask[y, x] = True
     return masked, spot_mask & usable
+
+
+@dataclass
+class CropTurn:
+    """A crop of a tile at ``(y0, x0)``, turned by ``turns`` quarter turns (``np.rot90``), then flipped left-right."""
+
+    y0: int
+    x0: int
+    shape: tuple[int, int]
+    turns: int
+    flip: bool
+
+    @classmethod
+    def draw(cls, shape: tuple[int, int], patch_size: int, rng: np.random.Generator) -> CropTurn:
+        """A random square crop of side ``patch_size`` (at most the tile), turn and flip."""
+        ny, nx = shape
+        size = min(patch_size, ny, nx)
+        y0, x0 = rng.integers(0, ny - size + 1), rng.integers(0, nx - size + 1)
+        return cls(int(y0), int(x0), (size, size), int(rng.integers(4)), bool(rng.integers(2)))
+
+    def array(self, array: np.ndarray) -> np.ndarray:
+        """The crop of a ``(Y, X)`` array, turned and flipped."""
+        crop = np.rot90(array[self.y0 : self.y0 + self.shape[0], self.x0 : self.x0 + self.shape[1]], self.turns)
+        return crop[:, ::-1] if self.flip else crop
+
+    def points(self, y: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Positions (tile pixels, centres at integers) in the crop's turned and flipped frame."""
+        y, x = y - self.y0, x - self.x0
+        height, width = self.shape
+        for _ in range(self.turns % 4):  # np.rot90: new (y, x) = (width - 1 - x, y)
+            y, x = width - 1 - x, y
+            height, width = width, height
+        return (y, width - 1 - x) if self.flip else (y, x)
 
 
 class SkyDenoisingDataset(Dataset):
@@ -130,17 +162,19 @@ class SkyDenoisingDataset(Dataset):
             out["labels"] = sample["labels"][0]
         return out
 
-    def drawn(self, key: int | tuple[int, int]) -> tuple[int, dict[str, np.ndarray], np.random.Generator]:
-        """The tile of an item key (an index, or ``(epoch, index)``), cropped and turned when training, and the
-        item's random generator (from the seed, the epoch when training, and the index)."""
+    def drawn(self, key: int | tuple[int, int]) -> tuple[int, dict[str, np.ndarray], np.random.Generator, CropTurn]:
+        """The tile of an item key (an index, or ``(epoch, index)``), cropped and turned when training, the
+        item's random generator (from the seed, the epoch when training, and the index) and the crop."""
         epoch, item = key if isinstance(key, tuple) else (0, key)
         rng = np.random.default_rng([self.seed, epoch if self.train else 0, item])
         index = item % len(self.store)
         arrays = self.normalised(index)
-        return index, (self._crop_and_turn(arrays, rng) if self.train else arrays), rng
+        shape = arrays["image"].shape
+        crop = CropTurn.draw(shape, self.patch_size, rng) if self.train else CropTurn(0, 0, shape, 0, False)
+        return index, {key: crop.array(array) for key, array in arrays.items()}, rng, crop
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict[str, torch.Tensor]:
-        index, arrays, rng = self.drawn(key)
+        index, arrays, rng, _ = self.drawn(key)
         image, usable = arrays["image"], arrays["usable"]
         if self.training_target == "noise2void":
             masked, spots = blind_spots(image, usable, self.blind_spot_fraction, rng)
@@ -154,17 +188,6 @@ class SkyDenoisingDataset(Dataset):
             "valid": torch.from_numpy(np.ascontiguousarray(valid)[None]),
             "index": torch.tensor(index),
         }
-
-    def _crop_and_turn(self, arrays: Mapping[str, Any], rng: np.random.Generator) -> dict[str, np.ndarray]:
-        ny, nx = arrays["image"].shape
-        size = min(self.patch_size, ny, nx)
-        y0, x0 = rng.integers(0, ny - size + 1), rng.integers(0, nx - size + 1)
-        turns, flip = int(rng.integers(4)), bool(rng.integers(2))
-        out = {}
-        for key, array in arrays.items():
-            crop = np.rot90(array[y0 : y0 + size, x0 : x0 + size], turns)
-            out[key] = crop[:, ::-1] if flip else crop
-        return out
 
 
 class SkyCleaningDataset(SkyDenoisingDataset):
@@ -198,7 +221,7 @@ class SkyCleaningDataset(SkyDenoisingDataset):
         self.extra_holes_per_mpix = extra_holes_per_mpix
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict[str, torch.Tensor]:
-        index, arrays, rng = self.drawn(key)
+        index, arrays, rng, _ = self.drawn(key)
         usable, labels = arrays["usable"], arrays["labels"]
         holes = artefact_holes(labels, self.mask_dilation)
         if self.train:

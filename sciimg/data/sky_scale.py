@@ -57,3 +57,11 @@ class TileScale:
             zero = anscombe(np.asarray(self.background * self.gain), self.read_noise_e)
             return (inverse_anscombe(values + zero, self.read_noise_e) / self.gain).astype(np.float32)
         return (values * self.sigma + self.background).astype(np.float32)
+
+
+STRETCH_SOFTENING = 10.0  # noise units below which the detection stretch is linear
+
+
+def asinh_stretch(values: np.ndarray, softening: float = STRETCH_SOFTENING) -> np.ndarray:
+    """``s asinh(z / s)``: linear for faint pixels (noise units), logarithmic for bright cores, like a display."""
+    return (softening * np.arcsinh(np.asarray(values) / softening)).astype(np.float32)

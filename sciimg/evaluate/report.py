@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import html
+import itertools
 import json
 import os
 from pathlib import Path
@@ -168,6 +169,67 @@ def _sky_cleaning_section(metrics: dict, folder: Path) -> str:
     return "".join(parts)
 
 
+def _best(methods: dict, key: str = "completeness_at_snr_5") -> tuple[str, float]:
+    """The key to highlight and its highest value among the methods."""
+    return key, max(v.get(key) or 0 for v in methods.values())
+
+
+def _sky_detection_section(metrics: dict, folder: Path) -> str:
+    """Sky detection: completeness and purity at each method's cut and at equal purity; errors; injection-recovery."""
+    methods = metrics["methods"]
+    point = ["cut", "n_detections", "purity", "completeness_at_snr_5", "completeness_snr_above_5"]
+    point += ["completeness_at_edge", "close_pairs_resolved"]
+    errors = ["position_error_median_px", "position_error_p68_px", "flux_bias_median", "flux_scatter_mad"]
+    equal = {m: v["equal_purity"] for m, v in methods.items()}
+    edges = metrics["bins"]["snr_edges"]
+    bins = [f"{lo:g}-{hi:g}" for lo, hi in itertools.pairwise(edges)]
+    header = "".join(f"<th>{b}</th>" for b in bins)
+    rows = "".join(
+        f"<tr><td>{html.escape(m)}</td>"
+        + "".join("<td>-</td>" if c is None else f"<td>{c:.2f}</td>" for c in v["completeness"])
+        + "</tr>"
+        for m, v in methods.items()
+    )
+    parts = [
+        f"<p>{metrics['n_test_tiles']} test tiles from {metrics['n_test_images']} held-out images; "
+        f"{metrics['n_truth_sources']:,} truth sources ({metrics['n_truth_snr_above_5']:,} at SNR >= 5). "
+        f"Cuts calibrated to purity {metrics['target_purity']} on data other than the test images.</p>",
+        "<h3>At each method's own cut</h3>",
+        _method_table(methods, point, *_best(methods)),
+        f"<table><tr><th>completeness by true SNR</th>{header}</tr>{rows}</table>",
+        "<h3>At equal purity (cut set on the test images)</h3>",
+        _method_table(equal, ["cut", "purity", "completeness_at_snr_5", "completeness_snr_above_5"], *_best(equal)),
+        "<h3>Position and flux of matched sources at SNR >= 5</h3>",
+        _method_table(methods, errors, "position_error_median_px", None),
+    ]
+    for pair, result in metrics.get("comparison", {}).items():
+        shown = {k: v for k, v in result.items() if k not in ("targets", "targets_met")}
+        parts.append(
+            f"<p><b>{html.escape(pair)}</b>: {html.escape(json.dumps(shown))}; targets "
+            f"{html.escape(json.dumps(result['targets']))}, met: {html.escape(json.dumps(result['targets_met']))}.</p>"
+        )
+    injection = metrics.get("injection_recovery")
+    if injection:
+        parts.append("<h3>Injection-recovery on real images</h3>")
+        bins = [f"{lo:g}-{hi:g}" for lo, hi in itertools.pairwise(injection["snr_bins"])]
+        for image, result in injection["images"].items():
+            rows = "".join(
+                f"<tr><td>{html.escape(m)}</td><td>{v['recovered']:.2f}</td>"
+                + "".join("<td>-</td>" if c is None else f"<td>{c:.2f}</td>" for c in v["recovered_by_snr"])
+                + f"<td>{v['detections_before']}</td></tr>"
+                for m, v in result["methods"].items()
+            )
+            head = "".join(f"<th>SNR {b}</th>" for b in bins)
+            parts.append(
+                f"<p>{html.escape(image)}: {result['n_injected']} stars injected (PSF FWHM "
+                f"{result['psf_fwhm_px']:.2f} px).</p><table><tr><th>method</th><th>recovered</th>{head}"
+                f"<th>detections before injection</th></tr>{rows}</table>"
+            )
+        parts.append(_image(folder / injection["figure"]))
+    parts += [_definitions(metrics), *(_image(folder / name) for name in metrics["figures"])]
+    return "".join(parts)
+
+
 def _image(path: Path) -> str:
     if not path.is_file():
         return ""
@@ -175,7 +237,12 @@ def _image(path: Path) -> str:
     return f'<p><img alt="{html.escape(path.name)}" src="data:image/png;base64,{data}"></p>'
 
 
-SECTIONS = {"climate": _field_section, "sky": _sky_section, "sky cleaning": _sky_cleaning_section}
+SECTIONS = {
+    "climate": _field_section,
+    "sky": _sky_section,
+    "sky cleaning": _sky_cleaning_section,
+    "sky detection": _sky_detection_section,
+}
 
 
 def write_report(metrics_files: list[str | os.PathLike], output: str | os.PathLike) -> Path:

@@ -1,8 +1,10 @@
-"""Figures of sky-image results: cutouts of truth, input and every method on one stretch; cleaning ROC curves."""
+"""Figures of sky-image results: cutouts of truth, input and every method on one stretch; cleaning ROC curves;
+detection completeness and cutouts."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import itertools
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -10,6 +12,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+from astropy.table import Table
 
 from sciimg.io.atomic import atomic_path
 
@@ -117,4 +120,107 @@ def plot_cleaning_cutouts(
             ax.set_yticks([])
             if r == 0:
                 ax.set_title(name, fontsize=8)
+    return _save(fig, path)
+
+
+def plot_completeness(path: Path, methods: Mapping[str, Mapping], edges: Sequence[float]) -> Path:
+    """Completeness per true-SNR bin: each method at its own cut (solid) and at equal purity (dashed)."""
+    fig, ax = plt.subplots(figsize=(5.4, 3.6))
+    centres = [np.sqrt(lo * hi) if np.isfinite(hi) else lo * 1.5 for lo, hi in itertools.pairwise(edges)]
+    for k, (name, scores) in enumerate(methods.items()):
+        colour = f"C{k}"
+        for values, style, label in (
+            (scores["completeness"], "-", f"{name} (purity {scores['purity'] or 0:.3f})"),
+            (scores["equal_purity"]["completeness"], "--", None),
+        ):
+            y = [np.nan if v is None else v for v in values]
+            ax.plot(centres, y, style, color=colour, marker="o", ms=3, label=label)
+    ax.axvline(5.0, color="0.7", lw=0.8, ls=":")
+    ax.set_xscale("log")
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("true signal-to-noise")
+    ax.set_ylabel("completeness")
+    ax.set_title("solid: own cut; dashed: cut at equal purity", fontsize=8)
+    ax.legend(fontsize=7, loc="lower right")
+    return _save(fig, path)
+
+
+def plot_detection_cutouts(
+    path: Path, truth, catalogs: Mapping[str, Table], n_cutouts: int = 3, size: int = 40
+) -> Path:
+    """Cutouts around close pairs of the test tiles; truth sources at SNR >= 3 circled, each method's kept
+    detections crossed (one column per method)."""
+    spots = [(row, pair) for row in range(len(truth.sources)) for pair in close_pairs_of(truth, row)][:n_cutouts]
+    if not spots:
+        spots = [(row, None) for row in range(min(n_cutouts, len(truth.sources)))]
+    fig, axes = plt.subplots(len(spots), len(catalogs), figsize=(2.4 * len(catalogs), 2.4 * len(spots)), squeeze=False)
+    for r, (row, centre) in enumerate(spots):
+        ny, nx = truth.image[row].shape
+        cy, cx = centre if centre is not None else (ny / 2, nx / 2)
+        y0 = int(np.clip(cy - size / 2, 0, max(ny - size, 0)))
+        x0 = int(np.clip(cx - size / 2, 0, max(nx - size, 0)))
+        cut = (slice(y0, y0 + size), slice(x0, x0 + size))
+        stretched = np.arcsinh((truth.image[row][cut] - truth.plane[row][cut]) / truth.sigma[row] / 3)
+        sources = truth.sources[row][truth.sources[row]["snr"] >= 3]
+        for c, (name, catalog) in enumerate(catalogs.items()):
+            ax = axes[r, c]
+            ax.imshow(stretched, origin="lower", cmap="gray", vmin=-1, vmax=5)
+            ax.scatter(sources["x"] - x0, sources["y"] - y0, s=40, facecolors="none", edgecolors="cyan", lw=0.7)
+            kept = catalog[
+                (np.asarray(catalog["tile"]) == row) & (np.asarray(catalog["score"]) >= catalog.meta["THRESH"])
+            ]
+            ax.scatter(np.asarray(kept["x"]) - x0, np.asarray(kept["y"]) - y0, s=18, marker="x", color="red", lw=0.8)
+            ax.set_xlim(-0.5, size - 0.5)
+            ax.set_ylim(-0.5, size - 0.5)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(name, fontsize=8)
+    return _save(fig, path)
+
+
+def close_pairs_of(truth, row: int) -> list[tuple[float, float]]:
+    """Centres of a tile's close pairs of bright sources (see :func:`sciimg.evaluate.sky_detect.close_pairs`)."""
+    from sciimg.evaluate.sky_detect import close_pairs
+
+    yx = truth.yx(row)
+    return [tuple((yx[a] + yx[b]) / 2) for a, b in close_pairs(truth, row)]
+
+
+def plot_injection_cutouts(path: Path, panels: Sequence[tuple], n_stars: int = 4, size: int = 32) -> Path:
+    """Per real image, injected stars near SNR 5: before, after, and after with each method's detections.
+
+    Cyan circles: injected stars; red crosses: detections.
+    """
+    rows = []
+    for name, before, after, stars, found in panels:
+        faint = np.flatnonzero((np.asarray(stars["snr"]) >= 4) & (np.asarray(stars["snr"]) < 8))[:n_stars]
+        rows += [(name, before, after, stars, found, int(i)) for i in faint]
+    methods = list(panels[0][4]) if panels else []
+    columns = ["before", "after", *methods]
+    fig, axes = plt.subplots(max(len(rows), 1), len(columns), figsize=(2.1 * len(columns), 2.2 * max(len(rows), 1)))
+    axes = np.atleast_2d(axes)
+    for r, (name, before, after, stars, found, i) in enumerate(rows):
+        x, y = float(stars["x"][i]), float(stars["y"][i])
+        y0 = int(np.clip(round(y) - size // 2, 0, max(before.shape[0] - size, 0)))
+        x0 = int(np.clip(round(x) - size // 2, 0, max(before.shape[1] - size, 0)))
+        cut = (slice(y0, y0 + size), slice(x0, x0 + size))
+        sky, sigma = np.nanmedian(before[cut]), max(float(np.nanstd(before)), 1e-9)
+        for c, column in enumerate(columns):
+            ax = axes[r, c]
+            values = before if column == "before" else after
+            ax.imshow(np.arcsinh((values[cut] - sky) / sigma * 3), origin="lower", cmap="gray", vmin=-1, vmax=4)
+            if column != "before":
+                ax.scatter([x - x0], [y - y0], s=80, facecolors="none", edgecolors="cyan", lw=0.7)
+            if column in found:
+                table = found[column]
+                ax.scatter(np.asarray(table["x"]) - x0, np.asarray(table["y"]) - y0, s=20, marker="x", color="red")
+            ax.set_xlim(-0.5, size - 0.5)
+            ax.set_ylim(-0.5, size - 0.5)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(column, fontsize=8)
+            if c == 0:
+                ax.set_ylabel(f"{name}\nSNR {float(stars['snr'][i]):.1f}", fontsize=7)
     return _save(fig, path)

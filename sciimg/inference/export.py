@@ -30,11 +30,14 @@ def _field_card(spec: Mapping[str, Any], attrs: Mapping[str, Any]) -> dict[str, 
 
 
 def _sky_card(spec: Mapping[str, Any], attrs: Mapping[str, Any]) -> dict[str, Any]:
-    """Sky models: how they were trained (denoisers) or how far masks grow (cleaners), and their pixel scale."""
+    """Sky models: how they were trained (denoisers, detectors) or how far masks grow (cleaners); their pixel scale."""
     if attrs["modality"] != "sky":
         return {}
     if spec["task"] == "cleaning":
         return {"sky": {"pixel_scale": attrs["pixel_scale"], "mask_dilation": spec["data"]["mask_dilation"]}}
+    if spec["task"] == "detection":
+        keys = ("min_snr", "heat_sigma", "target_purity")
+        return {"sky": {"pixel_scale": "standardised, asinh-stretched", **{k: spec["data"][k] for k in keys}}}
     return {"sky": {"training_target": spec["data"]["training_target"], "pixel_scale": attrs["pixel_scale"]}}
 
 

@@ -188,6 +188,10 @@ def load_model(path: str | os.PathLike, device: str = "cpu") -> TrainedModel:
         from sciimg.inference.sky_clean import CleaningModel
 
         return CleaningModel(path, device)
+    if metadata.get("modality") == "sky" and metadata.get("task") == "detection":
+        from sciimg.inference.sky_detect import DetectionModel
+
+        return DetectionModel(path, device)
     if metadata.get("modality") == "sky":
         from sciimg.inference.sky import SkyModel
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -102,6 +103,25 @@ class SkyModel(TrainedModel):
         denoised[~usable] = np.nan
         return denoised, {"BADPIX": ~usable}
 
+    def image_scale(self, source: FitsImage) -> TileScale:
+        """The map of a whole image onto the network's scale (sky and noise sampled from its rows)."""
+        return TileScale(*sampled_noise_level(source), *self.detector_noise(source))
+
+    def network_input(self, values: np.ndarray, scale: TileScale) -> np.ndarray:
+        """Pixels (ADU) on the network's scale."""
+        return scale.forward(values)
+
+    def window_reader(self, source: FitsImage, scale: TileScale) -> Callable[[tuple[slice, slice]], np.ndarray]:
+        """Reads a region of the file as network input ``(2, y, x)``: the scaled image (unusable 0) and usable mask."""
+
+        def read(region: tuple[slice, slice]) -> np.ndarray:
+            box = Region(region[0].start, region[0].stop, region[1].start, region[1].stop)
+            values = source.read(box)
+            usable = ~source.bad_pixels(box, values)
+            return np.stack([np.where(usable, self.network_input(values, scale), 0.0), usable]).astype(np.float32)
+
+        return read
+
     def predict_file(self, path: str | os.PathLike, output: str | os.PathLike) -> Path:
         """Run on a FITS image of any size; the output keeps its headers and WCS, masks follow as extensions.
 
@@ -110,14 +130,8 @@ class SkyModel(TrainedModel):
         the image is written, so memory does not grow with the image height.
         """
         with FitsImage(path) as source, tempfile.TemporaryDirectory() as scratch:
-            scale = TileScale(*sampled_noise_level(source), *self.detector_noise(source))
+            scale = self.image_scale(source)
             masks: dict[str, np.memmap] = {}
-
-            def read(region: tuple[slice, slice]) -> np.ndarray:
-                box = Region(region[0].start, region[0].stop, region[1].start, region[1].stop)
-                values = source.read(box)
-                usable = ~source.bad_pixels(box, values)
-                return np.stack([np.where(usable, scale.forward(values), 0.0), usable]).astype(np.float32)
 
             def write(first: int, block: np.ndarray) -> None:
                 box = Region(first, first + block.shape[1], 0, source.shape[1])
@@ -132,7 +146,7 @@ class SkyModel(TrainedModel):
             prov = provenance(inputs=[path, self.path / "model.ckpt"])
             with FitsImageWriter(output, source, [self.history()], prov) as writer:
                 sliding_window(
-                    read,
+                    self.window_reader(source, scale),
                     source.shape,
                     self._predict_windows,
                     WINDOW,
@@ -145,14 +159,18 @@ class SkyModel(TrainedModel):
                     writer.write_mask(name, (mask[first : first + WINDOW] for first in rows))
         return Path(output)
 
+    def predict_store_file(self, store_path: str | os.PathLike, output: str | os.PathLike) -> Path:
+        """The model on every tile of a store, written as per-tile FITS images (:mod:`sciimg.io.fits_tiles`)."""
+        layers = self.predict_store(store_path)
+        history = f"{self.metadata['task']} by {self.metadata.get('backbone')} ({self.path.name})"
+        return write_tile_images(store_path, layers, output, history, [store_path, self.path / "model.ckpt"])
+
 
 def predict_sky(model: SkyModel, inputs: list[Path], output: str | os.PathLike) -> Path:
-    """Run a sky model on one sample store (tile file) or one FITS image."""
+    """Run a sky model on one sample store (tile file) or one FITS image (images or catalogs, as the task gives)."""
     if len(inputs) != 1:
         raise InputError(f"sky models take one input file at a time, got {len(inputs)}")
     path = inputs[0]
     if SampleStore.is_store(path):
-        layers = model.predict_store(path)
-        history = f"{model.metadata['task']} by {model.metadata.get('backbone')} ({model.path.name})"
-        return write_tile_images(path, layers, output, history, [path, model.path / "model.ckpt"])
+        return model.predict_store_file(path, output)
     return model.predict_file(path, output)

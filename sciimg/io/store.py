@@ -96,6 +96,11 @@ class StoreWriter:
                 raise ValueError(f"meta column {key} must have {self.n_samples} rows, got {len(column)}")
             self.h5.create_dataset(f"meta/{key}", data=column)
 
+    def write_extra(self, arrays: Mapping[str, np.ndarray]) -> None:
+        """Arrays stored once for the split, known only after the samples were written."""
+        for key, array in arrays.items():
+            self.h5.create_dataset(f"extra/{key}", data=array)
+
     def __exit__(self, *exc_info: Any) -> bool | None:
         return self._stack.__exit__(*exc_info)
 

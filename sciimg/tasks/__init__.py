@@ -3,6 +3,7 @@
 from sciimg.tasks.base import BaseTask
 from sciimg.tasks.cleaning import CleaningTask
 from sciimg.tasks.dense import DenoisingTask, InpaintingTask
+from sciimg.tasks.detection import DetectionTask
 from sciimg.tasks.regression import RegressionTask
 
 TASKS: dict[str, type[BaseTask]] = {
@@ -10,6 +11,7 @@ TASKS: dict[str, type[BaseTask]] = {
     "inpainting": InpaintingTask,
     "denoising": DenoisingTask,
     "cleaning": CleaningTask,
+    "detection": DetectionTask,
 }
 
 
@@ -20,4 +22,13 @@ def task_class(name: str) -> type[BaseTask]:
     return TASKS[name]
 
 
-__all__ = ["TASKS", "BaseTask", "CleaningTask", "DenoisingTask", "InpaintingTask", "RegressionTask", "task_class"]
+__all__ = [
+    "TASKS",
+    "BaseTask",
+    "CleaningTask",
+    "DenoisingTask",
+    "DetectionTask",
+    "InpaintingTask",
+    "RegressionTask",
+    "task_class",
+]

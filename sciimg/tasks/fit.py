@@ -83,6 +83,7 @@ DATASET_KEYS = {
     "climate": ("time_window", "time_axis"),
     "sky": ("training_target", "patch_size", "blind_spot_fraction", "crops_per_tile"),
     "sky cleaning": ("patch_size", "crops_per_tile"),
+    "sky detection": ("patch_size", "crops_per_tile", "min_snr", "heat_sigma"),
 }
 
 

@@ -126,3 +126,70 @@ rule evaluate_sky_cleaning:
     shell:
         "sciimg evaluate --experiment {wildcards.experiment} --test {input.test:q} "
         "--predictions {params.predictions} --output-dir {params.out_dir:q} > {log:q} 2>&1"
+
+
+def injection_images(name):
+    """Real images a detection experiment injects stars into (data.inject_into)."""
+    return config["experiments"][name]["data"].get("inject_into", [])
+
+
+def injection_result(wildcards):
+    return [f"results/{wildcards.experiment}/injection/injection.json"] if injection_images(wildcards.experiment) else []
+
+
+rule inject:
+    """Injection-recovery on real images: known stars added, found by the model and by sep (if a baseline)."""
+    wildcard_constraints:
+        experiment=of_modality("sky", "detection"),
+    input:
+        model="results/{experiment}/model",
+        images=lambda wildcards: injection_images(wildcards.experiment),
+        sep=lambda wildcards: (
+            [f"results/{wildcards.experiment}/baselines/sep.fits"] if "sep" in experiment(wildcards)["baselines"] else []
+        ),
+    output:
+        result="results/{experiment}/injection/injection.json",
+        cutouts=report(
+            "results/{experiment}/injection/injection_cutouts.png",
+            caption="../report/injection_cutouts.rst",
+            category="{experiment}",
+        ),
+    params:
+        baseline=lambda wildcards, input: f"--baseline sep={input.sep[0]}" if input.sep else "",
+        seed=lambda wildcards: experiment(wildcards)["seed"],
+        out_dir="results/{experiment}/injection",
+    log:
+        "results/{experiment}/logs/inject.log",
+    shell:
+        "sciimg inject --model {input.model:q} --input {input.images:q} {params.baseline} --seed {params.seed} "
+        "--output-dir {params.out_dir:q} > {log:q} 2>&1"
+
+
+rule evaluate_sky_detection:
+    wildcard_constraints:
+        experiment=of_modality("sky", "detection"),
+    input:
+        unpack(method_tables),
+        test="data/interim/{experiment}/test.h5",
+        injection=injection_result,
+    output:
+        metrics="results/{experiment}/metrics.json",
+        completeness=report(
+            "results/{experiment}/detection_completeness.png",
+            caption="../report/detection_completeness.rst",
+            category="{experiment}",
+        ),
+        cutouts=report(
+            "results/{experiment}/detection_cutouts.png",
+            caption="../report/detection_cutouts.rst",
+            category="{experiment}",
+        ),
+    params:
+        predictions=predictions_arg,
+        injection=lambda wildcards, input: f"--injection {input.injection[0]}" if input.injection else "",
+        out_dir="results/{experiment}",
+    log:
+        "results/{experiment}/logs/evaluate.log",
+    shell:
+        "sciimg evaluate --experiment {wildcards.experiment} --test {input.test:q} "
+        "--predictions {params.predictions} {params.injection} --output-dir {params.out_dir:q} > {log:q} 2>&1"

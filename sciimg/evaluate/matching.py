@@ -1,0 +1,58 @@
+"""Matching detections to truth positions, and the score threshold that reaches a purity.
+
+Used by the evaluation, the model's threshold calibration and the classical detectors'
+calibration alike, so every method is matched and calibrated the same way.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+from scipy.spatial import cKDTree
+
+MATCH_RADIUS = 1.5  # pixels
+
+
+def match_positions(
+    truth_yx: np.ndarray, found_yx: np.ndarray, radius: float = MATCH_RADIUS
+) -> tuple[np.ndarray, np.ndarray]:
+    """One-to-one matches within ``radius`` pixels that minimise the summed distance.
+
+    Returns:
+        indices into ``truth_yx`` and into ``found_yx`` of the matched pairs.
+    """
+    if len(truth_yx) == 0 or len(found_yx) == 0:
+        return np.empty(0, int), np.empty(0, int)
+    pairs = cKDTree(truth_yx).sparse_distance_matrix(cKDTree(found_yx), radius, output_type="coo_matrix")
+    if pairs.nnz == 0:
+        return np.empty(0, int), np.empty(0, int)
+    rows, rows_index = np.unique(pairs.row, return_inverse=True)
+    cols, cols_index = np.unique(pairs.col, return_inverse=True)
+    cost = np.full((len(rows), len(cols)), 1e6)
+    cost[rows_index, cols_index] = pairs.data
+    r, c = linear_sum_assignment(cost)
+    keep = cost[r, c] <= radius
+    return rows[r[keep]], cols[c[keep]]
+
+
+def real_detections(truth_yx: np.ndarray, found_yx: np.ndarray, radius: float = MATCH_RADIUS) -> np.ndarray:
+    """Per detection, whether it matches a truth source (one-to-one, within ``radius`` pixels)."""
+    real = np.zeros(len(found_yx), bool)
+    real[match_positions(truth_yx, found_yx, radius)[1]] = True
+    return real
+
+
+def threshold_for_purity(scores: np.ndarray, real: np.ndarray, target: float) -> float:
+    """The lowest score threshold at which at least ``target`` of the detections kept (score >= it) are real.
+
+    Where no threshold reaches the target, the one of highest purity is returned.
+    """
+    if len(scores) == 0:
+        return float("inf")
+    order = np.argsort(-scores, kind="stable")
+    purity = np.cumsum(real[order]) / np.arange(1, len(order) + 1)
+    sorted_scores = scores[order]
+    last_of_tie = np.r_[sorted_scores[1:] != sorted_scores[:-1], True]  # a threshold keeps a whole tie
+    reached = np.flatnonzero(last_of_tie & (purity >= target))
+    best = reached[-1] if len(reached) else int(np.argmax(np.where(last_of_tie, purity, -1)))
+    return float(sorted_scores[best])
