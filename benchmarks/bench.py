@@ -16,7 +16,9 @@ Figures so far (the benchmarks issue lists more; they come with the modalities t
 5. against the tools users would pick instead: wall time of cleaning (finding and filling
    cosmic rays in) a simulated 4096 x 4096 FITS image with the sky-cleaning networks of
    configs/sky.yaml vs astroscrappy's LA Cosmic at its defaults on the same image (one run
-   each: the image is large).
+   each: the image is large); and source detection of a simulated 2048 x 2048 image, the
+   sky_detect network (file to catalog) vs sep (background, extraction, Kron fluxes and
+   windowed positions, as the sep baseline runs).
 6. scaling: time per training epoch vs dataset size 1x, 2x, 4x (fitted exponent, ideal 1);
    inference time vs image side (2D, ideal 2) and volume side (3D, ideal 3).
 
@@ -452,6 +454,47 @@ def scaling(repeats: int) -> dict[str, Any]:
     return results
 
 
+DETECT_SIDE = 2048
+DETECT_NET = {"encoder": "resnet18", "encoder_options": {"widths": [16, 32, 64], "blocks_per_stage": [1] * 3}}
+
+
+def detection(directory: Path, repeats: int) -> dict[str, Any]:
+    """Figure 5 (sources): a 2048^2 image to a catalog, sciimg's detector (sky_detect's network) vs sep."""
+    from astropy.io import fits
+
+    from sciimg.baselines.sky_denoise import Tile
+    from sciimg.baselines.sky_detect import sep_sources
+    from sciimg.inference.load import load_model
+    from sciimg.simulate.sky import SkyOptions, simulate_image
+    from sciimg.tasks import DetectionTask
+
+    torch.manual_seed(0)
+    card = {
+        "task": "detection",
+        "modality": "sky",
+        "backbone": "unet",
+        "normalisation": "per tile",
+        "sky": {"pixel_scale": "standardised, asinh-stretched"},
+        "source_threshold": {"threshold": 0.5},
+    }
+    model = load_model(save_model_dir(directory / "detector", DetectionTask(backbone_options=DETECT_NET), card))
+    sim = simulate_image(
+        SkyOptions(shape=(DETECT_SIDE,) * 2, stars=(4000, 4000), galaxies=(800, 800)), np.random.default_rng(0)
+    )
+    source = directory / "field.fits"
+    fits.PrimaryHDU(sim.image_adu, header=sim.header).writeto(source)
+    tile = Tile(sim.image_adu.astype(np.float64), np.ones(sim.image_adu.shape, bool), 0.0, 1.0)
+    sciimg_s = timed(lambda: model.predict_file(source, directory / "sources.fits"), repeats)
+    sep_s = timed(lambda: sep_sources(tile), repeats)
+    return {
+        "image_side": DETECT_SIDE,
+        "sciimg_detect_s": spread(sciimg_s),
+        "sep_s": spread(sep_s),
+        "ratio_sep_to_sciimg_speed": float(np.median(sep_s) / np.median(sciimg_s)),
+        "goal": "report the ratio (sep is fast C)",
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -476,6 +519,8 @@ def main() -> None:
         report["fits_ingest"] = fits_ingest(Path(tmp), args.repeats)
     with tempfile.TemporaryDirectory() as tmp:
         report["cleaning"] = cleaning(Path(tmp))
+    with tempfile.TemporaryDirectory() as tmp:
+        report["detection"] = detection(Path(tmp), args.repeats)
     report["scaling"] = scaling(args.repeats)
     report["wall_seconds"] = time.perf_counter() - start
     output = Path(args.output)
@@ -508,6 +553,9 @@ def print_table(report: dict[str, Any]) -> None:
     clean = report["cleaning"]
     label = f"cleaning {clean['image_side']}^2 (astroscrappy s / sciimg s)"
     print(f"{label:52s} {clean['ratio_astroscrappy_to_sciimg_speed']:10.2f}  >= 1")
+    detect = report["detection"]
+    label = f"source detection {detect['image_side']}^2 (sep s / sciimg s)"
+    print(f"{label:52s} {detect['ratio_sep_to_sciimg_speed']:10.3f}  report")
     for name, fig in report["scaling"].items():
         print(f"{name + ' exponent':52s} {fig['exponent']:10.2f}  ~ {fig['ideal']:.0f}")
     print(f"wall time {report['wall_seconds']:.0f} s")

@@ -213,10 +213,15 @@ def _sky_detection_section(metrics: dict, folder: Path) -> str:
         parts.append("<h3>Injection-recovery on real images</h3>")
         bins = [f"{lo:g}-{hi:g}" for lo, hi in itertools.pairwise(injection["snr_bins"])]
         for image, result in injection["images"].items():
+            variants = (
+                ("recovered", "recovered_by_snr", "", "detections_before"),
+                ("recovered_at_equal_count", "recovered_by_snr_at_equal_count", " (equal count)", None),
+            )
             rows = "".join(
-                f"<tr><td>{html.escape(m)}</td><td>{v['recovered']:.2f}</td>"
-                + "".join("<td>-</td>" if c is None else f"<td>{c:.2f}</td>" for c in v["recovered_by_snr"])
-                + f"<td>{v['detections_before']}</td></tr>"
+                f"<tr><td>{html.escape(m)}{label}</td><td>{v[key]:.2f}</td>"
+                + "".join("<td>-</td>" if c is None else f"<td>{c:.2f}</td>" for c in v[by_snr])
+                + f"<td>{v[count] if count else result['equal_count']}</td></tr>"
+                for key, by_snr, label, count in variants
                 for m, v in result["methods"].items()
             )
             head = "".join(f"<th>SNR {b}</th>" for b in bins)

@@ -18,6 +18,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import astropy.units as u
 import numpy as np
 import torch
 from astropy.table import Table, vstack
@@ -68,6 +69,15 @@ def sources_at(block: np.ndarray, peaks: np.ndarray, first_row: int, sigma: floa
         "flux": np.exp(block[LOG_FLUX, r, c].astype(float)) * sigma,
         "score": 1.0 / (1.0 + np.exp(-block[HEAT, r, c].astype(float))),
     }
+
+
+def flux_unit(bunit: str | None) -> u.UnitBase | None:
+    """The image's BUNIT as an astropy unit (``ADU`` read as ``adu``); None when absent or unknown."""
+    for text in (bunit, (bunit or "").lower()) if bunit else ():
+        unit = u.Unit(text, parse_strict="silent")
+        if not isinstance(unit, u.UnrecognizedUnit):
+            return unit
+    return None
 
 
 class RowPeaks:
@@ -179,7 +189,8 @@ class DetectionModel(SkyModel):
                 sink=collect,
             )
             table = add_sky_positions(self.catalog_meta(peaks.table()), source.header)
-            table["flux"].unit = source.header.get("BUNIT") or None
+            table["flux"].unit = flux_unit(source.header.get("BUNIT"))
+            table.meta["BUNIT"] = source.header.get("BUNIT", "")
         prov = provenance(inputs=[path, self.path / "model.ckpt"])
         return write_catalog(table, output, prov, self.history())
 
