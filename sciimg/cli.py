@@ -203,7 +203,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output-dir", required=True, help="folder for metrics.json and figures")
     p.add_argument("--injection", default=None, help="injection-recovery JSON on real images (sky detection)")
     p.add_argument(
-        "--training-target", default="clean", choices=("clean", "noise2void"), help="how a sky denoiser was trained"
+        "--training-target",
+        default="clean",
+        choices=("clean", "noise2noise", "noise2void"),
+        help="how a sky denoiser was trained",
     )
 
     p = add("inject", _inject, "injection-recovery: add stars to real images, measure what detectors find")

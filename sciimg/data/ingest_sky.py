@@ -7,7 +7,8 @@ memory does not grow with the image. A sidecar ``<name>.truth.fits`` (what the s
 writes) adds the clean image as ``target``.
 
 Store keys: ``image`` (ADU, NaN at bad pixels), ``mask`` (1 = usable pixel), ``target``
-(clean ADU, when truth exists) and, for the cleaning task, ``labels``: per pixel the
+(clean ADU, when truth exists), ``pair`` (for Noise2Noise: the second exposure
+``<name>.pair.fits``, ADU) and, for the cleaning task, ``labels``: per pixel the
 artefact the truth masks name (:data:`ARTEFACT_CODES`). For the detection task,
 ``extra/sources`` lists the truth sources of every tile (:data:`SOURCE_FIELDS`, tile
 pixel coordinates). Per tile, ``meta`` holds the file index, the tile's
@@ -35,7 +36,7 @@ from sciimg.errors import InputError
 from sciimg.io.fits import FitsImage, Region
 from sciimg.io.store import SampleStore, StoreWriter
 from sciimg.provenance import provenance
-from sciimg.simulate.sky import TRUTH_SUFFIX
+from sciimg.simulate.sky import PAIR_SUFFIX, TRUTH_SUFFIX
 
 log = logging.getLogger(__name__)
 TILE_COLUMNS = {
@@ -56,20 +57,20 @@ TRUTH_MASKS = {"TRAILMASK": "trail", "CRMASK": "cosmic_ray", "BADMASK": "defect"
 
 
 def sky_files(inputs: list[Path]) -> list[Path]:
-    """FITS images among ``inputs``; a folder stands for its FITS files (truth sidecars excluded)."""
+    """FITS images among ``inputs``; a folder stands for its FITS files (truth and pair sidecars excluded)."""
     files: list[Path] = []
     for path in inputs:
         found = sorted(p for p in path.iterdir() if p.name.endswith(FITS_SUFFIXES)) if path.is_dir() else [path]
-        files += [p for p in found if not p.name.endswith(TRUTH_SUFFIX)]
+        files += [p for p in found if not p.name.endswith((TRUTH_SUFFIX, PAIR_SUFFIX))]
     if not files:
         raise InputError(f"{', '.join(map(str, inputs))}: no FITS image found")
     return files
 
 
-def truth_path(path: Path) -> Path | None:
-    """The simulator's truth sidecar of an image, if it exists."""
+def truth_path(path: Path, suffix: str = TRUTH_SUFFIX) -> Path | None:
+    """The simulator's truth sidecar of an image (or, with ``PAIR_SUFFIX``, its second exposure), if it exists."""
     stem = path.name.split(".")[0]
-    candidate = path.with_name(stem + TRUTH_SUFFIX)
+    candidate = path.with_name(stem + suffix)
     return candidate if candidate.is_file() else None
 
 
@@ -157,6 +158,7 @@ class TileSettings:
     stabilised: bool  # every image's header gives GAIN and RDNOISE
     hdu: int | str | None = None
     dq: int | str | None = None
+    pairs: bool = False  # store every image's second exposure (<name>.pair.fits) for Noise2Noise
 
 
 def ingest_sky(inputs: list[Path], out_dir: Path, spec: Mapping[str, Any]) -> dict[str, Path]:
@@ -200,7 +202,15 @@ def ingest_sky(inputs: list[Path], out_dir: Path, spec: Mapping[str, Any]) -> di
     if (labels or sources) and not all(has_truth):
         what = "artefact masks" if labels else "source catalogs"
         raise InputError(f"{files[0]}: the {spec['task']} task trains on simulated images with truth {what}")
-    settings = TileSettings(tile, all(has_truth), labels, sources, stabilised, options.get("hdu"), options.get("dq"))
+    pairs = data.get("training_target") == "noise2noise"
+    if pairs:
+        missing = [str(p) for p in files if truth_path(p, PAIR_SUFFIX) is None][:3]
+        if missing:
+            raise InputError(
+                f"{missing[0]}: noise2noise needs a second exposure beside each image, <name>{PAIR_SUFFIX}"
+            )
+    hdus = (options.get("hdu"), options.get("dq"))
+    settings = TileSettings(tile, all(has_truth), labels, sources, stabilised, *hdus, pairs=pairs)
     outputs = {}
     for split, chosen in splits.items():
         outputs[split] = out_dir / f"{split}.h5"
@@ -215,12 +225,20 @@ def _tiles(plans: list, settings: TileSettings) -> Iterator[tuple[tuple, np.ndar
         with contextlib.ExitStack() as files:
             image = files.enter_context(FitsImage(file, settings.hdu, settings.dq))
             clean = files.enter_context(FitsImage(truth_path(file), "CLEAN")) if settings.truth else None
+            pair = (
+                files.enter_context(FitsImage(truth_path(file, PAIR_SUFFIX), settings.hdu)) if settings.pairs else None
+            )
+            if pair is not None and pair.shape != shape:
+                raise InputError(f"{pair.path}: second exposure of shape {pair.shape}, the image is {shape}")
             catalog = settings.labels or settings.sources
             masks = files.enter_context(fits.open(truth_path(file), memmap=True)) if catalog else None
             for region in tile_regions(shape, settings.tile):
                 values = image.read(region)
                 good = ~image.bad_pixels(region, values)
                 truth = {"target": clean.read(region)} if clean else {}
+                if pair is not None:
+                    second = pair.read(region)
+                    truth["pair"] = np.where(pair.bad_pixels(region, second), np.nan, second)
                 if settings.labels:
                     truth["labels"] = artefact_labels(masks, region)
                 if settings.sources:
@@ -240,6 +258,8 @@ def _write_split(path: Path, plans: list, settings: TileSettings, attrs: dict[st
         layouts["target"] = ((1, tile, tile), np.float32)
     if settings.labels:
         layouts["labels"] = ((1, tile, tile), np.uint8)
+    if settings.pairs:
+        layouts["pair"] = ((1, tile, tile), np.float32)
     meta = {name: np.zeros(n_tiles, dtype) for name, dtype in TILE_COLUMNS.items()}
     sources = []
     with StoreWriter(path, n_tiles, layouts, None, extra, attrs) as store:
@@ -256,6 +276,8 @@ def _write_split(path: Path, plans: list, settings: TileSettings, attrs: dict[st
                 block["target"] = _padded(truth["target"], tile, np.nan)[None, None]
             if "labels" in truth:
                 block["labels"] = _padded(truth["labels"], tile, 0)[None, None]
+            if "pair" in truth:
+                block["pair"] = _padded(truth["pair"], tile, np.nan)[None, None]
             if "sources" in truth:
                 truth["sources"]["tile"] = row
                 sources.append(truth["sources"])

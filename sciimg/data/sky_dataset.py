@@ -7,6 +7,9 @@ images of any depth and gain look alike to the network; predictions are mapped b
 ``training_target``:
 
 * ``clean``: supervised, the simulator's noise-free image is the target.
+* ``noise2noise``: self-supervised from pairs (Lehtinen et al. 2018): the target is a
+  second exposure of the same field (the store's ``pair``), whose noise is independent of
+  the input's, so the expected target is the clean image; the two swap at random in training.
 * ``noise2void``: self-supervised (Krull et al. 2019). A random ``blind_spot_fraction`` of
   the usable pixels is replaced by a random other pixel of its 5 x 5 neighbourhood; the
   target is the original noisy image and only those pixels count. Pixel noise that is
@@ -36,7 +39,7 @@ from sciimg.errors import ConfigError
 from sciimg.io.store import SampleStore
 from sciimg.simulate.sky import cosmic_rays
 
-TRAINING_TARGETS = ("clean", "noise2void")
+TRAINING_TARGETS = ("clean", "noise2noise", "noise2void")
 NEIGHBOURHOOD = 2  # blind-spot replacements come from the 5 x 5 neighbourhood
 
 
@@ -127,6 +130,10 @@ class SkyDenoisingDataset(Dataset):
                 f"{path}: training_target 'clean' needs clean truth (a simulator's .truth.fits); "
                 "train on your own images with training_target: noise2void"
             )
+        if training_target == "noise2noise" and "pair" not in self.store.keys:
+            raise ConfigError(
+                f"{path}: training_target 'noise2noise' needs second exposures (<name>.pair.fits) at ingest"
+            )
         self.train, self.seed, self.training_target = train, seed, training_target
         self.patch_size, self.blind_spot_fraction = patch_size, blind_spot_fraction
         self.crops_per_tile = crops_per_tile if train else 1
@@ -160,6 +167,10 @@ class SkyDenoisingDataset(Dataset):
             out["clean_valid"] = finite
         if "labels" in sample:
             out["labels"] = sample["labels"][0]
+        if "pair" in sample:
+            second = sample["pair"][0]
+            out["pair_usable"] = np.isfinite(second)
+            out["pair"] = np.where(out["pair_usable"], scale.forward(second), 0.0).astype(np.float32)
         return out
 
     def drawn(self, key: int | tuple[int, int]) -> tuple[int, dict[str, np.ndarray], np.random.Generator, CropTurn]:
@@ -179,6 +190,11 @@ class SkyDenoisingDataset(Dataset):
         if self.training_target == "noise2void":
             masked, spots = blind_spots(image, usable, self.blind_spot_fraction, rng)
             image, target, valid = masked, arrays["image"], spots
+        elif self.training_target == "noise2noise":
+            target, target_usable = arrays["pair"], arrays["pair_usable"]
+            if self.train and rng.integers(2):  # either exposure can be the input
+                image, usable, target, target_usable = target, target_usable, image, usable
+            valid = usable & target_usable
         else:
             target, valid = arrays["clean"], arrays["clean_valid"] & usable
         return {

@@ -6,6 +6,7 @@ Layout::
     /target           (N, ...) as the task needs (optional)
     /mask             (N, ...) (optional)
     /labels           (N, ...) per-pixel class codes (optional)
+    /pair             (N, ...) a second noisy exposure of the same sample, for Noise2Noise (optional)
     /meta/<column>    (N,) per-sample table (event ids, true parameters, ...)
     /extra/<name>     anything needed to map inputs (e.g. a pixel index table); text kept as UTF-8
     attrs             modality, axes, units, normalisation, provenance (JSON strings)
@@ -26,7 +27,7 @@ import numpy as np
 from sciimg.errors import InputError
 from sciimg.io.atomic import atomic_path
 
-SAMPLE_KEYS = ("image", "target", "mask", "labels")
+SAMPLE_KEYS = ("image", "target", "mask", "labels", "pair")
 
 
 class StoreWriter:
@@ -40,7 +41,7 @@ class StoreWriter:
     Args:
         path: output file.
         n_samples: samples in the store.
-        layouts: per sample key (``image``, ``target``, ``mask``, ``labels``), the shape of one sample and its dtype.
+        layouts: per sample key (:data:`SAMPLE_KEYS`), the shape of one sample and its dtype.
         meta: per-sample columns, each of length ``n_samples``.
         extra: arrays stored once for the whole split.
         attrs: JSON-serialisable attributes (modality, axes, units, normalisation, provenance).

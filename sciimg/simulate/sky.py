@@ -17,7 +17,9 @@ sidecar ``<name>.truth.fits``: ``CLEAN`` (sky and sources: no noise, cosmic rays
 trails; ADU), ``CRMASK``,
 ``BADMASK`` (detector defects: hot pixels, bad columns), ``SATMASK`` (saturated pixels),
 ``TRAILMASK``, and a ``SOURCES``
-table (x, y 0-based pixels, RA, Dec, flux in ADU, type, snr).
+table (x, y 0-based pixels, RA, Dec, flux in ADU, type, snr). With ``exposures: 2`` a second
+exposure of the same scene (same sky, sources, defects; its own Poisson and read noise and
+cosmic rays) goes to ``<name>.pair.fits``, as two registered exposures a user would have.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from sciimg.io.atomic import atomic_directory
 
 OVERSAMPLE = 3
 TRUTH_SUFFIX = ".truth.fits"
+PAIR_SUFFIX = ".pair.fits"  # a second exposure of the same field, for Noise2Noise
 
 
 @dataclass
@@ -66,6 +69,7 @@ class SkyOptions:
     bad_columns: tuple[int, int] = (0, 0)
     trail_probability: float = 0.0
     exptime_s: float = 600.0
+    exposures: int = 1  # 2: a second exposure of the same scene with its own noise (Noise2Noise pairs)
 
 
 def log_uniform(rng: np.random.Generator, low: float, high: float, size: int | None = None) -> np.ndarray:
@@ -211,6 +215,7 @@ class SkyImage:
     trail_mask: np.ndarray
     sources: Table
     header: fits.Header
+    pair_adu: np.ndarray | None = None
 
 
 def simulate_image(options: SkyOptions, rng: np.random.Generator, name: str = "") -> SkyImage:
@@ -293,6 +298,12 @@ def simulate_image(options: SkyOptions, rng: np.random.Generator, name: str = ""
     )
     sources["ra"].unit = sources["dec"].unit = "deg"
     sources["flux"].unit = "adu"
+    pair = None
+    if o.exposures > 1:  # drawn last, so single exposures stay as they were for a seed
+        cr_pair = cosmic_rays(shape, rng.uniform(*o.cosmic_rays_per_mpix), rng)
+        second = rng.poisson(np.clip(expected + cr_pair, 0, None)).astype(float) + rng.normal(0, read_noise, shape)
+        second = np.where(bad, electrons, np.minimum(second, o.full_well_e))  # the same detector defects
+        pair = (second / gain).astype(np.float32)
     return SkyImage(
         image_adu=(electrons / gain).astype(np.float32),
         clean_adu=((sky + signal) / gain).astype(np.float32),  # a trail is an artefact too
@@ -302,6 +313,7 @@ def simulate_image(options: SkyOptions, rng: np.random.Generator, name: str = ""
         trail_mask=trail > noise_sigma,
         sources=sources,
         header=header,
+        pair_adu=pair,
     )
 
 
@@ -311,6 +323,8 @@ def write_sky_image(folder: Path, name: str, sim: SkyImage, provenance: Mapping[
     if provenance is not None:
         header["SCIPROV"] = (json.dumps(provenance, sort_keys=True), "sciimg provenance (JSON)")
     fits.PrimaryHDU(sim.image_adu, header=header).writeto(folder / f"{name}.fits")
+    if sim.pair_adu is not None:
+        fits.PrimaryHDU(sim.pair_adu, header=header).writeto(folder / f"{name}{PAIR_SUFFIX}")
     truth = fits.HDUList(
         [
             fits.PrimaryHDU(header=sim.header),

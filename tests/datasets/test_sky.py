@@ -10,7 +10,7 @@ from sciimg.config import validate_config
 from sciimg.data.ingest import ingest
 from sciimg.data.ingest_sky import tile_regions
 from sciimg.data.sky_dataset import SkyDenoisingDataset, blind_spots
-from sciimg.errors import ConfigError
+from sciimg.errors import ConfigError, InputError
 from sciimg.inference.sliding_window import sliding_window
 from sciimg.io.fits import FitsImage
 from sciimg.io.store import SampleStore
@@ -130,3 +130,34 @@ def test_users_multi_extension_files_with_dq_and_no_truth(tmp_path):
     assert store.meta()["y0"][row] == 0 and not mask[file_index, :].any() and mask.sum() == 32 * 32 - 32
     with pytest.raises(ConfigError, match="needs clean truth"):
         SkyDenoisingDataset(stores["train"])
+
+
+def test_noise2noise_pairs_two_exposures_of_the_same_field(tmp_path):
+    from sciimg.simulate.sky import PAIR_SUFFIX, SkyOptions, simulate_image
+
+    options = SkyOptions(shape=(64, 64), stars=(5, 5), galaxies=(1, 1), exposures=2)
+    sim = simulate_image(options, np.random.default_rng(4))
+    single = simulate_image(SkyOptions(shape=(64, 64), stars=(5, 5), galaxies=(1, 1)), np.random.default_rng(4))
+    np.testing.assert_array_equal(sim.image_adu, single.image_adu)  # the first exposure is unchanged
+    noise_a, noise_b = sim.image_adu - sim.clean_adu, sim.pair_adu - sim.clean_adu
+    assert abs(np.corrcoef(noise_a.ravel(), noise_b.ravel())[0, 1]) < 0.1  # independent noise
+    assert noise_a.std() == pytest.approx(noise_b.std(), rel=0.1) and abs(noise_b.mean()) < 0.2 * noise_b.std()
+    folder = simulate_sky_folder(tmp_path / "raw", 5, seed=3, shape=[40, 50], stars=[5, 10], exposures=2)
+    assert len(list(folder.glob(f"*{PAIR_SUFFIX}"))) == 5
+    stores = ingest([str(folder)], tmp_path / "stores", sky_spec(training_target="noise2noise"))
+    store = SampleStore(stores["train"])
+    assert "pair" in store.keys and len(store) == 12  # 3 images, 4 tiles each: the pairs are not samples
+    sample = store[0]
+    assert not np.allclose(sample["pair"], sample["image"], equal_nan=True)
+    dataset = SkyDenoisingDataset(stores["val"], training_target="noise2noise")
+    item, arrays = dataset[0], dataset.normalised(0)
+    np.testing.assert_allclose(item["target"][0].numpy(), arrays["pair"])
+    np.testing.assert_allclose(item["image"][0].numpy(), arrays["image"])
+    with pytest.raises(ConfigError, match="second exposures"):
+        SkyDenoisingDataset(
+            SampleStore(ingest([str(folder)], tmp_path / "plain", sky_spec())["val"]).path,
+            training_target="noise2noise",
+        )
+    (folder / f"field_0000{PAIR_SUFFIX}").unlink()
+    with pytest.raises(InputError, match=r"field_0000\.fits: noise2noise needs a second exposure"):
+        ingest([str(folder)], tmp_path / "broken", sky_spec(training_target="noise2noise"))
