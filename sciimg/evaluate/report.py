@@ -184,7 +184,10 @@ def _sky_detection_section(metrics: dict, folder: Path) -> str:
     point = ["cut", "n_detections", "purity", "completeness_at_snr_5", "completeness_snr_above_5"]
     point += ["completeness_at_edge", "close_pairs_resolved"]
     errors = ["position_error_median_px", "position_error_p68_px", "flux_bias_median", "flux_scatter_mad"]
-    equal = {m: v["equal_purity"] for m, v in methods.items()}
+    equal = {f"{m} at {v['equal_purity']['purity']:.3f}": v["equal_purity"] for m, v in methods.items()}
+    looser = {
+        f"{m} at {e['purity']:.3f}": e for m, v in methods.items() if (e := v.get("equal_purity_0.95")) is not None
+    }
     edges = metrics["bins"]["snr_edges"]
     bins = [f"{lo:g}-{hi:g}" for lo, hi in itertools.pairwise(edges)]
     header = "".join(f"<th>{b}</th>" for b in bins)
@@ -201,8 +204,11 @@ def _sky_detection_section(metrics: dict, folder: Path) -> str:
         "<h3>At each method's own cut</h3>",
         _method_table(methods, point, *_best(methods)),
         f"<table><tr><th>completeness by true SNR</th>{header}</tr>{rows}</table>",
-        "<h3>At equal purity (cut set on the test images)</h3>",
+        "<h3>At equal purity (cut set on the test images; 0.95: or the nearest a method's floor allows)</h3>",
         _method_table(equal, ["cut", "purity", "completeness_at_snr_5", "completeness_snr_above_5"], *_best(equal)),
+        _method_table(looser, ["cut", "purity", "completeness_at_snr_5", "completeness_snr_above_5"], *_best(looser))
+        if looser
+        else "",
         "<h3>Position and flux of matched sources at SNR >= 5</h3>",
         _method_table(methods, errors, "position_error_median_px", None),
     ]

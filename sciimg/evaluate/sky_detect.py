@@ -12,7 +12,8 @@ one to one to truth sources within 1.5 pixels (:mod:`sciimg.evaluate.matching`).
   which every method gets measured the same way.
 * At equal purity: each method's cut set on the test tiles so that ``target_purity`` of its
   detections are real, and the completeness per bin there (the sweep that shows which
-  method finds more at the same price).
+  method finds more at the same price); again at purity 0.95, since at 0.99 a handful of
+  bright, blended sources measured 1.5-3 pixels off can decide a method's cut.
 * Position error (pixels) and flux error (relative, median and MAD scatter) of matched
   sources at SNR >= 5; completeness at SNR >= 5 within 4 px of an image border; and of
   close pairs (both SNR >= 5, 1.5-4 px apart) the share with both members found (deblending).
@@ -47,6 +48,7 @@ BRIGHT = 5.0  # SNR at which the targets apply, and above which errors are measu
 APERTURE = 2.5  # pixels, for a detection's own SNR
 PAIR_SEPARATION = (1.5, 4.0)  # pixels: close pairs a detector must deblend
 TARGETS = {"completeness_at_snr_5": 0.9, "purity": 0.99}
+LOOSER_PURITY = 0.95  # a second equal-purity comparison, less sensitive to a few offset bright sources
 
 
 @dataclass
@@ -247,6 +249,7 @@ def evaluate_sky_detection(
             "cut": float(catalog.meta["THRESH"]),
             **operating_point(match_catalog(kept, truth, -np.inf)),
             "equal_purity": at_equal_purity(catalog, truth, purity),
+            f"equal_purity_{LOOSER_PURITY:g}": at_equal_purity(catalog, truth, LOOSER_PURITY),
         }
     model = next(iter(predictions))
     figures = [
@@ -272,6 +275,7 @@ def evaluate_sky_detection(
             "purity": "share of detections matching a truth source of any SNR",
             "purity_by_own_snr": f"purity per bin of a detection's aperture SNR (r = {APERTURE} px, true sky off)",
             "equal_purity": "the method's cut set on the test tiles to reach target_purity; completeness there",
+            f"equal_purity_{LOOSER_PURITY:g}": "the same at purity 0.95 (or the nearest a method's floor allows)",
             "position_error_*": "distance of matched detections to the truth at SNR >= 5 (pixels)",
             "flux_bias_median, flux_scatter_mad": "matched flux / true flux - 1 at SNR >= 5",
             "completeness_at_edge": f"completeness at SNR >= 5 within {EDGE} px of an image border",

@@ -30,7 +30,7 @@ from sciimg.evaluate.matching import real_detections, threshold_for_purity
 from sciimg.inference.sky import OVERLAP, WINDOW, SkyModel, sampled_noise_level
 from sciimg.inference.sliding_window import sliding_window
 from sciimg.io.catalogs import add_sky_positions, write_catalog
-from sciimg.io.fits import FitsImage
+from sciimg.io.fits import FitsImage, Region
 from sciimg.io.store import SampleStore
 from sciimg.provenance import provenance
 from sciimg.tasks.detection import HEAT, LOG_FLUX, OFFSET_X, OFFSET_Y, DetectionTask
@@ -175,9 +175,9 @@ class DetectionModel(SkyModel):
             last_row = source.shape[0]
 
             def collect(first: int, block: np.ndarray) -> None:
-                box = (slice(first, first + block.shape[1]), slice(0, source.shape[1]))
-                usable = self.window_reader(source, scale)(box)[1] > 0
-                peaks.add(block, usable, last=first + block.shape[1] >= last_row)
+                box = Region(first, first + block.shape[1], 0, source.shape[1])
+                usable = ~source.bad_pixels(box, source.read(box))
+                peaks.add(block, usable, last=box.y1 >= last_row)
 
             sliding_window(
                 self.window_reader(source, scale),
