@@ -21,8 +21,10 @@ th { background: #f0f0f0; } img { max-width: 100%; }
 """
 
 
-def _fmt(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3f}"
+def _fmt(value: float | int | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,}" if isinstance(value, int) else f"{value:.3f}"
 
 
 def _energy_table(metrics: dict) -> str:
