@@ -87,6 +87,7 @@ class SkyDetectionDataset(SkyDenoisingDataset):
         min_snr: float = 3.0,
         heat_sigma: float = 1.0,
     ) -> None:
+        # "noise2void" only so the parent asks for no clean target; the targets here come from the catalog
         super().__init__(path, train, seed, "noise2void", patch_size, crops_per_tile=crops_per_tile)
         meta = self.store.meta()
         self.scales = [TileScale(float(b), float(s)) for b, s in zip(meta["background"], meta["sigma"], strict=True)]
