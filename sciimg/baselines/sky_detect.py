@@ -26,7 +26,7 @@ import numpy as np
 from scipy import ndimage
 
 from sciimg.baselines.sky_denoise import Tile
-from sciimg.evaluate.matching import real_detections, threshold_for_purity
+from sciimg.evaluate.matching import scored_candidates, threshold_for_purity
 
 DETECT_SIGMA = 1.0  # candidates' floor (SExtractor's DETECT_THRESH default is 1.5)
 MIN_PIXELS = 5
@@ -112,9 +112,4 @@ SKY_DETECTORS: dict[str, Callable[[Tile], Columns]] = {"sep": sep_sources, "phot
 
 def calibrate_cut(found: Iterable[Columns], truths: Iterable[np.ndarray], target_purity: float) -> float:
     """The lowest score cut at which ``target_purity`` of the candidates match a truth source (1.5 px)."""
-    scores, real = [], []
-    for columns, truth in zip(found, truths, strict=True):
-        truth_yx, found_yx = np.column_stack([truth["y"], truth["x"]]), np.column_stack([columns["y"], columns["x"]])
-        scores.append(columns["score"])
-        real.append(real_detections(truth_yx, found_yx))
-    return threshold_for_purity(np.concatenate(scores), np.concatenate(real), target_purity)
+    return threshold_for_purity(*scored_candidates(found, truths), target_purity)

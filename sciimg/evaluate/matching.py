@@ -6,6 +6,8 @@ calibration alike, so every method is matched and calibrated the same way.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial import cKDTree
@@ -40,6 +42,17 @@ def real_detections(truth_yx: np.ndarray, found_yx: np.ndarray, radius: float = 
     real = np.zeros(len(found_yx), bool)
     real[match_positions(truth_yx, found_yx, radius)[1]] = True
     return real
+
+
+def scored_candidates(found: Iterable[Mapping[str, np.ndarray]], truths: Iterable[np.ndarray]):
+    """Over tiles, the candidates' scores and whether each matches a truth source; ``found`` and ``truths``
+    give per tile columns ``y``, ``x`` (and ``score``)."""
+    scores, real = [], []
+    for columns, truth in zip(found, truths, strict=True):
+        truth_yx, found_yx = np.column_stack([truth["y"], truth["x"]]), np.column_stack([columns["y"], columns["x"]])
+        scores.append(np.asarray(columns["score"], float))
+        real.append(real_detections(truth_yx, found_yx))
+    return np.concatenate(scores), np.concatenate(real)
 
 
 def threshold_for_purity(scores: np.ndarray, real: np.ndarray, target: float) -> float:

@@ -144,6 +144,18 @@ def _sky_section(metrics: dict, folder: Path) -> str:
     return "".join(parts)
 
 
+def _comparison_paragraphs(metrics: dict) -> list[str]:
+    """Per comparison: its figures, the targets and which were met."""
+    parts = []
+    for pair, result in metrics.get("comparison", {}).items():
+        shown = {k: v for k, v in result.items() if k not in ("targets", "targets_met")}
+        parts.append(
+            f"<p><b>{html.escape(pair)}</b>: {html.escape(json.dumps(shown))}; targets "
+            f"{html.escape(json.dumps(result['targets']))}, met: {html.escape(json.dumps(result['targets_met']))}.</p>"
+        )
+    return parts
+
+
 def _sky_cleaning_section(metrics: dict, folder: Path) -> str:
     """Sky cleaning: detection (ROC points, operating point), inpainting and end-to-end scores per method."""
     methods = metrics["methods"]
@@ -165,12 +177,7 @@ def _sky_cleaning_section(metrics: dict, folder: Path) -> str:
         "<h3>Cleaned image</h3>",
         _method_table(methods, ["artefact_rmse", "damage_rms"], "artefact_rmse", best_rmse),
     ]
-    for pair, result in metrics.get("comparison", {}).items():
-        shown = {k: v for k, v in result.items() if k not in ("targets", "targets_met")}
-        parts.append(
-            f"<p><b>{html.escape(pair)}</b>: {html.escape(json.dumps(shown))}; targets "
-            f"{html.escape(json.dumps(result['targets']))}, met: {html.escape(json.dumps(result['targets_met']))}.</p>"
-        )
+    parts += _comparison_paragraphs(metrics)
     parts += [_definitions(metrics), *(_image(folder / name) for name in metrics["figures"])]
     return "".join(parts)
 
@@ -214,12 +221,7 @@ def _sky_detection_section(metrics: dict, folder: Path) -> str:
         "<h3>Position and flux of matched sources at SNR >= 5</h3>",
         _method_table(methods, errors, "position_error_median_px", None),
     ]
-    for pair, result in metrics.get("comparison", {}).items():
-        shown = {k: v for k, v in result.items() if k not in ("targets", "targets_met")}
-        parts.append(
-            f"<p><b>{html.escape(pair)}</b>: {html.escape(json.dumps(shown))}; targets "
-            f"{html.escape(json.dumps(result['targets']))}, met: {html.escape(json.dumps(result['targets_met']))}.</p>"
-        )
+    parts += _comparison_paragraphs(metrics)
     injection = metrics.get("injection_recovery")
     if injection:
         parts.append("<h3>Injection-recovery on real images</h3>")

@@ -26,7 +26,7 @@ from scipy import ndimage
 
 from sciimg.data.sky_detection import SkyDetectionDataset
 from sciimg.data.sky_scale import TileScale, asinh_stretch
-from sciimg.evaluate.matching import real_detections, threshold_for_purity
+from sciimg.evaluate.matching import scored_candidates, threshold_for_purity
 from sciimg.inference.sky import OVERLAP, WINDOW, SkyModel, sampled_noise_level
 from sciimg.inference.sliding_window import sliding_window
 from sciimg.io.catalogs import add_sky_positions, write_catalog
@@ -120,15 +120,11 @@ def calibrate_detection_threshold(task: DetectionTask, val_store: str | os.PathL
     """The probability above which ``target_purity`` of the validation split's peaks match a truth source."""
     dataset = SkyDetectionDataset(val_store)
     task.eval()
-    scores, real = [], []
-    for index in range(len(dataset)):
-        arrays = dataset.normalised(index)
-        found = tile_sources_found(task, arrays["image"], arrays["usable"], logit(CANDIDATE_FLOOR), 1.0)
-        truth = dataset.sources[index]
-        truth_yx, found_yx = np.column_stack([truth["y"], truth["x"]]), np.column_stack([found["y"], found["x"]])
-        scores.append(found["score"])
-        real.append(real_detections(truth_yx, found_yx))
-    scores, real = np.concatenate(scores), np.concatenate(real)
+    found = (
+        tile_sources_found(task, arrays["image"], arrays["usable"], logit(CANDIDATE_FLOOR), 1.0)
+        for arrays in map(dataset.normalised, range(len(dataset)))
+    )
+    scores, real = scored_candidates(found, dataset.sources)
     threshold = max(threshold_for_purity(scores, real, target_purity), CANDIDATE_FLOOR)
     kept = scores >= threshold
     return {
