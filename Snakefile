@@ -20,8 +20,13 @@ except ConfigError as error:
     sys.exit(f"sciimg: invalid config: {error}")
 
 EXPERIMENTS = sorted(config["experiments"])
-RAW = {"cherenkov": "simulated.dl1.h5", "climate": "simulated.nc", "sky": "simulated_fits"}  # simulator output
-OUTPUT_SUFFIX = {"cherenkov": "ecsv", "climate": "nc", "sky": "fits"}  # what predict and the baselines write
+RAW = {  # simulator output
+    "cherenkov": "simulated.dl1.h5",
+    "climate": "simulated.nc",
+    "sky": "simulated_fits",
+    "detector3d": "simulated.h5",
+}
+OUTPUT_SUFFIX = {"cherenkov": "ecsv", "climate": "nc", "sky": "fits", "detector3d": "h5"}  # predict and baselines
 
 
 def of_modality(modality, task=None):

@@ -39,6 +39,12 @@ def _simulate(args: argparse.Namespace) -> None:
         n_years = sim.pop("n_years")
         simulate_climate_file(args.output, n_years, seed, provenance=provenance(spec, seed=seed), **sim)
         return
+    if spec["modality"] == "detector3d":
+        from sciimg.simulate.lartpc import simulate_volume_file
+
+        n_events = sim.pop("n_events")
+        simulate_volume_file(args.output, n_events, seed, provenance=provenance(spec, seed=seed), **sim)
+        return
     from sciimg.simulate.cherenkov import simulate_cherenkov_file
 
     n_events = sim.pop("n_events")
@@ -106,6 +112,11 @@ def _evaluate(args: argparse.Namespace) -> None:
     predictions = dict(item.split("=", 1) for item in args.predictions)
     attrs = SampleStore(args.test).attrs
     modality = attrs.get("modality")
+    if modality == "detector3d":
+        from sciimg.evaluate.volumes import evaluate_volume_segmentation
+
+        evaluate_volume_segmentation(args.experiment, predictions, args.test, args.output_dir)
+        return
     if modality == "sky" and attrs.get("task") == "detection":
         from sciimg.evaluate.sky_detect import evaluate_sky_detection
 

@@ -80,6 +80,7 @@ TASKS_OF_MODALITY = {
     "cherenkov": ("regression",),
     "climate": ("inpainting", "denoising"),
     "sky": ("denoising", "cleaning", "detection"),
+    "detector3d": ("segmentation",),
 }
 BASELINES_OF = {
     ("cherenkov", "regression"): ("hillas_rf",),
@@ -88,6 +89,7 @@ BASELINES_OF = {
     ("sky", "denoising"): ("gaussian_filter", "median_filter", "wavelet", "nl_means", "bm3d"),
     ("sky", "cleaning"): ("astroscrappy", "biharmonic", "masked_median"),
     ("sky", "detection"): ("sep", "photutils"),
+    ("detector3d", "segmentation"): ("threshold_pca",),
 }
 
 
@@ -116,9 +118,12 @@ def check_experiment(name: str, experiment: Mapping[str, Any]) -> None:
         _check_cherenkov_data(key, data)
     elif modality == "climate":
         _check_climate_data(key, data)
-    else:
+    elif modality == "sky":
         _check_sky_data(key, data)
-        _check_sky_model(key, experiment["model"])
+        _check_windowed_model(key, experiment["model"])
+    else:
+        _check_volume_data(key, data)
+        _check_windowed_model(key, experiment["model"])
     from sciimg.tasks.fit import input_layout, task_options
 
     in_channels, spatial_dims = input_layout(experiment)
@@ -171,7 +176,7 @@ def _window_wide_norms(options: Any) -> list[str]:
     return []
 
 
-def _check_sky_model(key: str, model: Mapping[str, Any]) -> None:
+def _check_windowed_model(key: str, model: Mapping[str, Any]) -> None:
     for options in ("backbone_options", "inpaint_backbone_options"):
         norms = _window_wide_norms(model.get(options, {}))
         if norms:
@@ -179,6 +184,17 @@ def _check_sky_model(key: str, model: Mapping[str, Any]) -> None:
                 f"{key}.model.{options}: norm {norms[0]!r} normalises over a whole input window, so a large "
                 "image predicted window by window would depend on the tiling; use 'batch' (or 'none')"
             )
+
+
+def _check_volume_data(key: str, data: Mapping[str, Any]) -> None:
+    grid = data["grid"]
+    sides = [grid] * 3 if isinstance(grid, int) else grid
+    if len(sides) != 3:
+        raise ConfigError(f"{key}.data.grid must be one side or [Z, Y, X], got {grid}")
+    sim = data.get("simulate") or {}
+    for name in ("vertices", "particles_per_vertex", "muon_mev", "proton_mev", "electron_mev", "photon_mev"):
+        if name in sim and sim[name][0] > sim[name][1]:
+            raise ConfigError(f"{key}.data.simulate.{name} must be a [low, high] range, got {sim[name]}")
 
 
 def _check_sky_data(key: str, data: Mapping[str, Any]) -> None:

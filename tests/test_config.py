@@ -40,7 +40,12 @@ def _broken(edit) -> dict:
         ),
         (
             lambda e: e.update(modality="radio"),
-            r"experiments\.cherenkov_energy\.modality must be one of \['cherenkov', 'climate', 'sky'\], got 'radio'",
+            r"experiments\.cherenkov_energy\.modality must be one of \['cherenkov', 'climate', 'sky', 'detector3d'\], "
+            r"got 'radio'",
+        ),
+        (
+            lambda e: e.update(modality="detector3d", task="denoising", data={"simulate": {}}),
+            r"experiments\.cherenkov_energy\.task must be one of \['segmentation'\] for detector3d, got 'denoising'",
         ),
         (
             lambda e: e["trainer"].update(batch_size="64"),

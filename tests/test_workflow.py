@@ -27,6 +27,7 @@ ROOT = Path(__file__).parents[1]
 TINY = ROOT / "tests" / "data" / "tiny.yaml"
 TINY_FIELDS = ROOT / "tests" / "data" / "tiny_fields.yaml"
 TINY_SKY = ROOT / "tests" / "data" / "tiny_sky.yaml"
+TINY_VOLUMES = ROOT / "tests" / "data" / "tiny_volumes.yaml"
 SHARED = (ROOT / ".." / "shared" / "data").resolve()
 HADCRUT = SHARED / "climate" / "tas_hadcrut_187709_189308.nc"
 M67 = SHARED / "sky" / "M6707HH.fits"
@@ -70,6 +71,7 @@ def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
         str(TINY),
         str(workdir / "tiny_fields.yaml"),
         str(workdir / "tiny_sky.yaml"),
+        str(TINY_VOLUMES),
         "--cores",
         "2",
         *args,
@@ -460,3 +462,44 @@ def test_detecting_sources_in_a_users_image_gives_ra_dec_only_with_a_wcs(workflo
     result = sciimg_cli("predict", "--model", str(model.path), "--input", str(bad), "--output", str(out))
     assert result.returncode == 2 and "table.fits" in result.stderr and not out.exists()
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+LARNDSIM = SHARED / "detector3d" / "larndsim_evd_qc_tpc.h5"
+VOLUMES = "tiny_volumes"
+
+
+def test_volume_segmentation_scores_every_occupied_test_voxel_for_model_and_baseline(workflow_run):
+    results = workflow_run / "results" / VOLUMES
+    metrics = json.loads((results / "metrics.json").read_text())
+    assert set(metrics["methods"]) == {"unet", "threshold_pca"}
+    test = SampleStore(workflow_run / "data/interim" / VOLUMES / "test.h5")
+    n_voxels = len(test.read("extra/occupied"))
+    assert metrics["n_test_events"] == len(test) and sum(metrics["voxels_per_class"].values()) == n_voxels
+    for values in metrics["methods"].values():
+        assert np.sum(values["confusion"]) == n_voxels
+        assert 0 <= values["mean_f1"] <= 1 and values["seconds_per_event_median"] > 0
+    with h5py.File(results / "predictions" / "model.h5") as h5:
+        scores = h5["scores"][()].astype(np.float32)
+        np.testing.assert_allclose(scores.sum(axis=1), 1.0, atol=1e-2)
+        np.testing.assert_array_equal(h5["voxels"]["semantic"], scores.argmax(axis=1))
+    assert (results / "volume_views.png").stat().st_size > 10_000
+
+
+@pytest.mark.skipif(not LARNDSIM.exists(), reason="needs ../shared/data")
+def test_volume_model_classifies_a_real_larndsim_file_and_counts_what_falls_outside_its_grid(workflow_run, tmp_path):
+    model = workflow_run / "results" / VOLUMES / "model"
+    before = LARNDSIM.stat().st_mtime_ns
+    out = tmp_path / "larnd_classes.h5"
+    result = sciimg_cli("predict", "--model", str(model), "--input", str(LARNDSIM), "--output", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "points outside the grid dropped" in result.stderr and "points with charge <= 0 dropped" in result.stderr
+    assert LARNDSIM.stat().st_mtime_ns == before
+    with h5py.File(out) as h5:
+        assert len(h5["events"]) > 0 and len(h5["voxels"]) == len(h5["scores"])
+        assert json.loads(h5.attrs["classes"]) == load_model(model).metadata["volume"]["classes"]
+    nan_file = tmp_path / "nan.h5"
+    with h5py.File(nan_file, "w") as h5:
+        h5.create_dataset("volumes", data=np.full((1, 4, 4, 4), np.nan, np.float32))
+    bad = sciimg_cli("predict", "--model", str(model), "--input", str(nan_file), "--output", str(tmp_path / "x.h5"))
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "NaN" in bad.stderr
+    assert not (tmp_path / "x.h5").exists()

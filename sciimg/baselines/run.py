@@ -115,16 +115,57 @@ def run_sky_baseline(name: str, train: SampleStore, test: SampleStore, output: s
     return write_tile_images(test.path, {"TILE": images}, output, f"baseline {name}", [train.path, test.path])
 
 
+FIT_EVENTS = 60  # train events a volume baseline's cuts are chosen on
+
+
+def run_volume_baseline(name: str, train: SampleStore, test: SampleStore, output: str | os.PathLike) -> Path:
+    """Voxel classes of every test event by the classical chain, its cuts fitted on train events."""
+    import time
+
+    from sciimg.baselines.volume_segment import ThresholdPCA
+    from sciimg.evaluate.volumes import truth_events
+    from sciimg.io.volumes import SparseEvent, write_sparse_volumes
+
+    if name != "threshold_pca":
+        raise ValueError(f"baseline must be one of ['threshold_pca'] for detector volumes, got {name!r}")
+    classes = list(test.attrs["classes"])
+    fitting = [(e.coords, e.values, e.semantic) for e in truth_events(train)[:FIT_EVENTS]]
+    method = ThresholdPCA.fit(fitting, classes)
+    log.info("%s: cuts %s fitted on %d train events", name, method, len(fitting))
+    predicted, seconds = [], []
+    for event in truth_events(test):
+        started = time.perf_counter()
+        labels = method(event.coords, event.values, classes)
+        seconds.append(time.perf_counter() - started)
+        predicted.append(SparseEvent(event.event_id, event.coords, event.values, semantic=labels))
+    grid = test.attrs["grid"]
+    attrs = {
+        "grid": grid["shape"],
+        "pitch_mm": grid["pitch_mm"],
+        "origin_mm": grid["origin_mm"],
+        "classes": classes,
+        "value_units": test.attrs["units"]["image"],
+        "seconds_per_event": seconds,
+        "baseline": name,
+        "cuts": {key: float(value) for key, value in method.__dict__.items()},
+        "provenance": provenance(inputs=[train.path, test.path]),
+    }
+    return write_sparse_volumes(output, predicted, attrs)
+
+
 def run_baseline(name: str, train: str | os.PathLike, test: str | os.PathLike, output: str | os.PathLike) -> Path:
     """Fit baseline ``name`` on ``train`` and write its test-split predictions to ``output``.
 
-    Camera regressors write an ECSV table; temperature fields a NetCDF file; sky images FITS tiles.
+    Camera regressors write an ECSV table; temperature fields a NetCDF file; sky images FITS tiles;
+    detector volumes a sparse HDF5 file of voxel classes.
     """
     train_store, test_store = SampleStore(train), SampleStore(test)
     if test_store.attrs.get("modality") == "climate":
         return run_field_baseline(name, train_store, test_store, output)
     if test_store.attrs.get("modality") == "sky":
         return run_sky_baseline(name, train_store, test_store, output)
+    if test_store.attrs.get("modality") == "detector3d":
+        return run_volume_baseline(name, train_store, test_store, output)
     method = baseline_class(name)()
     method.fit(train_store.meta(), train_store.read("target"))
     meta = test_store.meta()

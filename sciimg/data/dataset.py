@@ -17,6 +17,7 @@ from sciimg.data.sampling import EpochSampler, ResumableLoader
 from sciimg.data.sky_dataset import SkyCleaningDataset, SkyDenoisingDataset
 from sciimg.data.sky_detection import SkyDetectionDataset
 from sciimg.data.transforms import ChannelNormalisation
+from sciimg.data.volume_dataset import VolumeDataset
 from sciimg.errors import ConfigError
 from sciimg.geometry.mappers import GridMapper, symmetry_permutations
 from sciimg.io.store import SampleStore
@@ -138,7 +139,7 @@ class StoreDataModule(L.LightningDataModule):
         dataset_options: options of the modality's dataset: ``time_window`` and ``time_axis``
             (temperature fields); ``training_target``, ``patch_size``, ``blind_spot_fraction``,
             ``crops_per_tile`` (sky denoising); ``patch_size``, ``crops_per_tile`` (sky cleaning; with
-            ``min_snr`` and ``heat_sigma``, sky detection).
+            ``min_snr`` and ``heat_sigma``, sky detection); ``patch_size``, ``crops_per_event`` (detector volumes).
     """
 
     def __init__(
@@ -185,6 +186,8 @@ class StoreDataModule(L.LightningDataModule):
                     train = split == "train"
                     cls = SKY_DATASETS.get(SampleStore(path).attrs["task"], SkyDenoisingDataset)
                     self.datasets[split] = cls(path, train, self.seed, **self.dataset_options)
+                elif modality == "detector3d":
+                    self.datasets[split] = VolumeDataset(path, split == "train", self.seed, **self.dataset_options)
                 else:
                     self.datasets[split] = StoreDataset(path, augment, self.aux_targets, self.seed)
         if self.aux_targets:

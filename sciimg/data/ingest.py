@@ -119,7 +119,18 @@ def _ingest_sky(inputs: list[Path], out_dir: Path, spec: Mapping[str, Any]) -> d
     return ingest_sky(inputs, out_dir, spec)
 
 
-INGESTERS = {"cherenkov": ingest_cherenkov, "climate": _ingest_climate, "sky": _ingest_sky}
+def _ingest_volumes(inputs: list[Path], out_dir: Path, spec: Mapping[str, Any]) -> dict[str, Path]:
+    from sciimg.data.ingest_volumes import ingest_volumes
+
+    return ingest_volumes(inputs, out_dir, spec)
+
+
+INGESTERS = {
+    "cherenkov": ingest_cherenkov,
+    "climate": _ingest_climate,
+    "sky": _ingest_sky,
+    "detector3d": _ingest_volumes,
+}
 
 
 def ingest(inputs: list[str], out_dir: str | os.PathLike, spec: Mapping[str, Any]) -> dict[str, Path]:

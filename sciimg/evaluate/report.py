@@ -249,6 +249,21 @@ def _sky_detection_section(metrics: dict, folder: Path) -> str:
     return "".join(parts)
 
 
+def _volume_section(metrics: dict, folder: Path) -> str:
+    """Detector volumes: mean and per-class F1 per method, the voxel counts, the event views."""
+    classes = metrics["classes"]
+    best = max(v["mean_f1"] for v in metrics["methods"].values())
+    columns = ["mean_f1", *(f"f1_{c}" for c in classes), "seconds_per_event_median"]
+    counts = ", ".join(f"{name} {n:,}" for name, n in metrics["voxels_per_class"].items())
+    parts = [
+        f"<p>{metrics['n_test_events']:,} held-out events; occupied voxels per true class: {html.escape(counts)}.</p>",
+        _method_table(metrics["methods"], columns, "mean_f1", best),
+        _definitions(metrics),
+        *(_image(folder / name) for name in metrics["figures"]),
+    ]
+    return "".join(parts)
+
+
 def _image(path: Path) -> str:
     if not path.is_file():
         return ""
@@ -261,6 +276,7 @@ SECTIONS = {
     "sky": _sky_section,
     "sky cleaning": _sky_cleaning_section,
     "sky detection": _sky_detection_section,
+    "detector3d": _volume_section,
 }
 
 

@@ -41,6 +41,13 @@ def _sky_card(spec: Mapping[str, Any], attrs: Mapping[str, Any]) -> dict[str, An
     return {"sky": {"training_target": spec["data"]["training_target"], "pixel_scale": attrs["pixel_scale"]}}
 
 
+def _volume_card(spec: Mapping[str, Any], attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """Detector-volume models: the grid events are put on, the classes and the inference window."""
+    if attrs["modality"] != "detector3d":
+        return {}
+    return {"volume": {"grid": attrs["grid"], "classes": attrs["classes"], "patch_size": spec["data"]["patch_size"]}}
+
+
 def export_model(
     checkpoint: str | os.PathLike,
     train_store: str | os.PathLike,
@@ -57,8 +64,8 @@ def export_model(
     output = Path(output)
     store = SampleStore(train_store)
     attrs, arrays = store.attrs, store.extra()
-    if attrs["modality"] == "sky":
-        arrays = {}  # per-tile normalisation: nothing of the training images is needed to predict
+    if attrs["modality"] in ("sky", "detector3d"):
+        arrays = {}  # per-tile or fixed normalisation: nothing of the training samples is needed to predict
     card = {
         "experiment": experiment,
         "task": spec["task"],
@@ -79,6 +86,7 @@ def export_model(
         "provenance": attrs["provenance"],
         **_field_card(spec, attrs),
         **_sky_card(spec, attrs),
+        **_volume_card(spec, attrs),
         **(extra_card or {}),
     }
     try:

@@ -192,6 +192,10 @@ def load_model(path: str | os.PathLike, device: str = "cpu") -> TrainedModel:
         from sciimg.inference.sky_detect import DetectionModel
 
         return DetectionModel(path, device)
+    if metadata.get("modality") == "detector3d":
+        from sciimg.inference.volumes import VolumeModel
+
+        return VolumeModel(path, device)
     if metadata.get("modality") == "sky":
         from sciimg.inference.sky import SkyModel
 

@@ -103,6 +103,11 @@ def predict(model_dir: str | os.PathLike, inputs: list[str], output: str | os.Pa
 
         assert isinstance(model, SkyModel)
         return predict_sky(model, paths, output)
+    if model.metadata["modality"] == "detector3d":
+        from sciimg.inference.volumes import VolumeModel, predict_volumes
+
+        assert isinstance(model, VolumeModel)
+        return predict_volumes(model, paths, output)
     if not isinstance(model, Regressor):
         raise InputError(f"{model_dir}: prediction for task {model.metadata['task']!r} is not available yet")
     table = predict_regression(model, paths)

@@ -45,6 +45,9 @@ class StoreWriter:
         meta: per-sample columns, each of length ``n_samples``.
         extra: arrays stored once for the whole split.
         attrs: JSON-serialisable attributes (modality, axes, units, normalisation, provenance).
+        chunks: per sample key, the chunk shape of one sample (default: the whole sample), so
+            a crop of a large volume reads only the chunks it touches.
+        compression: HDF5 filter of the sample datasets (``"lzf"`` suits sparse volumes).
     """
 
     def __init__(
@@ -55,6 +58,8 @@ class StoreWriter:
         meta: Mapping[str, np.ndarray] | None = None,
         extra: Mapping[str, np.ndarray] | None = None,
         attrs: Mapping[str, Any] | None = None,
+        chunks: Mapping[str, tuple[int, ...]] | None = None,
+        compression: str | None = None,
     ) -> None:
         if "image" not in layouts:
             raise ValueError(f"samples must contain 'image', got {sorted(layouts)}")
@@ -66,14 +71,18 @@ class StoreWriter:
                 raise ValueError(f"meta column {key} must have {n_samples} rows, got {len(column)}")
         self.path, self.n_samples, self.layouts = Path(path), n_samples, layouts
         self.meta, self.extra, self.attrs = meta or {}, extra or {}, attrs or {}
+        self.chunks, self.compression = dict(chunks or {}), compression
         self._stack = contextlib.ExitStack()
 
     def __enter__(self) -> StoreWriter:
         tmp = self._stack.enter_context(atomic_path(self.path))
         self.h5 = self._stack.enter_context(h5py.File(tmp, "w"))
         for key, (shape, dtype) in self.layouts.items():
-            chunks = (1, *shape) if self.n_samples else None
-            self.h5.create_dataset(key, shape=(self.n_samples, *shape), dtype=dtype, chunks=chunks)
+            chunks = (1, *self.chunks.get(key, shape)) if self.n_samples else None
+            compression = self.compression if self.n_samples else None
+            self.h5.create_dataset(
+                key, shape=(self.n_samples, *shape), dtype=dtype, chunks=chunks, compression=compression
+            )
         for key, column in self.meta.items():
             self.h5.create_dataset(f"meta/{key}", data=column)
         for key, array in self.extra.items():

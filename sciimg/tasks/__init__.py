@@ -5,6 +5,7 @@ from sciimg.tasks.cleaning import CleaningTask
 from sciimg.tasks.dense import DenoisingTask, InpaintingTask
 from sciimg.tasks.detection import DetectionTask
 from sciimg.tasks.regression import RegressionTask
+from sciimg.tasks.segmentation import SegmentationTask
 
 TASKS: dict[str, type[BaseTask]] = {
     "regression": RegressionTask,
@@ -12,6 +13,7 @@ TASKS: dict[str, type[BaseTask]] = {
     "denoising": DenoisingTask,
     "cleaning": CleaningTask,
     "detection": DetectionTask,
+    "segmentation": SegmentationTask,
 }
 
 
@@ -30,5 +32,6 @@ __all__ = [
     "DetectionTask",
     "InpaintingTask",
     "RegressionTask",
+    "SegmentationTask",
     "task_class",
 ]

@@ -50,6 +50,8 @@ def input_layout(spec: Mapping[str, Any]) -> tuple[int, int]:
         return (1 if depth else data["time_window"]), (3 if depth else 2)
     if spec["modality"] == "sky":
         return 1, 2
+    if spec["modality"] == "detector3d":
+        return 1, 3
     return len(data["channels"]), 2
 
 
@@ -84,6 +86,7 @@ DATASET_KEYS = {
     "sky": ("training_target", "patch_size", "blind_spot_fraction", "crops_per_tile"),
     "sky cleaning": ("patch_size", "crops_per_tile"),
     "sky detection": ("patch_size", "crops_per_tile", "min_snr", "heat_sigma"),
+    "detector3d": ("patch_size", "crops_per_event"),
 }
 
 

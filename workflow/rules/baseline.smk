@@ -28,3 +28,11 @@ use rule baseline as baseline_sky with:
         baseline="(?!model$)[a-z0-9_]+",
     output:
         "results/{experiment}/baselines/{baseline}.fits",
+
+
+use rule baseline as baseline_volumes with:
+    wildcard_constraints:
+        experiment=of_modality("detector3d"),
+        baseline="(?!model$)[a-z0-9_]+",
+    output:
+        "results/{experiment}/baselines/{baseline}.h5",

@@ -193,3 +193,24 @@ rule evaluate_sky_detection:
     shell:
         "sciimg evaluate --experiment {wildcards.experiment} --test {input.test:q} "
         "--predictions {params.predictions} {params.injection} --output-dir {params.out_dir:q} > {log:q} 2>&1"
+
+
+rule evaluate_volumes:
+    wildcard_constraints:
+        experiment=of_modality("detector3d"),
+    input:
+        unpack(method_tables),
+        test="data/interim/{experiment}/test.h5",
+    output:
+        metrics="results/{experiment}/metrics.json",
+        views=report(
+            "results/{experiment}/volume_views.png", caption="../report/volume_views.rst", category="{experiment}"
+        ),
+    params:
+        predictions=predictions_arg,
+        out_dir="results/{experiment}",
+    log:
+        "results/{experiment}/logs/evaluate.log",
+    shell:
+        "sciimg evaluate --experiment {wildcards.experiment} --test {input.test:q} "
+        "--predictions {params.predictions} --output-dir {params.out_dir:q} > {log:q} 2>&1"

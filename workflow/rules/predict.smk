@@ -26,6 +26,13 @@ use rule predict as predict_sky with:
         "results/{experiment}/predictions/model.fits",
 
 
+use rule predict as predict_volumes with:
+    wildcard_constraints:
+        experiment=of_modality("detector3d"),
+    output:
+        "results/{experiment}/predictions/model.h5",
+
+
 rule apply:
     """The trained field model on a real file named in data.apply_to (no truth: maps in the report)."""
     input:

@@ -24,3 +24,10 @@ use rule simulate as simulate_sky with:
         experiment=of_modality("sky"),
     output:
         directory("data/raw/{experiment}/simulated_fits"),
+
+
+use rule simulate as simulate_volumes with:
+    wildcard_constraints:
+        experiment=of_modality("detector3d"),
+    output:
+        "data/raw/{experiment}/simulated.h5",

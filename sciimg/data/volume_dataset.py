@@ -1,0 +1,92 @@
+"""Training samples from a detector-volume store: crops centred on occupied voxels.
+
+Most of a detector volume is empty, so a crop is centred on a random occupied voxel
+(shifted by up to a quarter of the crop), never on empty space. Only the HDF5 chunks the
+crop touches are read. Training crops are flipped along y and x and may swap them (the
+drift axis z keeps its direction: diffusion grows along it); validation crops are the
+same for every epoch. Items: ``image`` ``(1, P, P, P)`` as log1p(charge / scale) and
+``labels`` ``(P, P, P)`` int64 with -1 on empty voxels (no loss there).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from sciimg.io.store import SampleStore
+
+
+def volume_input(charge: np.ndarray, scale: float) -> np.ndarray:
+    """Network input from charges: log1p(charge / scale), float32 (empty voxels stay 0)."""
+    return np.log1p(np.clip(charge, 0, None) / scale).astype(np.float32)
+
+
+def crop_start(
+    centre: np.ndarray, shape: tuple[int, ...], size: tuple[int, ...], rng: np.random.Generator
+) -> np.ndarray:
+    """Corner of a crop of ``size`` around ``centre`` (shifted up to a quarter crop), inside ``shape``."""
+    size_arr, shape_arr = np.asarray(size), np.asarray(shape)
+    shift = rng.integers(-(size_arr // 4), size_arr // 4 + 1)
+    return np.clip(centre - size_arr // 2 + shift, 0, shape_arr - size_arr)
+
+
+class VolumeDataset(Dataset):
+    """Crops of a volume store for segmentation (see the module docstring).
+
+    Args:
+        path: store file.
+        train: random crops and flips per epoch (else one fixed crop per event).
+        seed: seed of the crops.
+        patch_size: side of a crop (clipped to the grid).
+        crops_per_event: training crops per event and epoch.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike, train: bool, seed: int = 0, patch_size: int = 32, crops_per_event: int = 2
+    ) -> None:
+        self.store = SampleStore(path)
+        self.train, self.seed = train, seed
+        grid = self.store.attrs["grid"]["shape"]
+        self.shape = tuple(int(s) for s in grid)
+        self.size = tuple(min(patch_size, s) for s in self.shape)
+        self.crops = crops_per_event if train else 1
+        self.scale = float(self.store.attrs["normalisation"]["scale"])
+        meta = self.store.meta()
+        self.first, self.count = meta["first_occupied"], meta["n_occupied"]
+        self.occupied = self.store.read("extra/occupied")
+
+    def __len__(self) -> int:
+        return len(self.store) * self.crops
+
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, torch.Tensor]:
+        epoch, index = key if isinstance(key, tuple) else (0, key)
+        event = index // self.crops
+        rng = np.random.default_rng([self.seed, epoch if self.train else 0, index])
+        pick = self.first[event] + rng.integers(self.count[event])
+        start = crop_start(self.occupied[pick].astype(np.int64), self.shape, self.size, rng)
+        region = tuple(slice(int(s), int(s) + n) for s, n in zip(start, self.size, strict=True))
+        h5 = self.store._file()
+        image = volume_input(h5["image"][(event, slice(None), *region)], self.scale)
+        labels = h5["labels"][(event, *region)].astype(np.int64)
+        if self.train:
+            image, labels = flip_crop(image, labels, rng)
+        return {
+            "image": torch.from_numpy(np.ascontiguousarray(image)),
+            "labels": torch.from_numpy(np.ascontiguousarray(labels)),
+            "index": torch.tensor(event),
+        }
+
+
+def flip_crop(image: np.ndarray, labels: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Random flips along y and x and a random y/x swap (``image`` ``(C, Z, Y, X)``, ``labels`` ``(Z, Y, X)``)."""
+    flip_y, flip_x, swap = rng.random(3) < 0.5
+    if flip_y:
+        image, labels = image[:, :, ::-1], labels[:, ::-1]
+    if flip_x:
+        image, labels = image[:, :, :, ::-1], labels[:, :, ::-1]
+    if swap and image.shape[2] == image.shape[3]:
+        image, labels = image.swapaxes(2, 3), labels.swapaxes(1, 2)
+    return image, labels

@@ -1,0 +1,133 @@
+"""Voxel segmentation metrics on held-out events: per-class precision, recall and F1 on occupied voxels.
+
+Only occupied voxels are scored (empty space is not a class), so a method cannot look
+good by calling emptiness empty. Mean F1 is over the five physics classes; the noise
+class (electronic-noise hits) is reported on its own and in ``mean_f1_with_noise``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sciimg.io.atomic import write_text_atomic
+from sciimg.io.store import SampleStore
+from sciimg.io.volumes import SparseEvent, read_volume_events, volume_file_attrs
+
+log = logging.getLogger(__name__)
+VIEW_EVENTS = 3
+
+
+def class_scores(truth: np.ndarray, predicted: np.ndarray, n_classes: int) -> dict[str, np.ndarray]:
+    """Confusion matrix (rows truth, columns prediction) and per-class precision, recall, F1 (NaN where undefined)."""
+    confusion = np.bincount(
+        np.asarray(truth, np.int64) * n_classes + np.asarray(predicted, np.int64), minlength=n_classes**2
+    ).reshape(n_classes, n_classes)
+    hits = np.diag(confusion).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = hits / confusion.sum(axis=0)
+        recall = hits / confusion.sum(axis=1)
+        f1 = 2 * hits / (confusion.sum(axis=0) + confusion.sum(axis=1))
+    return {"confusion": confusion, "precision": precision, "recall": recall, "f1": f1}
+
+
+def _rounded(values: np.ndarray) -> list[float | None]:
+    return [None if not np.isfinite(v) else round(float(v), 4) for v in values]
+
+
+def method_metrics(truth: np.ndarray, predicted: np.ndarray, classes: list[str]) -> dict[str, Any]:
+    """metrics.json entries of one method."""
+    scores = class_scores(truth, predicted, len(classes))
+    physics = [i for i, name in enumerate(classes) if name != "noise"]
+    out: dict[str, Any] = {
+        "mean_f1": float(np.nanmean(scores["f1"][physics])),
+        "mean_f1_with_noise": float(np.nanmean(scores["f1"])),
+        "accuracy": float(np.mean(truth == predicted)),
+    }
+    for i, name in enumerate(classes):
+        out[f"f1_{name}"] = None if not np.isfinite(scores["f1"][i]) else float(scores["f1"][i])
+    out["precision"] = _rounded(scores["precision"])
+    out["recall"] = _rounded(scores["recall"])
+    out["confusion"] = scores["confusion"].tolist()
+    return out
+
+
+def truth_events(test: SampleStore) -> list[SparseEvent]:
+    """The test store's occupied voxels with their true classes, in store order."""
+    meta, extra = test.meta(), test.extra()
+    events = []
+    for i, (first, count) in enumerate(zip(meta["first_occupied"], meta["n_occupied"], strict=True)):
+        rows = slice(int(first), int(first + count))
+        events.append(
+            SparseEvent(
+                int(meta["event_id"][i]),
+                extra["occupied"][rows].astype(np.int64),
+                extra["occupied_value"][rows],
+                semantic=extra["occupied_semantic"][rows],
+            )
+        )
+    return events
+
+
+def predicted_labels(path: str | os.PathLike, truth: list[SparseEvent]) -> np.ndarray:
+    """A method's classes for every truth voxel, checked to be the same events and voxels."""
+    events = list(read_volume_events(path))
+    if [e.event_id for e in events] != [e.event_id for e in truth]:
+        raise ValueError(f"{path}: events differ from the test store's")
+    for event, true in zip(events, truth, strict=True):
+        if len(event.values) != len(true.values):
+            raise ValueError(
+                f"{path}: event {event.event_id} has {len(event.values)} voxels, the store {len(true.values)}"
+            )
+    return np.concatenate([e.semantic for e in events]).astype(np.int64)
+
+
+def evaluate_volume_segmentation(
+    experiment: str, predictions: Mapping[str, str], test: str | os.PathLike, out_dir: str | os.PathLike
+) -> dict[str, Any]:
+    """metrics.json and the event views for every method on the test store."""
+    from sciimg.evaluate.volume_plots import plot_event_views
+
+    store = SampleStore(test)
+    classes = list(store.attrs["classes"])
+    truth = truth_events(store)
+    true_labels = np.concatenate([e.semantic for e in truth]).astype(np.int64)
+    methods, labelled = {}, {}
+    for name, path in predictions.items():
+        predicted = predicted_labels(path, truth)
+        methods[name] = method_metrics(true_labels, predicted, classes)
+        seconds = volume_file_attrs(path).get("seconds_per_event")
+        if seconds:
+            methods[name]["seconds_per_event_median"] = float(np.median(seconds))
+        labelled[name] = np.split(predicted, np.cumsum([len(e.values) for e in truth])[:-1])
+        log.info("%s: mean F1 %.3f", name, methods[name]["mean_f1"])
+    out_dir = Path(out_dir)
+    figure = "volume_views.png"
+    plot_event_views(
+        truth[:VIEW_EVENTS], {n: labels[:VIEW_EVENTS] for n, labels in labelled.items()}, classes, out_dir / figure
+    )
+    counts = np.bincount(true_labels, minlength=len(classes))
+    metrics = {
+        "experiment": experiment,
+        "task": "segmentation",
+        "modality": "detector3d",
+        "n_test_events": len(truth),
+        "classes": classes,
+        "voxels_per_class": {name: int(n) for name, n in zip(classes, counts, strict=True)},
+        "methods": methods,
+        "figures": [figure],
+        "definitions": {
+            "mean_f1": "mean over the physics classes (all but noise) of the per-class F1, on occupied voxels only",
+            "f1_<class>": "2 precision recall / (precision + recall) of one class on the test events' occupied voxels",
+            "confusion": "voxel counts, rows the true class, columns the predicted class (order of classes)",
+            "seconds_per_event_median": "wall time of inference per event (this machine's CPU)",
+        },
+    }
+    write_text_atomic(out_dir / "metrics.json", json.dumps(metrics, indent=2))
+    return metrics
