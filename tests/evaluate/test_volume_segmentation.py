@@ -8,8 +8,8 @@ from sciimg.baselines.volume_segment import ThresholdPCA, clusters
 from sciimg.data.ingest_volumes import ingest_volumes
 from sciimg.data.volume_dataset import VolumeDataset, volume_input
 from sciimg.evaluate.volumes import class_scores, method_metrics
-from sciimg.inference.volumes import window_reader
 from sciimg.inference.sliding_window import sliding_window
+from sciimg.inference.volumes import window_reader
 from sciimg.io.volumes import SparseEvent, write_sparse_volumes
 from sciimg.simulate.lartpc import LABELS
 from sciimg.tasks import SegmentationTask
@@ -33,7 +33,7 @@ def test_class_scores_on_a_hand_counted_example():
 
 def test_baseline_calls_a_line_a_track_a_blob_a_shower_a_speck_low_energy_and_faint_hits_noise():
     line = np.stack([np.arange(20), np.full(20, 5), np.full(20, 5)], axis=1)
-    blob = np.argwhere(np.ones((4, 4, 4))) + [30, 30, 30]
+    blob = np.argwhere(np.ones((4, 4, 4))) + np.array([30, 30, 30])
     speck = np.array([[50, 2, 2]])
     faint = np.array([[10, 40, 40]])
     coords = np.concatenate([line, blob, speck, faint])
@@ -49,7 +49,7 @@ def test_baseline_calls_a_line_a_track_a_blob_a_shower_a_speck_low_energy_and_fa
 
 def test_baseline_fit_picks_cuts_that_reproduce_the_labels_it_was_fitted_on():
     line = np.stack([np.arange(20), np.full(20, 5), np.full(20, 5)], axis=1)
-    blob = np.argwhere(np.ones((4, 4, 4))) + [30, 30, 30]
+    blob = np.argwhere(np.ones((4, 4, 4))) + np.array([30, 30, 30])
     coords = np.concatenate([line, blob, [[10, 40, 40]]])
     values = np.r_[np.full(len(line) + len(blob), 10.0), 1.0]
     truth = np.r_[np.full(len(line), 1), np.full(len(blob), 0), 5].astype(np.int8)
@@ -105,7 +105,7 @@ def test_point_list_windows_equal_the_dense_volume_and_skipping_empty_windows_ch
     task = SegmentationTask(backbone_options={"encoder_options": {"widths": [4, 8], "blocks_per_stage": [1, 1]}})
     task.eval()
     rng = np.random.default_rng(1)
-    coords = np.unique(rng.integers(0, 8, (40, 3)), axis=0) + [2, 2, 2]  # charge in one corner of 40^3
+    coords = np.unique(rng.integers(0, 8, (40, 3)), axis=0) + np.array([2, 2, 2])  # charge in one corner of 40^3
     values = rng.uniform(1, 5, len(coords)).astype(np.float32)
     read = window_reader(coords, values, 2.0)
     dense = np.zeros((1, 40, 40, 40), np.float32)

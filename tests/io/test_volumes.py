@@ -1,4 +1,4 @@
-"""Detector-volume files and their ingest: sparse, dense and real larnd-sim files; bad input is one clear error or a counted skip."""
+"""Detector-volume files and their ingest (sparse, dense, larnd-sim); bad input: a clear error or a counted skip."""
 
 import json
 from pathlib import Path
@@ -66,7 +66,7 @@ def test_points_outside_the_grid_negative_charges_and_empty_events_are_dropped_a
 
 def test_a_coarser_pitch_sums_charges_and_takes_the_label_of_the_larger_share(tmp_path):
     path = small_file(tmp_path / "e.h5", [event(0, [[0, 0, 0], [1, 1, 1], [1, 0, 1]], [1.0, 2.0, 4.0], [0, 1, 0])])
-    [placed], grid, _ = read_grid_events([path], spec(pitch_mm=4.0)["data"])
+    [placed], _, _ = read_grid_events([path], spec(pitch_mm=4.0)["data"])
     np.testing.assert_array_equal(placed.coords, [[0, 0, 0]])
     assert placed.values[0] == pytest.approx(7.0)
     assert placed.semantic[0] == 0  # 1 + 4 of class 0 against 2 of class 1
