@@ -507,6 +507,74 @@ def detection(directory: Path, repeats: int) -> dict[str, Any]:
     }
 
 
+VOLUME_SIDES = (64, 128, 256)
+VOLUME_EVENTS = 4
+VOLUME_NET = {"encoder": "resnet18", "encoder_options": {"widths": [16, 32, 64], "blocks_per_stage": [1] * 3}}
+VOLUME_SCRIPT = """
+import sys, threading, time
+from sciimg.inference.predict import predict
+
+def status(key):
+    text = open("/proc/self/status").read()
+    return int(next(line.split()[1] for line in text.splitlines() if line.startswith(key)))
+
+peak_anon = [0]
+def sample():
+    while True:
+        peak_anon[0] = max(peak_anon[0], status("RssAnon"))
+        time.sleep(0.02)
+
+threading.Thread(target=sample, daemon=True).start()
+started = time.perf_counter()
+predict(sys.argv[1], [sys.argv[2]], sys.argv[3])
+print(time.perf_counter() - started, status("VmHWM"), max(peak_anon[0], status("RssAnon")))
+"""
+
+
+def volume_inference(directory: Path) -> dict[str, Any]:
+    """Detector events to voxel classes (detector3d_segment's network) at 64^3, 128^3, 256^3: time and peak memory.
+
+    The same simulated physics fills bigger cubes with longer tracks and showers, so the
+    occupied voxels grow too; each run is one process on ``VOLUME_EVENTS`` events.
+    """
+    import subprocess
+    import sys
+
+    from sciimg.io.volumes import read_volume_events
+    from sciimg.simulate.lartpc import LABELS, simulate_volume_file
+    from sciimg.tasks import SegmentationTask
+
+    torch.manual_seed(0)
+    task = SegmentationTask(backbone_options=VOLUME_NET)
+    results: dict[str, Any] = {"events_per_run": VOLUME_EVENTS}
+    for side in VOLUME_SIDES:
+        grid = {"shape": [side] * 3, "pitch_mm": 3.0, "origin_mm": [0.0] * 3}
+        card = {
+            "task": "segmentation",
+            "modality": "detector3d",
+            "backbone": "unet",
+            "normalisation": {"kind": "log1p", "scale": 5.0},
+            "units": {"image": "ke-"},
+            "volume": {"grid": grid, "classes": list(LABELS), "patch_size": 32},
+        }
+        model = save_model_dir(directory / f"model_{side}", task, card)
+        events = simulate_volume_file(directory / f"events_{side}.h5", VOLUME_EVENTS, 5, grid=side)
+        voxels = [len(e.values) for e in read_volume_events(events)]
+        script = [sys.executable, "-c", VOLUME_SCRIPT, str(model), str(events), str(directory / f"out_{side}.h5")]
+        seconds, peak, anon = (
+            float(v) for v in subprocess.run(script, capture_output=True, text=True, check=True).stdout.split()[-3:]
+        )
+        results[f"{side}^3"] = {
+            "occupied_voxels_median": float(np.median(voxels)),
+            "seconds_per_event": seconds / VOLUME_EVENTS,
+            "peak_mib": peak / 1024,
+            "peak_anonymous_mib": anon / 1024,
+            "dense_probabilities_mib": len(LABELS) * side**3 * 4 / 2**20,
+        }
+    results["goal"] = "report peak memory and time per event at 256^3 (issue 5)"
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -533,6 +601,8 @@ def main() -> None:
         report["cleaning"] = cleaning(Path(tmp))
     with tempfile.TemporaryDirectory() as tmp:
         report["detection"] = detection(Path(tmp), args.repeats)
+    with tempfile.TemporaryDirectory() as tmp:
+        report["volume_inference"] = volume_inference(Path(tmp))
     report["scaling"] = scaling(args.repeats)
     report["wall_seconds"] = time.perf_counter() - start
     output = Path(args.output)
@@ -570,6 +640,10 @@ def print_table(report: dict[str, Any]) -> None:
     detect = report["detection"]
     label = f"source detection {detect['image_side']}^2 (sep s / sciimg s)"
     print(f"{label:52s} {detect['ratio_sep_to_sciimg_speed']:10.3f}  report")
+    for side, fig in report["volume_inference"].items():
+        if isinstance(fig, dict):
+            label = f"detector event {side} to voxel classes, s / peak MiB"
+            print(f"{label:52s} {fig['seconds_per_event']:10.2f} / {fig['peak_mib']:.0f}  report")
     for name, fig in report["scaling"].items():
         print(f"{name + ' exponent':52s} {fig['exponent']:10.2f}  ~ {fig['ideal']:.0f}")
     print(f"wall time {report['wall_seconds']:.0f} s")
