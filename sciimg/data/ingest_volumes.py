@@ -11,7 +11,8 @@ non-empty voxels. Keypoints (track start and end points) are kept in voxel units
 
 Input problems are either one error naming the file and event (a missing dataset or
 field, NaN charges) or a documented skip counted in the log: points with charge <= 0,
-points outside the grid, keypoints outside the grid and events left empty.
+points in dead readout columns (the simulator marks them ``dead``), points and keypoints
+outside the grid, and events left empty.
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ def place_event(event: SparseEvent, grid: VoxelGrid, source: int, counts: Counte
     """Bin one event onto ``grid``; skipped points and events are added to ``counts``."""
     positive = event.values > 0
     counts["points with charge <= 0 dropped"] += int((~positive).sum())
+    if event.dead is not None:  # a dead readout column records nothing: the charge is truth, not input
+        counts["points in dead readout columns dropped"] += int((positive & event.dead).sum())
+        positive &= ~event.dead
     index, inside = grid.index(event.coords)
     counts["points outside the grid dropped"] += int((positive & ~inside).sum())
     keep = positive & inside

@@ -291,10 +291,10 @@ def build_event(rng: np.random.Generator, detector: DetectorModel, events: Event
     kinds = list(events.particle_weights)
     weights = np.array([events.particle_weights[k] for k in kinds], float)
     vertices = []
-    for _ in range(rng.integers(events.vertices[0], events.vertices[1] + 1)):
+    for _ in range(rng.integers(int(events.vertices[0]), int(events.vertices[1]) + 1)):
         vertex = rng.uniform(0.2 * size, 0.8 * size, 3)
         vertices.append(vertex)
-        for _ in range(rng.integers(events.particles_per_vertex[0], events.particles_per_vertex[1] + 1)):
+        for _ in range(rng.integers(int(events.particles_per_vertex[0]), int(events.particles_per_vertex[1]) + 1)):
             kind = kinds[rng.choice(len(kinds), p=weights / weights.sum())]
             direction = _isotropic(rng)
             kinetic = _log_uniform(rng, getattr(events, f"{kind}_mev"))

@@ -142,3 +142,17 @@ def test_larndsim_ingests_onto_its_pixel_pitch_with_every_positive_hit_and_track
     assert sum(len(s.read("extra/keypoints")) for s in stores) == 2 * 433
     assert "labels" not in stores[0].keys
     json.dumps(stores[0].attrs)
+
+
+def test_dead_readout_columns_read_nothing_and_their_charge_is_counted(tmp_path):
+    from sciimg.simulate.lartpc import simulate_volume_file
+
+    path = simulate_volume_file(tmp_path / "dead.h5", 6, 3, grid=24, pitch_mm=2.0, dead_fraction=0.3)
+    events = list(read_volume_events(path))
+    dead = np.concatenate([e.dead for e in events])
+    assert 0.05 < dead.mean() < 0.6
+    placed, _, counts = read_grid_events([path], spec(grid=24)["data"])
+    assert counts["points in dead readout columns dropped"] == dead.sum()
+    columns = {tuple(c) for e in events for c in e.coords[e.dead][:, 1:] // 2.0}
+    kept = {tuple(c) for e in placed for c in e.coords[:, 1:]}
+    assert columns and not columns & kept
