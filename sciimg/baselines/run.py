@@ -10,6 +10,7 @@ import numpy as np
 from astropy.table import Table
 
 from sciimg.baselines import baseline_class
+from sciimg.errors import InputError
 from sciimg.io.atomic import atomic_path
 from sciimg.io.store import SampleStore
 from sciimg.provenance import provenance
@@ -129,6 +130,12 @@ def run_volume_baseline(name: str, train: SampleStore, test: SampleStore, output
     if name != "threshold_pca":
         raise ValueError(f"baseline must be one of ['threshold_pca'] for detector volumes, got {name!r}")
     classes = list(test.attrs["classes"])
+    missing = sorted({"track", "shower", "low_energy", "noise"} - set(classes))
+    if missing:
+        raise InputError(
+            f"{test.path}: threshold_pca names the classes track, shower, low_energy and noise; {missing} "
+            f"are not among the data's classes {classes}"
+        )
     fitting = [(e.coords, e.values, e.semantic) for e in truth_events(train)[:FIT_EVENTS]]
     method = ThresholdPCA.fit(fitting, classes)
     log.info("%s: cuts %s fitted on %d train events", name, method, len(fitting))

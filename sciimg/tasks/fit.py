@@ -166,6 +166,18 @@ def build_trainer(trainer: Mapping[str, Any], checkpoint_dir: Path, log_dir: Pat
     )
 
 
+def _check_classes(spec: Mapping[str, Any], train: Path) -> None:
+    """A segmentation network must have one output per class of its data."""
+    from sciimg.io.store import SampleStore
+
+    classes = SampleStore(train).attrs["classes"]
+    if spec["model"].get("n_classes") != len(classes):
+        raise ConfigError(
+            f"model.n_classes must equal the {len(classes)} classes of {train} {classes}, "
+            f"got {spec['model'].get('n_classes')}"
+        )
+
+
 def fit(
     spec: Mapping[str, Any], store_dir: str | os.PathLike, checkpoint_dir: str | os.PathLike
 ) -> tuple[BaseTask, Path] | None:
@@ -199,6 +211,8 @@ def fit(
         dataset_options=dataset_options(spec),
     )
     data.setup("fit")
+    if spec["task"] == "segmentation":
+        _check_classes(spec, store_dir / "train.h5")
     cls = task_class(spec["task"])
     task = cls(**task_options(spec, *input_layout(spec)))
     if options["channels_last"]:

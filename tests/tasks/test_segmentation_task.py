@@ -6,6 +6,7 @@ import torch
 
 from sciimg.config import validate_config
 from sciimg.data.ingest_volumes import ingest_volumes
+from sciimg.errors import ConfigError
 from sciimg.simulate.lartpc import simulate_volume_file
 from sciimg.tasks import SegmentationTask
 from sciimg.tasks.fit import fit
@@ -46,6 +47,13 @@ def test_same_seed_gives_the_same_weights_on_cpu_and_the_checkpoint_reloads(tmp_
         torch.testing.assert_close(p, q, rtol=0, atol=0)
     loaded = SegmentationTask.load_from_checkpoint(best)
     assert loaded.hparams.spatial_dims == 3 and loaded.hparams.n_classes == 6
+
+
+def test_a_network_with_another_number_of_classes_than_the_data_is_refused(tmp_path, volume_spec):
+    spec, store = volume_spec
+    spec = {**spec, "model": {**spec["model"], "n_classes": 4}}
+    with pytest.raises(ConfigError, match=r"model\.n_classes must equal the 6 classes of .*train\.h5.*got 4"):
+        fit(spec, store, tmp_path / "c")
 
 
 def test_empty_voxels_carry_no_loss():
