@@ -124,7 +124,7 @@ def run_volume_baseline(name: str, train: SampleStore, test: SampleStore, output
     import time
 
     from sciimg.baselines.volume_segment import ThresholdPCA
-    from sciimg.evaluate.volumes import truth_events
+    from sciimg.data.ingest_volumes import stored_events
     from sciimg.io.volumes import SparseEvent, write_sparse_volumes
 
     if name != "threshold_pca":
@@ -136,11 +136,11 @@ def run_volume_baseline(name: str, train: SampleStore, test: SampleStore, output
             f"{test.path}: threshold_pca names the classes track, shower, low_energy and noise; {missing} "
             f"are not among the data's classes {classes}"
         )
-    fitting = [(e.coords, e.values, e.semantic) for e in truth_events(train)[:FIT_EVENTS]]
+    fitting = [(e.coords, e.values, e.semantic) for e in stored_events(train)[:FIT_EVENTS]]
     method = ThresholdPCA.fit(fitting, classes)
     log.info("%s: cuts %s fitted on %d train events", name, method, len(fitting))
     predicted, seconds = [], []
-    for event in truth_events(test):
+    for event in stored_events(test):
         started = time.perf_counter()
         labels = method(event.coords, event.values, classes)
         seconds.append(time.perf_counter() - started)

@@ -29,7 +29,7 @@ import numpy as np
 from sciimg.data.splits import split_indices
 from sciimg.data.voxels import VoxelGrid, bin_points
 from sciimg.errors import InputError
-from sciimg.io.store import StoreWriter
+from sciimg.io.store import SampleStore, StoreWriter
 from sciimg.io.volumes import TRUTH_COLUMNS, SparseEvent, read_volume_events, volume_file_attrs
 from sciimg.provenance import provenance
 
@@ -175,11 +175,30 @@ def _write_split(path: Path, events: list[GridEvent], grid: VoxelGrid, attrs: di
             store.write(i, block)
 
 
+def stored_events(store: SampleStore) -> list[SparseEvent]:
+    """The occupied voxels of every event of a volume store, in store order, with their classes when stored."""
+    meta, extra = store.meta(), store.extra()
+    semantic = extra.get("occupied_semantic")
+    events = []
+    for i, (first, count) in enumerate(zip(meta["first_occupied"], meta["n_occupied"], strict=True)):
+        rows = slice(int(first), int(first + count))
+        events.append(
+            SparseEvent(
+                int(meta["event_id"][i]),
+                extra["occupied"][rows].astype(np.int64),
+                extra["occupied_value"][rows],
+                semantic=semantic[rows] if semantic is not None else None,
+            )
+        )
+    return events
+
+
 def ingest_volumes(inputs: list[Path], out_dir: Path, spec: Mapping[str, Any]) -> dict[str, Path]:
     """Detector events -> ``out_dir/{train,val,test}.h5`` (see the module docstring)."""
     data = spec["data"]
     events, grid, counts = read_grid_events(inputs, data)
-    classes = volume_file_attrs(inputs[0]).get("classes")
+    first_attrs = volume_file_attrs(inputs[0])
+    classes = first_attrs.get("classes")
     if spec["task"] == "segmentation" and (classes is None or any(e.semantic is None for e in events)):
         raise InputError(f"{inputs[0]}: segmentation needs per-point semantic labels and a 'classes' attribute")
     splits = split_indices(len(events), data["split"], spec["seed"])
@@ -189,7 +208,7 @@ def ingest_volumes(inputs: list[Path], out_dir: Path, spec: Mapping[str, Any]) -
         "task": spec["task"],
         "axes": "C,Z,Y,X",
         "channels": ["charge"],
-        "units": {"image": volume_file_attrs(inputs[0]).get("value_units", "")},
+        "units": {"image": first_attrs.get("value_units", "")},
         "classes": classes,
         "grid": {"shape": list(grid.shape), "pitch_mm": grid.pitch_mm, "origin_mm": list(grid.origin_mm)},
         "normalisation": {"kind": "log1p", "scale": scale},

@@ -31,10 +31,6 @@ class VoxelGrid:
         inside = np.all((index >= 0) & (index < self.shape), axis=1)
         return index, inside
 
-    def centres_mm(self, index: np.ndarray) -> np.ndarray:
-        """Millimetre coordinates of voxel centres."""
-        return (np.asarray(index, float) + 0.5) * self.pitch_mm + self.origin_mm
-
     def to_voxels(self, millimetres: np.ndarray) -> np.ndarray:
         """Continuous voxel coordinates (a voxel ``i`` spans ``[i, i + 1)``) of points in mm."""
         return (np.asarray(millimetres, float) - self.origin_mm) / self.pitch_mm

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from sciimg.data.ingest_volumes import stored_events
+from sciimg.errors import InputError
 from sciimg.io.atomic import write_text_atomic
 from sciimg.io.store import SampleStore
 from sciimg.io.volumes import SparseEvent, read_volume_events, volume_file_attrs
@@ -58,31 +60,14 @@ def method_metrics(truth: np.ndarray, predicted: np.ndarray, classes: list[str])
     return out
 
 
-def truth_events(test: SampleStore) -> list[SparseEvent]:
-    """The test store's occupied voxels with their true classes, in store order."""
-    meta, extra = test.meta(), test.extra()
-    events = []
-    for i, (first, count) in enumerate(zip(meta["first_occupied"], meta["n_occupied"], strict=True)):
-        rows = slice(int(first), int(first + count))
-        events.append(
-            SparseEvent(
-                int(meta["event_id"][i]),
-                extra["occupied"][rows].astype(np.int64),
-                extra["occupied_value"][rows],
-                semantic=extra["occupied_semantic"][rows],
-            )
-        )
-    return events
-
-
 def predicted_labels(path: str | os.PathLike, truth: list[SparseEvent]) -> np.ndarray:
     """A method's classes for every truth voxel, checked to be the same events and voxels."""
     events = list(read_volume_events(path))
     if [e.event_id for e in events] != [e.event_id for e in truth]:
-        raise ValueError(f"{path}: events differ from the test store's")
+        raise InputError(f"{path}: events differ from the test store's")
     for event, true in zip(events, truth, strict=True):
         if len(event.values) != len(true.values):
-            raise ValueError(
+            raise InputError(
                 f"{path}: event {event.event_id} has {len(event.values)} voxels, the store {len(true.values)}"
             )
     return np.concatenate([e.semantic for e in events]).astype(np.int64)
@@ -96,7 +81,7 @@ def evaluate_volume_segmentation(
 
     store = SampleStore(test)
     classes = list(store.attrs["classes"])
-    truth = truth_events(store)
+    truth = stored_events(store)
     true_labels = np.concatenate([e.semantic for e in truth]).astype(np.int64)
     methods, labelled = {}, {}
     for name, path in predictions.items():

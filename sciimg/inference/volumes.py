@@ -14,13 +14,13 @@ import logging
 import os
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from sciimg.data.ingest_volumes import GridEvent, place_event
+from sciimg.data.ingest_volumes import GridEvent, place_event, stored_events
 from sciimg.data.volume_dataset import volume_input
 from sciimg.data.voxels import VoxelGrid
 from sciimg.inference.load import TrainedModel
@@ -49,6 +49,21 @@ def window_reader(coords: np.ndarray, values: np.ndarray, scale: float):
     return read
 
 
+def charged_only(
+    predict: Callable[[torch.Tensor], torch.Tensor], out_channels: int
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``predict`` on the windows of a batch that hold charge; the others (no occupied voxel) get zeros."""
+
+    def run(batch: torch.Tensor) -> torch.Tensor:
+        out = torch.zeros((len(batch), out_channels, *batch.shape[2:]))
+        charged = batch.flatten(1).amax(dim=1) > 0
+        if charged.any():
+            out[charged] = predict(batch[charged])
+        return out
+
+    return run
+
+
 class VolumeModel(TrainedModel):
     """A trained voxel classifier with its grid, window and input scale (from the card)."""
 
@@ -62,12 +77,7 @@ class VolumeModel(TrainedModel):
         self.scale = float(self.metadata["normalisation"]["scale"])
 
     def _probabilities(self, batch: torch.Tensor) -> torch.Tensor:
-        """Class probabilities of a batch of windows; windows without charge hold no occupied voxel and are skipped."""
-        out = torch.zeros((len(batch), len(self.classes), *batch.shape[2:]))
-        charged = batch.flatten(1).amax(dim=1) > 0
-        if charged.any():
-            out[charged] = torch.softmax(self.task(batch[charged].to(self.device)), dim=1).float().cpu()
-        return out
+        return torch.softmax(self.task(batch.to(self.device)), dim=1).float().cpu()
 
     def classify(self, coords: np.ndarray, values: np.ndarray) -> np.ndarray:
         """Class probabilities ``(n, n_classes)`` of the occupied voxels ``coords`` ``(n, 3)``."""
@@ -85,7 +95,7 @@ class VolumeModel(TrainedModel):
         sliding_window(
             window_reader(coords, values, self.scale),
             self.grid.shape,
-            self._probabilities,
+            charged_only(self._probabilities, len(self.classes)),
             self.window,
             OVERLAP,
             BATCH,
@@ -108,18 +118,6 @@ class VolumeModel(TrainedModel):
         )
 
 
-def store_events(path: Path) -> Iterator[SparseEvent]:
-    """The occupied voxels of every event of a volume store, in store order."""
-    store = SampleStore(path)
-    meta, extra = store.meta(), store.extra()
-    for i, (first, count) in enumerate(zip(meta["first_occupied"], meta["n_occupied"], strict=True)):
-        rows = slice(int(first), int(first + count))
-        yield SparseEvent(
-            int(meta["event_id"][i]), extra["occupied"][rows].astype(np.int64), extra["occupied_value"][rows]
-        )
-    store.close()
-
-
 def file_events(path: Path, grid: VoxelGrid) -> Iterator[GridEvent]:
     """A user's sparse, dense or larnd-sim file put on the model's grid (skips counted in the log)."""
     counts: Counter = Counter()
@@ -135,7 +133,7 @@ def predict_volumes(model: VolumeModel, inputs: list[Path], output: str | os.Pat
     """Classify every event of ``inputs`` (volume stores or native files); write one sparse file."""
     predicted = []
     for path in inputs:
-        events = store_events(path) if SampleStore.is_store(path) else file_events(path, model.grid)
+        events = stored_events(SampleStore(path)) if SampleStore.is_store(path) else file_events(path, model.grid)
         predicted += [model.predict_event(event) for event in events]
     seconds = [e.truth["seconds"] for e in predicted]
     log.info("%d events, median %.3f s per event", len(predicted), float(np.median(seconds)) if seconds else 0.0)

@@ -52,7 +52,6 @@ KEYPOINT_DTYPE = np.dtype(
     [("event", "<i8"), ("z", "<f4"), ("y", "<f4"), ("x", "<f4"), ("kind", "i1"), ("instance", "<i4")]
 )
 TRUTH_COLUMNS = ("true_energy_mev", "deposited_energy_mev", "contained")
-KEYPOINT_KINDS = ("start", "end")
 
 
 @dataclass

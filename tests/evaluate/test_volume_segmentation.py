@@ -9,7 +9,7 @@ from sciimg.data.ingest_volumes import ingest_volumes
 from sciimg.data.volume_dataset import VolumeDataset, volume_input
 from sciimg.evaluate.volumes import class_scores, method_metrics
 from sciimg.inference.sliding_window import sliding_window
-from sciimg.inference.volumes import window_reader
+from sciimg.inference.volumes import charged_only, window_reader
 from sciimg.io.volumes import SparseEvent, write_sparse_volumes
 from sciimg.simulate.lartpc import LABELS
 from sciimg.tasks import SegmentationTask
@@ -116,13 +116,6 @@ def test_point_list_windows_equal_the_dense_volume_and_skipping_empty_windows_ch
     def every(batch):
         return torch.softmax(task(batch), dim=1)
 
-    def charged_only(batch):
-        out = torch.zeros((len(batch), 6, *batch.shape[2:]))
-        keep = batch.flatten(1).amax(1) > 0
-        if keep.any():
-            out[keep] = torch.softmax(task(batch[keep]), dim=1)
-        return out
-
     full = sliding_window(read, (40, 40, 40), every, 16, 0.25, 2, 6)
-    skipped = sliding_window(read, (40, 40, 40), charged_only, 16, 0.25, 2, 6)
+    skipped = sliding_window(read, (40, 40, 40), charged_only(every, 6), 16, 0.25, 2, 6)
     np.testing.assert_allclose(skipped[(slice(None), *coords.T)], full[(slice(None), *coords.T)], atol=1e-6)
