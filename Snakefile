@@ -26,7 +26,8 @@ RAW = {  # simulator output
     "sky": "simulated_fits",
     "detector3d": "simulated.h5",
 }
-OUTPUT_SUFFIX = {"cherenkov": "ecsv", "climate": "nc", "sky": "fits", "detector3d": "h5"}  # predict and baselines
+# predict and baselines, by modality (and task where it differs)
+OUTPUT_SUFFIX = {"cherenkov": "ecsv", "climate": "nc", "sky": "fits", "detector3d": "h5", "detector3d regression": "ecsv"}
 
 
 def of_modality(modality, task=None):
@@ -39,8 +40,15 @@ def of_modality(modality, task=None):
     return "|".join(names) or "(?!)"
 
 
+def of_task(task):
+    """Experiments of one task, whatever their modality, as a wildcard pattern."""
+    names = [n for n in EXPERIMENTS if config["experiments"][n]["task"] == task]
+    return "|".join(names) or "(?!)"
+
+
 def output_suffix(name):
-    return OUTPUT_SUFFIX[config["experiments"][name]["modality"]]
+    spec = config["experiments"][name]
+    return OUTPUT_SUFFIX.get(f"{spec['modality']} {spec['task']}", OUTPUT_SUFFIX[spec["modality"]])
 
 
 def applied_files(name):

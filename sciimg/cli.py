@@ -112,7 +112,7 @@ def _evaluate(args: argparse.Namespace) -> None:
     predictions = dict(item.split("=", 1) for item in args.predictions)
     attrs = SampleStore(args.test).attrs
     modality = attrs.get("modality")
-    if modality == "detector3d":
+    if modality == "detector3d" and attrs.get("task") == "segmentation":
         from sciimg.evaluate.volumes import evaluate_volume_segmentation
 
         evaluate_volume_segmentation(args.experiment, predictions, args.test, args.output_dir)

@@ -104,7 +104,8 @@ def test_outputs_and_metrics(workflow_run):
     metrics = json.loads((results / EXP / "metrics.json").read_text())
     assert metrics["experiment"] == EXP and metrics["task"] == "regression"
     assert set(metrics["methods"]) == {"resnet18", "hillas_rf"}
-    n_bins = len(metrics["bins"]["true_energy_edges_tev"]) - 1
+    assert metrics["bins"]["quantity"] == "true energy" and metrics["bins"]["unit"] == "TeV"
+    n_bins = len(metrics["bins"]["edges"]) - 1
     test_store = SampleStore(workflow_run / "data/interim" / EXP / "test.h5")
     n_test, cuts = len(test_store), test_store.attrs["quality_cuts"]
     assert cuts["events_before"] == 240 and n_test == round(0.2 * cuts["events_after"]) > 30

@@ -1,8 +1,9 @@
 """Classical methods each task is measured against, chosen by name."""
 
+from sciimg.baselines.calorimetric import Calorimetric
 from sciimg.baselines.hillas_rf import HillasRandomForest
 
-BASELINES = {"hillas_rf": HillasRandomForest}
+BASELINES = {"hillas_rf": HillasRandomForest, "calorimetric": Calorimetric}
 
 
 def baseline_class(name: str) -> type:
@@ -12,4 +13,4 @@ def baseline_class(name: str) -> type:
     return BASELINES[name]
 
 
-__all__ = ["BASELINES", "HillasRandomForest", "baseline_class"]
+__all__ = ["BASELINES", "Calorimetric", "HillasRandomForest", "baseline_class"]

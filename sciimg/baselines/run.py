@@ -163,21 +163,22 @@ def run_volume_baseline(name: str, train: SampleStore, test: SampleStore, output
 def run_baseline(name: str, train: str | os.PathLike, test: str | os.PathLike, output: str | os.PathLike) -> Path:
     """Fit baseline ``name`` on ``train`` and write its test-split predictions to ``output``.
 
-    Camera regressors write an ECSV table; temperature fields a NetCDF file; sky images FITS tiles;
-    detector volumes a sparse HDF5 file of voxel classes.
+    Regressors (cameras, detector-event energies) write an ECSV table; temperature fields a NetCDF
+    file; sky images FITS tiles; detector-volume segmentation a sparse HDF5 file of voxel classes.
     """
     train_store, test_store = SampleStore(train), SampleStore(test)
     if test_store.attrs.get("modality") == "climate":
         return run_field_baseline(name, train_store, test_store, output)
     if test_store.attrs.get("modality") == "sky":
         return run_sky_baseline(name, train_store, test_store, output)
-    if test_store.attrs.get("modality") == "detector3d":
+    if test_store.attrs.get("modality") == "detector3d" and test_store.attrs["task"] != "regression":
         return run_volume_baseline(name, train_store, test_store, output)
+    target = test_store.attrs["target_name"]
     method = baseline_class(name)()
-    method.fit(train_store.meta(), train_store.read("target"))
+    train_meta = train_store.meta()
+    method.fit(train_meta, train_store.read("target") if "target" in train_store.keys else train_meta[target])
     meta = test_store.meta()
     reco = method.predict(meta)
-    target = test_store.attrs["target_name"]
     unit = test_store.attrs["units"].get("target") or None
     ids = [key for key in ("obs_id", "event_id", "tel_id") if key in meta]
     table = Table({**{key: meta[key] for key in ids}, target: meta[target]})

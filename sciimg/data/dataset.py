@@ -17,7 +17,7 @@ from sciimg.data.sampling import EpochSampler, ResumableLoader
 from sciimg.data.sky_dataset import SkyCleaningDataset, SkyDenoisingDataset
 from sciimg.data.sky_detection import SkyDetectionDataset
 from sciimg.data.transforms import ChannelNormalisation
-from sciimg.data.volume_dataset import VolumeDataset
+from sciimg.data.volume_dataset import VolumeDataset, VolumeEventDataset
 from sciimg.errors import ConfigError
 from sciimg.geometry.mappers import GridMapper, symmetry_permutations
 from sciimg.io.store import SampleStore
@@ -186,6 +186,8 @@ class StoreDataModule(L.LightningDataModule):
                     train = split == "train"
                     cls = SKY_DATASETS.get(SampleStore(path).attrs["task"], SkyDenoisingDataset)
                     self.datasets[split] = cls(path, train, self.seed, **self.dataset_options)
+                elif modality == "detector3d" and SampleStore(path).attrs["task"] == "regression":
+                    self.datasets[split] = VolumeEventDataset(path, split == "train", self.seed)
                 elif modality == "detector3d":
                     self.datasets[split] = VolumeDataset(path, split == "train", self.seed, **self.dataset_options)
                 else:

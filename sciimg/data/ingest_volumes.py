@@ -193,6 +193,23 @@ def stored_events(store: SampleStore) -> list[SparseEvent]:
     return events
 
 
+def _check_target(spec: Mapping[str, Any], events: list[GridEvent], path: Path) -> str | None:
+    """The truth column a regression learns (None for other tasks); every event must carry it."""
+    if spec["task"] != "regression":
+        return None
+    target = spec["data"]["target"]
+    missing = [e.event_id for e in events if not np.isfinite(e.truth.get(target, np.nan))]
+    if missing:
+        raise InputError(
+            f"{path}: regression needs the per-event truth column {target!r}; events {missing[:5]} lack it"
+        )
+    if spec["model"].get("target_log10", True):
+        not_positive = [e.event_id for e in events if e.truth[target] <= 0]
+        if not_positive:
+            raise InputError(f"{path}: {target} must be positive to learn its log10; events {not_positive[:5]} are not")
+    return target
+
+
 def ingest_volumes(inputs: list[Path], out_dir: Path, spec: Mapping[str, Any]) -> dict[str, Path]:
     """Detector events -> ``out_dir/{train,val,test}.h5`` (see the module docstring)."""
     data = spec["data"]
@@ -201,6 +218,7 @@ def ingest_volumes(inputs: list[Path], out_dir: Path, spec: Mapping[str, Any]) -
     classes = first_attrs.get("classes")
     if spec["task"] == "segmentation" and (classes is None or any(e.semantic is None for e in events)):
         raise InputError(f"{inputs[0]}: segmentation needs per-point semantic labels and a 'classes' attribute")
+    target = _check_target(spec, events, inputs[0])
     splits = split_indices(len(events), data["split"], spec["seed"])
     scale = _charge_scale([events[i] for i in splits["train"]])
     attrs = {
@@ -208,7 +226,8 @@ def ingest_volumes(inputs: list[Path], out_dir: Path, spec: Mapping[str, Any]) -
         "task": spec["task"],
         "axes": "C,Z,Y,X",
         "channels": ["charge"],
-        "units": {"image": first_attrs.get("value_units", "")},
+        "units": {"image": first_attrs.get("value_units", ""), **({"target": "MeV"} if target else {})},
+        "target_name": target,
         "classes": classes,
         "grid": {"shape": list(grid.shape), "pitch_mm": grid.pitch_mm, "origin_mm": list(grid.origin_mm)},
         "normalisation": {"kind": "log1p", "scale": scale},

@@ -1,11 +1,14 @@
-"""Training samples from a detector-volume store: crops centred on occupied voxels.
+"""Training samples from a detector-volume store: crops centred on occupied voxels, or whole events.
 
-Most of a detector volume is empty, so a crop is centred on a random occupied voxel
-(shifted by up to a quarter of the crop), never on empty space. Only the HDF5 chunks the
-crop touches are read. Training crops are flipped along y and x and may swap them (the
-drift axis z keeps its direction: diffusion grows along it); validation crops are the
-same for every epoch. Items: ``image`` ``(1, P, P, P)`` as log1p(charge / scale) and
+Segmentation (:class:`VolumeDataset`): most of a detector volume is empty, so a crop is
+centred on a random occupied voxel (shifted by up to a quarter of the crop), never on empty
+space. Only the HDF5 chunks the crop touches are read. Training crops are flipped along y
+and x and may swap them (the drift axis z keeps its direction: diffusion grows along it);
+validation crops are the same for every epoch. Items: ``image`` ``(1, P, P, P)`` as log1p(charge / scale) and
 ``labels`` ``(P, P, P)`` int64 with -1 on empty voxels (no loss there).
+
+Regression (:class:`VolumeEventDataset`): the whole event, flipped alike in training, with
+the store's per-event target (e.g. the deposited energy) from its meta table.
 """
 
 from __future__ import annotations
@@ -77,6 +80,36 @@ class VolumeDataset(Dataset):
             "image": torch.from_numpy(np.ascontiguousarray(image)),
             "labels": torch.from_numpy(np.ascontiguousarray(labels)),
             "index": torch.tensor(event),
+        }
+
+
+class VolumeEventDataset(Dataset):
+    """Whole events of a volume store with their regression target (see the module docstring).
+
+    Args:
+        path: store file (its ``target_name`` attribute names the meta column).
+        train: random flips per epoch (else none).
+        seed: seed of the flips.
+    """
+
+    def __init__(self, path: str | os.PathLike, train: bool, seed: int = 0) -> None:
+        self.store = SampleStore(path)
+        self.train, self.seed = train, seed
+        self.scale = float(self.store.attrs["normalisation"]["scale"])
+        self.target = np.asarray(self.store.meta()[self.store.attrs["target_name"]], np.float32)
+
+    def __len__(self) -> int:
+        return len(self.store)
+
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, torch.Tensor]:
+        epoch, index = key if isinstance(key, tuple) else (0, key)
+        image = volume_input(self.store._file()["image"][index], self.scale)
+        if self.train:
+            image, _ = flip_crop(image, image[0], np.random.default_rng([self.seed, epoch, index]))
+        return {
+            "image": torch.from_numpy(np.ascontiguousarray(image)),
+            "target": torch.tensor(self.target[index]),
+            "index": torch.tensor(index),
         }
 
 

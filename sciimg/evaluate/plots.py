@@ -32,7 +32,8 @@ def _intervals(items: Sequence[Sequence[float] | None]) -> np.ndarray:
 
 def plot_energy_performance(metrics: Mapping[str, Any], path: str | os.PathLike) -> None:
     """Resolution and bias vs true energy, one line per method, with 95 % bootstrap intervals."""
-    edges = np.asarray(metrics["bins"]["true_energy_edges_tev"])
+    bins = metrics["bins"]
+    edges, axis = np.asarray(bins["edges"]), f"{bins['quantity']} [{bins['unit']}]"
     centres = np.sqrt(edges[:-1] * edges[1:])
     fig, (ax_res, ax_bias) = plt.subplots(1, 2, figsize=(11, 4))
     for name, values in metrics["methods"].items():
@@ -45,7 +46,7 @@ def plot_energy_performance(metrics: Mapping[str, Any], path: str | os.PathLike)
         (ax_bias, "bias (median of E_reco/E_true - 1)"),
     ):
         ax.set_xscale("log")
-        ax.set_xlabel("true energy [TeV]")
+        ax.set_xlabel(axis)
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
     ax_bias.axhline(0.0, color="k", lw=0.8)
@@ -54,16 +55,19 @@ def plot_energy_performance(metrics: Mapping[str, Any], path: str | os.PathLike)
     _save(fig, path)
 
 
-def plot_migration(matrices: Mapping[str, np.ndarray], edges: np.ndarray, path: str | os.PathLike) -> None:
-    """Energy migration matrices (fraction of each true-energy bin per reconstructed bin), one per method."""
+def plot_migration(matrices: Mapping[str, np.ndarray], edges: np.ndarray, axis: str, path: str | os.PathLike) -> None:
+    """Energy migration matrices (fraction of each true-energy bin per reconstructed bin), one per method.
+
+    ``axis`` names the binned quantity with its unit, e.g. ``true energy [TeV]``.
+    """
     fig, axes = plt.subplots(1, len(matrices), figsize=(5 * len(matrices), 4.2), squeeze=False)
     for ax, (name, matrix) in zip(axes[0], matrices.items(), strict=True):
         shown = ax.pcolormesh(edges, edges, matrix.T, cmap="magma", vmin=0.0, vmax=max(matrix.max(), 1e-9))
         ax.plot(edges[[0, -1]], edges[[0, -1]], color="w", lw=0.8, ls="--")
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_xlabel("true energy [TeV]")
-        ax.set_ylabel("reconstructed energy [TeV]")
+        ax.set_xlabel(axis)
+        ax.set_ylabel(f"reconstructed {axis}")
         ax.set_title(name)
         fig.colorbar(shown, ax=ax, label="fraction of the true-energy bin")
     fig.suptitle("energy migration on held-out test events")

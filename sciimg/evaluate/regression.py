@@ -82,6 +82,24 @@ def compare_to_baseline(model: Mapping[str, Any], baseline: Mapping[str, Any], e
     return {"resolution_ratio": ratios, "targets": TARGETS, "targets_met": bool(checks) and all(checks)}
 
 
+VOLUME_TARGETS = {"max_resolution_ratio_all": 0.8}
+
+
+def compare_overall(model: Mapping[str, Any], baseline: Mapping[str, Any]) -> dict[str, Any]:
+    """Resolution ratio model/baseline per bin and over all events; target: overall ratio <= 0.8."""
+    ratios = [
+        m / b if m is not None and b else None for m, b in zip(model["resolution"], baseline["resolution"], strict=True)
+    ]
+    overall = model["resolution_all"] / baseline["resolution_all"] if baseline["resolution_all"] else None
+    met = overall is not None and overall <= VOLUME_TARGETS["max_resolution_ratio_all"]
+    return {"resolution_ratio": ratios, "resolution_ratio_all": overall, "targets": VOLUME_TARGETS, "targets_met": met}
+
+
+def quantity_label(target: str) -> str:
+    """A target column's name as words: ``deposited_energy_mev`` -> ``deposited energy``."""
+    return target.removesuffix("_mev").replace("_", " ")
+
+
 def evaluate_energy(
     experiment: str,
     predictions: Mapping[str, str | os.PathLike],
@@ -92,50 +110,60 @@ def evaluate_energy(
 
     Args:
         experiment: experiment name.
-        predictions: method name -> ECSV table with ``true_energy`` and ``reco_energy``;
-            the first is the model, the others baselines it is compared with.
-        test_store: the test split (image parameters for the grouped figures, example images).
+        predictions: method name -> ECSV table with the test store's target column (e.g.
+            ``true_energy``) and ``reco_<target without true_>`` (e.g. ``reco_energy``); the
+            first is the model, the others baselines it is compared with.
+        test_store: the test split (its ``target_name``; image parameters for the grouped
+            figures and example images of camera events).
         output_dir: where ``metrics.json``, ``energy_resolution.png``,
-            ``energy_migration.png`` and ``examples.png`` go.
+            ``energy_migration.png`` and (camera events) ``examples.png`` go.
     """
     output_dir = Path(output_dir)
-    tables = {name: _read(Path(path), "true_energy") for name, path in predictions.items()}
     store = SampleStore(test_store)
+    target = store.attrs.get("target_name") or "true_energy"
+    reco_column = "reco_" + target.removeprefix("true_")
+    modality = store.attrs.get("modality", "cherenkov")
+    tables = {name: _read(Path(path), target) for name, path in predictions.items()}
     store_meta = store.meta()  # in store order, for the example images
     meta = Table(store_meta)
     meta.sort(_ids(next(iter(tables.values()))))
     _check_same_events(tables, predictions, meta)
-    true_energy = np.asarray(meta["true_energy"], float)
+    true_energy = np.asarray(meta[target], float)
     edges = energy_bins(true_energy)
     methods, reco = {}, {}
     for name, table in tables.items():
-        reco[name] = np.asarray(table["reco_energy"], float)
+        reco[name] = np.asarray(table[reco_column], float)
         relative = reco[name] / true_energy - 1.0
         methods[name] = resolution_and_bias(true_energy, reco[name], edges)
-        if "reco_energy_std" in table.colnames:
+        if f"{reco_column}_std" in table.colnames:
             methods[name]["coverage_1sigma"] = uncertainty_coverage(
-                true_energy, reco[name], np.asarray(table["reco_energy_std"], float)
+                true_energy, reco[name], np.asarray(table[f"{reco_column}_std"], float)
             )
         if "hillas_intensity" in meta.colnames:
             methods[name]["by_intensity"] = by_ranges(relative, np.asarray(meta["hillas_intensity"]), INTENSITY_EDGES)
             leakage = np.asarray(meta["leakage_intensity_width_2"])
             methods[name]["by_leakage"] = by_ranges(relative, leakage, LEAKAGE_EDGES)
     model_name = next(iter(methods))
+    label = quantity_label(target)
+
+    def compare(name: str) -> dict[str, Any]:
+        if modality == "detector3d":
+            return compare_overall(methods[model_name], methods[name])
+        return compare_to_baseline(methods[model_name], methods[name], edges)
+
     metrics = {
         "experiment": experiment,
         "task": "regression",
-        "target": "true_energy",
+        "modality": modality,
+        "target": target,
         "n_test_events": len(true_energy),
         "quality_cuts": store.attrs.get("quality_cuts"),
         "methods": methods,
-        "comparison": {
-            f"{model_name}/{name}": compare_to_baseline(methods[model_name], methods[name], edges)
-            for name in list(methods)[1:]
-        },
-        "bins": {"true_energy_edges_tev": edges.tolist()},
+        "comparison": {f"{model_name}/{name}": compare(name) for name in list(methods)[1:]},
+        "bins": {"edges": edges.tolist(), "quantity": label, "unit": store.attrs["units"].get("target", "")},
         "definitions": {
-            "bias": "median of E_reco/E_true - 1 per bin of true energy",
-            "resolution": "68% containment of |E_reco/E_true - 1| per bin of true energy",
+            "bias": f"median of E_reco/E_true - 1 per bin of {label} (E_true: the {label})",
+            "resolution": f"68% containment of |E_reco/E_true - 1| per bin of {label}",
             "resolution_pyirf": "half the distance between the 15.9% and 84.1% quantiles of E_reco/E_true - 1",
             "ci": "95% bootstrap interval (200 resamples of the bin's events)",
             "coverage_1sigma": "fraction of events with |E_reco - E_true| <= predicted std",
@@ -147,8 +175,9 @@ def evaluate_energy(
     output_dir.mkdir(parents=True, exist_ok=True)
     plot_energy_performance(metrics, output_dir / "energy_resolution.png")
     matrices = {name: migration_matrix(true_energy, values, edges) for name, values in reco.items()}
-    plot_migration(matrices, edges, output_dir / "energy_migration.png")
-    _plot_examples(store, store_meta, tables, output_dir / "examples.png")
+    plot_migration(matrices, edges, f"{label} [{metrics['bins']['unit']}]", output_dir / "energy_migration.png")
+    if modality == "cherenkov":
+        _plot_examples(store, store_meta, tables, output_dir / "examples.png")
     store.close()
     write_text_atomic(output_dir / "metrics.json", json.dumps(metrics, indent=2))
     return metrics

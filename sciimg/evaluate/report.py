@@ -28,10 +28,11 @@ def _fmt(value: float | int | None) -> str:
 
 
 def _energy_table(metrics: dict) -> str:
-    edges = metrics["bins"]["true_energy_edges_tev"]
+    bins = metrics["bins"]
+    edges = bins["edges"]
     methods = list(metrics["methods"])
     head = "".join(f"<th>{html.escape(m)} resolution</th><th>{html.escape(m)} bias</th>" for m in methods)
-    rows = [f"<tr><th>E_true [TeV]</th><th>events</th>{head}</tr>"]
+    rows = [f"<tr><th>{html.escape(bins['quantity'])} [{html.escape(bins['unit'])}]</th><th>events</th>{head}</tr>"]
     first = metrics["methods"][methods[0]]
     for b in range(len(edges) - 1):
         resolutions = [metrics["methods"][m]["resolution"][b] for m in methods]
@@ -74,9 +75,11 @@ def _comparison(metrics: dict) -> str:
     for pair, result in metrics.get("comparison", {}).items():
         ratios = [r for r in result["resolution_ratio"] if r is not None]
         worst = f"{max(ratios):.2f}" if ratios else "-"
+        overall = result.get("resolution_ratio_all")
+        overall_text = f"over all events {overall:.2f}, " if overall is not None else ""
         verdict = "met" if result["targets_met"] else "not met"
         parts.append(
-            f"<p><b>{html.escape(pair)}</b>: resolution ratio per energy bin up to {worst}; "
+            f"<p><b>{html.escape(pair)}</b>: resolution ratio {overall_text}per energy bin up to {worst}; "
             f"targets {html.escape(json.dumps(result['targets']))} <b>{verdict}</b>.</p>"
         )
     return "".join(parts)
@@ -271,7 +274,31 @@ def _image(path: Path) -> str:
     return f'<p><img alt="{html.escape(path.name)}" src="data:image/png;base64,{data}"></p>'
 
 
+def _energy_section(metrics: dict, folder: Path) -> str:
+    """Energy regression: resolution and bias per energy bin and method, the comparison, the figures."""
+    parts = []
+    for name, values in metrics["methods"].items():
+        if "coverage_1sigma" in values:
+            parts.append(
+                f"<p>{html.escape(name)}: predicted 1-sigma interval covers "
+                f"{values['coverage_1sigma']:.1%} of test events (ideal 68.3%).</p>"
+            )
+    cuts = metrics.get("quality_cuts")
+    if cuts:
+        parts.append(f"<p>Quality cuts (both methods, same events): {html.escape(json.dumps(cuts))}</p>")
+    parts.append(_energy_table(metrics))
+    parts.append(_comparison(metrics))
+    parts.append(_range_table(metrics, "by_intensity", "intensity [p.e.]"))
+    parts.append(_range_table(metrics, "by_leakage", "leakage (2 rings)"))
+    parts.append(_definitions(metrics))
+    for figure in ("energy_resolution.png", "energy_migration.png", "examples.png"):
+        parts.append(_image(folder / figure))
+    return "".join(parts)
+
+
 SECTIONS = {
+    "cherenkov": _energy_section,
+    "detector3d regression": _energy_section,
     "climate": _field_section,
     "sky": _sky_section,
     "sky cleaning": _sky_cleaning_section,
@@ -291,25 +318,7 @@ def write_report(metrics_files: list[str | os.PathLike], output: str | os.PathLi
         metrics = json.loads(metrics_path.read_text())
         parts.append(f"<h2>{html.escape(metrics['experiment'])} ({html.escape(metrics['task'])})</h2>")
         section = SECTIONS.get(f"{metrics.get('modality')} {metrics['task']}", SECTIONS.get(metrics.get("modality")))
-        if section is not None:
-            parts.append(section(metrics, metrics_path.parent))
-            continue
-        for name, values in metrics["methods"].items():
-            if "coverage_1sigma" in values:
-                parts.append(
-                    f"<p>{html.escape(name)}: predicted 1-sigma interval covers "
-                    f"{values['coverage_1sigma']:.1%} of test events (ideal 68.3%).</p>"
-                )
-        cuts = metrics.get("quality_cuts")
-        if cuts:
-            parts.append(f"<p>Quality cuts (both methods, same events): {html.escape(json.dumps(cuts))}</p>")
-        parts.append(_energy_table(metrics))
-        parts.append(_comparison(metrics))
-        parts.append(_range_table(metrics, "by_intensity", "intensity [p.e.]"))
-        parts.append(_range_table(metrics, "by_leakage", "leakage (2 rings)"))
-        parts.append(_definitions(metrics))
-        for figure in ("energy_resolution.png", "energy_migration.png", "examples.png"):
-            parts.append(_image(metrics_path.parent / figure))
+        parts.append((section or _energy_section)(metrics, metrics_path.parent))
     head = f"<head><meta charset='utf-8'><title>sciimg report</title><style>{STYLE}</style></head>"
     page = f"<!DOCTYPE html><html>{head}<body>{''.join(parts)}</body></html>"
     write_text_atomic(output, page)

@@ -18,6 +18,11 @@ from sciimg.provenance import provenance
 
 def _events(model: Regressor, path: Path) -> tuple[Table, np.ndarray, np.ndarray | None]:
     """Event columns (ids, truth when known) and predictions for a sample store or a native file."""
+    if model.metadata["modality"] == "detector3d":
+        from sciimg.inference.volume_energy import VolumeRegressor
+
+        assert isinstance(model, VolumeRegressor)
+        return model.file_predictions(path)
     if SampleStore.is_store(path):
         store = SampleStore(path)
         columns = Table(store.meta())
@@ -103,7 +108,7 @@ def predict(model_dir: str | os.PathLike, inputs: list[str], output: str | os.Pa
 
         assert isinstance(model, SkyModel)
         return predict_sky(model, paths, output)
-    if model.metadata["modality"] == "detector3d":
+    if model.metadata["modality"] == "detector3d" and not isinstance(model, Regressor):
         from sciimg.inference.volumes import VolumeModel, predict_volumes
 
         assert isinstance(model, VolumeModel)

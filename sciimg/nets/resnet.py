@@ -89,6 +89,8 @@ class ResNet(Encoder):
         widths: block width of each stage (bottleneck blocks output 4x this).
         block: ``basic`` or ``bottleneck``.
         norm, act, dropout: as in :class:`~sciimg.nets.layers.ConvNormAct`.
+        stem_stride: stride of the stem (2 halves a large input, e.g. a whole detector
+            volume, before the first stage; dense networks need 1).
     """
 
     def __init__(
@@ -101,12 +103,16 @@ class ResNet(Encoder):
         norm: str = "batch",
         act: str = "relu",
         dropout: float = 0.0,
+        stem_stride: int = 1,
     ) -> None:
         super().__init__()
         check_spatial_dims(spatial_dims)
         if len(widths) != len(blocks_per_stage):
             raise ValueError(f"widths must have one entry per stage ({len(blocks_per_stage)}), got {widths!r}")
-        stem = ConvNormAct(spatial_dims, in_channels, widths[0], 3, 1, norm, act)
+        if stem_stride not in (1, 2):
+            raise ValueError(f"stem_stride must be 1 or 2, got {stem_stride!r}")
+        self.stem_stride = stem_stride
+        stem = ConvNormAct(spatial_dims, in_channels, widths[0], 3, stem_stride, norm, act)
         self.stages = nn.ModuleList()
         self.feature_channels = []
         channels = widths[0]
@@ -120,3 +126,7 @@ class ResNet(Encoder):
             self.stages.append(nn.Sequential(*layers))
             self.feature_channels.append(channels)
         init_weights(self, act)
+
+    @property
+    def strides(self) -> list[int]:
+        return [self.stem_stride * 2**i for i in range(len(self.stages))]

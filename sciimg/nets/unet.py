@@ -57,6 +57,10 @@ class UNet(nn.Module):
 
         check_spatial_dims(spatial_dims)
         self.encoder = build_encoder(encoder, spatial_dims, in_channels, **(encoder_options or {}))
+        if self.encoder.strides[0] != 1:
+            raise ValueError(
+                f"a U-Net needs an encoder whose first stage keeps full resolution, got strides {self.encoder.strides}"
+            )
         channels = self.encoder.feature_channels
         self.decoder = nn.ModuleList(
             DecoderBlock(spatial_dims, deep, skip, norm, act)

@@ -86,6 +86,7 @@ DATASET_KEYS = {
     "sky": ("training_target", "patch_size", "blind_spot_fraction", "crops_per_tile"),
     "sky cleaning": ("patch_size", "crops_per_tile"),
     "sky detection": ("patch_size", "crops_per_tile", "min_snr", "heat_sigma"),
+    "detector3d regression": (),
     "detector3d": ("patch_size", "crops_per_event"),
 }
 

@@ -1,6 +1,6 @@
 rule baseline:
     wildcard_constraints:
-        experiment=of_modality("cherenkov"),
+        experiment=of_task("regression"),
         baseline="(?!model$)[a-z_]+",
     input:
         train="data/interim/{experiment}/train.h5",
@@ -32,7 +32,7 @@ use rule baseline as baseline_sky with:
 
 use rule baseline as baseline_volumes with:
     wildcard_constraints:
-        experiment=of_modality("detector3d"),
+        experiment=of_modality("detector3d", "segmentation"),
         baseline="(?!model$)[a-z0-9_]+",
     output:
         "results/{experiment}/baselines/{baseline}.h5",

@@ -195,9 +195,26 @@ rule evaluate_sky_detection:
         "--predictions {params.predictions} {params.injection} --output-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
+use rule evaluate as evaluate_volume_energy with:
+    wildcard_constraints:
+        experiment=of_modality("detector3d", "regression"),
+    output:
+        metrics="results/{experiment}/metrics.json",
+        resolution=report(
+            "results/{experiment}/energy_resolution.png",
+            caption="../report/energy_resolution.rst",
+            category="{experiment}",
+        ),
+        migration=report(
+            "results/{experiment}/energy_migration.png",
+            caption="../report/energy_migration.rst",
+            category="{experiment}",
+        ),
+
+
 rule evaluate_volumes:
     wildcard_constraints:
-        experiment=of_modality("detector3d"),
+        experiment=of_modality("detector3d", "segmentation"),
     input:
         unpack(method_tables),
         test="data/interim/{experiment}/test.h5",

@@ -1,6 +1,6 @@
 rule predict:
     wildcard_constraints:
-        experiment=of_modality("cherenkov"),
+        experiment=of_task("regression"),
     input:
         model="results/{experiment}/model",
         test="data/interim/{experiment}/test.h5",
@@ -28,7 +28,7 @@ use rule predict as predict_sky with:
 
 use rule predict as predict_volumes with:
     wildcard_constraints:
-        experiment=of_modality("detector3d"),
+        experiment=of_modality("detector3d", "segmentation"),
     output:
         "results/{experiment}/predictions/model.h5",
 
