@@ -193,10 +193,16 @@ def stored_events(store: SampleStore) -> list[SparseEvent]:
     return events
 
 
-def _check_target(spec: Mapping[str, Any], events: list[GridEvent], path: Path) -> str | None:
-    """The truth column a regression learns (None for other tasks); every event must carry it."""
+def _regression_events(
+    spec: Mapping[str, Any], events: list[GridEvent], path: Path, counts: Counter
+) -> tuple[str | None, list[GridEvent]]:
+    """The truth column a regression learns (None for other tasks) and the events that can learn it.
+
+    Every event must carry the column; with a log10 target, events whose value is not positive
+    (e.g. only noise hits, nothing deposited) are skipped and counted.
+    """
     if spec["task"] != "regression":
-        return None
+        return None, events
     target = spec["data"]["target"]
     missing = [e.event_id for e in events if not np.isfinite(e.truth.get(target, np.nan))]
     if missing:
@@ -204,10 +210,13 @@ def _check_target(spec: Mapping[str, Any], events: list[GridEvent], path: Path) 
             f"{path}: regression needs the per-event truth column {target!r}; events {missing[:5]} lack it"
         )
     if spec["model"].get("target_log10", True):
-        not_positive = [e.event_id for e in events if e.truth[target] <= 0]
-        if not_positive:
-            raise InputError(f"{path}: {target} must be positive to learn its log10; events {not_positive[:5]} are not")
-    return target
+        kept = [e for e in events if e.truth[target] > 0]
+        counts[f"events with {target} <= 0 skipped (log10 target)"] += len(events) - len(kept)
+        log.info("%s: %d events with %s <= 0 skipped (log10 target)", path, len(events) - len(kept), target)
+        events = kept
+    if not events:
+        raise InputError(f"{path}: no event has a positive {target}")
+    return target, events
 
 
 def ingest_volumes(inputs: list[Path], out_dir: Path, spec: Mapping[str, Any]) -> dict[str, Path]:
@@ -218,7 +227,7 @@ def ingest_volumes(inputs: list[Path], out_dir: Path, spec: Mapping[str, Any]) -
     classes = first_attrs.get("classes")
     if spec["task"] == "segmentation" and (classes is None or any(e.semantic is None for e in events)):
         raise InputError(f"{inputs[0]}: segmentation needs per-point semantic labels and a 'classes' attribute")
-    target = _check_target(spec, events, inputs[0])
+    target, events = _regression_events(spec, events, inputs[0], counts)
     splits = split_indices(len(events), data["split"], spec["seed"])
     scale = _charge_scale([events[i] for i in splits["train"]])
     attrs = {
