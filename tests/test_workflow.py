@@ -504,3 +504,46 @@ def test_volume_model_classifies_a_real_larndsim_file_and_counts_what_falls_outs
     bad = sciimg_cli("predict", "--model", str(model), "--input", str(nan_file), "--output", str(tmp_path / "x.h5"))
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "NaN" in bad.stderr
     assert not (tmp_path / "x.h5").exists()
+
+
+VOLUME_ENERGY = "tiny_volume_energy"
+
+
+def test_volume_energy_is_evaluated_against_the_calorimetric_sum_on_every_test_event(workflow_run):
+    results = workflow_run / "results" / VOLUME_ENERGY
+    metrics = json.loads((results / "metrics.json").read_text())
+    assert set(metrics["methods"]) == {"resnet18", "calorimetric"}
+    assert metrics["bins"]["unit"] == "MeV" and metrics["target"] == "deposited_energy_mev"
+    meta = SampleStore(workflow_run / "data/interim" / VOLUME_ENERGY / "test.h5").meta()
+    for name in ("predictions/model.ecsv", "baselines/calorimetric.ecsv"):
+        table = Table.read(results / name, format="ascii.ecsv")
+        np.testing.assert_array_equal(table["event_id"], meta["event_id"])
+        np.testing.assert_allclose(table["deposited_energy_mev"], meta["deposited_energy_mev"])
+        assert str(table["reco_deposited_energy_mev"].unit) == "MeV"
+    for values in metrics["methods"].values():
+        assert sum(values["n_events"]) == metrics["n_test_events"] == len(meta["event_id"])
+    assert "resolution_ratio_all" in metrics["comparison"]["resnet18/calorimetric"]
+
+
+def test_volume_regressor_gives_the_same_energy_for_a_file_its_points_and_its_dense_volumes(workflow_run):
+    from sciimg import load_regressor
+    from sciimg.errors import InputError
+    from sciimg.io.volumes import read_volume_events
+
+    raw = workflow_run / "data/raw" / VOLUME_ENERGY / "simulated.h5"
+    regressor = load_regressor(workflow_run / "results" / VOLUME_ENERGY / "model")
+    from_file = regressor.predict(raw)
+    assert from_file.unit == "MeV" and len(from_file) == 24 and np.all(from_file.value > 0)
+    events = regressor.file_events(raw)
+    dense = np.zeros((len(events), *regressor.grid.shape), np.float32)
+    for row, event in enumerate(events):
+        dense[(row, *event.coords.T)] = event.values
+    np.testing.assert_allclose(regressor.predict(dense, batch_size=5).value, from_file.value, rtol=1e-5)
+    np.testing.assert_allclose(regressor.predict(events[:3]).value, from_file.value[:3], rtol=1e-5)
+    truth = [e.truth["deposited_energy_mev"] for e in read_volume_events(raw)]
+    assert [e.truth["deposited_energy_mev"] for e in events] == truth
+    with pytest.raises(InputError, match="volumes must have shape"):
+        regressor.predict(dense[:, :8])
+    dense[1, 0, 0, 0] = np.nan
+    with pytest.raises(InputError, match=r"NaN/inf in events \[1\]"):
+        regressor.predict(dense)

@@ -156,3 +156,26 @@ def test_dead_readout_columns_read_nothing_and_their_charge_is_counted(tmp_path)
     columns = {tuple(c) for e in events for c in e.coords[e.dead][:, 1:] // 2.0}
     kept = {tuple(c) for e in placed for c in e.coords[:, 1:]}
     assert columns and not columns & kept
+
+
+def test_a_regression_store_keeps_its_target_and_skips_events_with_nothing_deposited(tmp_path):
+    events = [event(i, [[i % 16, 2, 3]], [float(i + 1)]) for i in range(8)]
+    for i, e in enumerate(events):
+        e.truth = {"deposited_energy_mev": float(i), "true_energy_mev": 2.0 * i + 1}  # event 0: nothing deposited
+    path = small_file(tmp_path / "e.h5", events)
+    regression = {**spec(target="deposited_energy_mev"), "task": "regression"}
+    outputs = ingest_volumes([path], tmp_path / "stores", regression)
+    stores = [SampleStore(p) for p in outputs.values()]
+    assert sum(len(s) for s in stores) == 7
+    assert stores[0].attrs["skipped"]["events with deposited_energy_mev <= 0 skipped (log10 target)"] == 1
+    for store in stores:
+        assert store.attrs["target_name"] == "deposited_energy_mev" and store.attrs["units"]["target"] == "MeV"
+        meta = store.meta()
+        np.testing.assert_array_equal(meta["deposited_energy_mev"], meta["event_id"])  # each event keeps its own
+    linear = {**regression, "model": {"target_log10": False}}
+    assert sum(len(SampleStore(p)) for p in ingest_volumes([path], tmp_path / "linear", linear).values()) == 8
+    for e in events:
+        e.truth = {"true_energy_mev": 1.0}
+    with pytest.raises(InputError, match="deposited_energy_mev"):
+        ingest_volumes([small_file(tmp_path / "no_truth.h5", events)], tmp_path / "none", regression)
+    assert not (tmp_path / "none").exists() or not list((tmp_path / "none").iterdir())

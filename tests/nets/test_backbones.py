@@ -165,3 +165,15 @@ def test_heads():
     assert pooled(torch.randn(4, 8, 3, 5, 7)).shape == (4, 2)
     dense = nets.DenseHead(2, 8, 5)
     assert dense(torch.randn(1, 8, 6, 6)).shape == (1, 5, 6, 6)
+
+
+def test_a_stride_two_stem_halves_every_stage_and_a_unet_refuses_it():
+    options = {"widths": [2, 4], "blocks_per_stage": [1, 1]}
+    model = nets.build("resnet18", 3, 1, stem_stride=2, **options)
+    assert model.strides == [2, 4]
+    features = model.forward_features(torch.zeros(1, 1, 16, 16, 16))
+    assert [f.shape[-1] for f in features] == [8, 4]
+    with pytest.raises(ValueError, match="first stage keeps full resolution"):
+        nets.build("unet", 3, 1, encoder="resnet18", encoder_options={**options, "stem_stride": 2})
+    with pytest.raises(ValueError, match="stem_stride must be 1 or 2"):
+        nets.build("resnet18", 3, 1, stem_stride=4, **options)
