@@ -27,7 +27,14 @@ RAW = {  # simulator output
     "detector3d": "simulated.h5",
 }
 # predict and baselines, by modality (and task where it differs)
-OUTPUT_SUFFIX = {"cherenkov": "ecsv", "climate": "nc", "sky": "fits", "detector3d": "h5", "detector3d regression": "ecsv"}
+OUTPUT_SUFFIX = {
+    "cherenkov": "ecsv",
+    "climate": "nc",
+    "sky": "fits",
+    "detector3d": "h5",
+    "detector3d regression": "ecsv",
+    "detector3d keypoints": "ecsv",
+}
 
 
 def of_modality(modality, task=None):
@@ -40,15 +47,15 @@ def of_modality(modality, task=None):
     return "|".join(names) or "(?!)"
 
 
-def of_task(task):
-    """Experiments of one task, whatever their modality, as a wildcard pattern."""
-    names = [n for n in EXPERIMENTS if config["experiments"][n]["task"] == task]
-    return "|".join(names) or "(?!)"
-
-
 def output_suffix(name):
     spec = config["experiments"][name]
     return OUTPUT_SUFFIX.get(f"{spec['modality']} {spec['task']}", OUTPUT_SUFFIX[spec["modality"]])
+
+
+def of_suffix(suffix):
+    """Experiments whose predictions and baselines are written as ``suffix`` files, as a wildcard pattern."""
+    names = [n for n in EXPERIMENTS if output_suffix(n) == suffix]
+    return "|".join(names) or "(?!)"
 
 
 def applied_files(name):

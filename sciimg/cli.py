@@ -112,6 +112,11 @@ def _evaluate(args: argparse.Namespace) -> None:
     predictions = dict(item.split("=", 1) for item in args.predictions)
     attrs = SampleStore(args.test).attrs
     modality = attrs.get("modality")
+    if modality == "detector3d" and attrs.get("task") == "keypoints":
+        from sciimg.evaluate.volume_keypoints import evaluate_volume_keypoints
+
+        evaluate_volume_keypoints(args.experiment, predictions, args.test, args.output_dir)
+        return
     if modality == "detector3d" and attrs.get("task") == "segmentation":
         from sciimg.evaluate.volumes import evaluate_volume_segmentation
 

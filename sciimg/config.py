@@ -80,7 +80,7 @@ TASKS_OF_MODALITY = {
     "cherenkov": ("regression",),
     "climate": ("inpainting", "denoising"),
     "sky": ("denoising", "cleaning", "detection"),
-    "detector3d": ("segmentation", "regression"),
+    "detector3d": ("segmentation", "keypoints", "regression"),
 }
 BASELINES_OF = {
     ("cherenkov", "regression"): ("hillas_rf",),
@@ -90,6 +90,7 @@ BASELINES_OF = {
     ("sky", "cleaning"): ("astroscrappy", "biharmonic", "masked_median"),
     ("sky", "detection"): ("sep", "photutils"),
     ("detector3d", "segmentation"): ("threshold_pca",),
+    ("detector3d", "keypoints"): ("pca_ends",),
     ("detector3d", "regression"): ("calorimetric",),
 }
 

@@ -45,8 +45,8 @@ def _broken(edit) -> dict:
         ),
         (
             lambda e: e.update(modality="detector3d", task="denoising", data={"simulate": {}}),
-            r"experiments\.cherenkov_energy\.task must be one of \['segmentation', 'regression'\] for detector3d, "
-            r"got 'denoising'",
+            r"experiments\.cherenkov_energy\.task must be one of \['segmentation', 'keypoints', 'regression'\] "
+            r"for detector3d, got 'denoising'",
         ),
         (
             lambda e: e["trainer"].update(batch_size="64"),

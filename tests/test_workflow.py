@@ -547,3 +547,33 @@ def test_volume_regressor_gives_the_same_energy_for_a_file_its_points_and_its_de
     dense[1, 0, 0, 0] = np.nan
     with pytest.raises(InputError, match=r"NaN/inf in events \[1\]"):
         regressor.predict(dense)
+
+
+VOLUME_KEYPOINTS = "tiny_volume_keypoints"
+
+
+def test_volume_keypoints_are_catalogued_in_voxels_and_mm_and_scored_against_every_truth_end_point(workflow_run):
+    from sciimg.data.ingest_volumes import stored_events, stored_keypoints
+    from sciimg.io.catalogs import read_catalog
+
+    results = workflow_run / "results" / VOLUME_KEYPOINTS
+    metrics = json.loads((results / "metrics.json").read_text())
+    assert set(metrics["methods"]) == {"unet", "pca_ends"}
+    test = SampleStore(workflow_run / "data/interim" / VOLUME_KEYPOINTS / "test.h5")
+    assert metrics["n_truth_keypoints"] == sum(len(k) for k in stored_keypoints(test)) > 0
+    grid = test.attrs["grid"]
+    occupied = {
+        (e.event_id, *map(int, c)) for e in stored_events(test) for c in e.coords
+    }  # points are occupied voxels' centres
+    for name in ("predictions/model.ecsv", "baselines/pca_ends.ecsv"):
+        table = read_catalog(results / name)
+        assert table.colnames == ["event_id", "z", "y", "x", "z_mm", "y_mm", "x_mm", "score"]
+        for row in table:
+            assert (row["event_id"], *(int(row[a] - 0.5) for a in "zyx")) in occupied
+            assert row["x_mm"] == pytest.approx(grid["origin_mm"][2] + row["x"] * grid["pitch_mm"])
+    baseline = metrics["methods"]["pca_ends"]
+    assert baseline["n_points"] == len(read_catalog(results / "baselines/pca_ends.ecsv")) > 0
+    assert 0 < baseline["efficiency_all_points_within_10_voxels"] <= 1
+    assert baseline["efficiency_all_points_within_3_voxels"] <= baseline["efficiency_all_points_within_10_voxels"]
+    for figure in metrics["figures"]:
+        assert (results / figure).stat().st_size > 10_000

@@ -119,6 +119,35 @@ def run_sky_baseline(name: str, train: SampleStore, test: SampleStore, output: s
 FIT_EVENTS = 60  # train events a volume baseline's cuts are chosen on
 
 
+def run_keypoint_baseline(name: str, train: SampleStore, test: SampleStore, output: str | os.PathLike) -> Path:
+    """Track end points of every test event by PCA of straight clusters, the cuts fitted on train events."""
+    import time
+
+    from sciimg.baselines.volume_keypoints import PCAEnds
+    from sciimg.data.ingest_volumes import stored_events, stored_keypoints
+    from sciimg.data.voxels import VoxelGrid
+    from sciimg.inference.volume_keypoints import point_catalog, point_rows
+    from sciimg.io.catalogs import write_catalog
+
+    if name != "pca_ends":
+        raise ValueError(f"baseline must be one of ['pca_ends'] for detector keypoints, got {name!r}")
+    truth = stored_keypoints(train)[:FIT_EVENTS]
+    fitting = [(e.coords, e.values, t) for e, t in zip(stored_events(train)[:FIT_EVENTS], truth, strict=True)]
+    method = PCAEnds.fit(fitting)
+    log.info("%s: cuts %s fitted on %d train events", name, method, len(fitting))
+    grid = VoxelGrid.of(**test.attrs["grid"])
+    rows, seconds = [], []
+    for event in stored_events(test):
+        started = time.perf_counter()
+        points, scores = method.find(event.coords, event.values)
+        seconds.append(time.perf_counter() - started)
+        rows.append(point_rows(event.event_id, points, scores, grid))
+    table = point_catalog(rows, grid, seconds)
+    table.meta.update({"baseline": name, "cuts": {key: float(value) for key, value in method.__dict__.items()}})
+    prov = provenance(inputs=[train.path, test.path])
+    return write_catalog(table, output, prov, f"baseline {name} (all end points; score = cluster linearity)")
+
+
 def run_volume_baseline(name: str, train: SampleStore, test: SampleStore, output: str | os.PathLike) -> Path:
     """Voxel classes of every test event by the classical chain, its cuts fitted on train events."""
     import time
@@ -164,14 +193,17 @@ def run_baseline(name: str, train: str | os.PathLike, test: str | os.PathLike, o
     """Fit baseline ``name`` on ``train`` and write its test-split predictions to ``output``.
 
     Regressors (cameras, detector-event energies) write an ECSV table; temperature fields a NetCDF
-    file; sky images FITS tiles; detector-volume segmentation a sparse HDF5 file of voxel classes.
+    file; sky images FITS tiles; detector-volume segmentation a sparse HDF5 file of voxel classes;
+    detector keypoints an ECSV catalog of points.
     """
     train_store, test_store = SampleStore(train), SampleStore(test)
     if test_store.attrs.get("modality") == "climate":
         return run_field_baseline(name, train_store, test_store, output)
     if test_store.attrs.get("modality") == "sky":
         return run_sky_baseline(name, train_store, test_store, output)
-    if test_store.attrs.get("modality") == "detector3d" and test_store.attrs["task"] != "regression":
+    if test_store.attrs.get("modality") == "detector3d" and test_store.attrs["task"] == "keypoints":
+        return run_keypoint_baseline(name, train_store, test_store, output)
+    if test_store.attrs.get("modality") == "detector3d" and test_store.attrs["task"] == "segmentation":
         return run_volume_baseline(name, train_store, test_store, output)
     target = test_store.attrs["target_name"]
     method = baseline_class(name)()

@@ -17,7 +17,7 @@ from sciimg.data.sampling import EpochSampler, ResumableLoader
 from sciimg.data.sky_dataset import SkyCleaningDataset, SkyDenoisingDataset
 from sciimg.data.sky_detection import SkyDetectionDataset
 from sciimg.data.transforms import ChannelNormalisation
-from sciimg.data.volume_dataset import VolumeDataset, VolumeEventDataset
+from sciimg.data.volume_dataset import VolumeDataset, VolumeEventDataset, VolumeKeypointDataset
 from sciimg.errors import ConfigError
 from sciimg.geometry.mappers import GridMapper, symmetry_permutations
 from sciimg.io.store import SampleStore
@@ -116,6 +116,7 @@ class StoreDataset(Dataset):
 
 
 SKY_DATASETS = {"cleaning": SkyCleaningDataset, "detection": SkyDetectionDataset}  # by the store's task; else denoising
+VOLUME_DATASETS = {"regression": VolumeEventDataset, "keypoints": VolumeKeypointDataset}  # else segmentation
 
 
 class StoreDataModule(L.LightningDataModule):
@@ -139,7 +140,8 @@ class StoreDataModule(L.LightningDataModule):
         dataset_options: options of the modality's dataset: ``time_window`` and ``time_axis``
             (temperature fields); ``training_target``, ``patch_size``, ``blind_spot_fraction``,
             ``crops_per_tile`` (sky denoising); ``patch_size``, ``crops_per_tile`` (sky cleaning; with
-            ``min_snr`` and ``heat_sigma``, sky detection); ``patch_size``, ``crops_per_event`` (detector volumes).
+            ``min_snr`` and ``heat_sigma``, sky detection); ``patch_size``, ``crops_per_event`` (detector volumes;
+            with ``heat_sigma``, keypoints; none for regression).
     """
 
     def __init__(
@@ -186,10 +188,9 @@ class StoreDataModule(L.LightningDataModule):
                     train = split == "train"
                     cls = SKY_DATASETS.get(SampleStore(path).attrs["task"], SkyDenoisingDataset)
                     self.datasets[split] = cls(path, train, self.seed, **self.dataset_options)
-                elif modality == "detector3d" and SampleStore(path).attrs["task"] == "regression":
-                    self.datasets[split] = VolumeEventDataset(path, split == "train", self.seed)
                 elif modality == "detector3d":
-                    self.datasets[split] = VolumeDataset(path, split == "train", self.seed, **self.dataset_options)
+                    cls = VOLUME_DATASETS.get(SampleStore(path).attrs["task"], VolumeDataset)
+                    self.datasets[split] = cls(path, split == "train", self.seed, **self.dataset_options)
                 else:
                     self.datasets[split] = StoreDataset(path, augment, self.aux_targets, self.seed)
         if self.aux_targets:

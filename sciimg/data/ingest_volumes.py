@@ -193,6 +193,15 @@ def stored_events(store: SampleStore) -> list[SparseEvent]:
     return events
 
 
+def stored_keypoints(store: SampleStore) -> list[np.ndarray]:
+    """The truth keypoints (voxel units, ``(k, 3)``) of every event of a volume store, in store order."""
+    meta, keypoints = store.meta(), store.read("extra/keypoints")
+    return [
+        keypoints[int(first) : int(first + count)]
+        for first, count in zip(meta["first_keypoint"], meta["n_keypoints"], strict=True)
+    ]
+
+
 def _regression_events(
     spec: Mapping[str, Any], events: list[GridEvent], path: Path, counts: Counter
 ) -> tuple[str | None, list[GridEvent]]:

@@ -7,6 +7,9 @@ and x and may swap them (the drift axis z keeps its direction: diffusion grows a
 validation crops are the same for every epoch. Items: ``image`` ``(1, P, P, P)`` as log1p(charge / scale) and
 ``labels`` ``(P, P, P)`` int64 with -1 on empty voxels (no loss there).
 
+Keypoints (:class:`VolumeKeypointDataset`): crops as for segmentation, half of them centred
+on a keypoint, with a heatmap target (a Gaussian around each keypoint, 1 at its voxel).
+
 Regression (:class:`VolumeEventDataset`): the whole event, flipped alike in training, with
 the store's per-event target (e.g. the deposited energy) from its meta table.
 """
@@ -17,6 +20,7 @@ import os
 
 import numpy as np
 import torch
+from scipy.spatial import cKDTree
 from torch.utils.data import Dataset
 
 from sciimg.io.store import SampleStore
@@ -79,6 +83,88 @@ class VolumeDataset(Dataset):
         return {
             "image": torch.from_numpy(np.ascontiguousarray(image)),
             "labels": torch.from_numpy(np.ascontiguousarray(labels)),
+            "index": torch.tensor(event),
+        }
+
+
+CENTRE_SEARCH = 2.0  # voxels: a keypoint's centre is the nearest occupied voxel this close
+
+
+def render_heat(occupied: np.ndarray, keypoints: np.ndarray, heat_sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """Heatmap and centres of ``keypoints`` (voxel units, in the frame of ``occupied``, a ``(Z, Y, X)`` mask).
+
+    The heat is a Gaussian of ``heat_sigma`` voxels around each keypoint (the maximum where
+    they overlap); each keypoint's centre is the occupied voxel nearest to it, if one lies
+    within :data:`CENTRE_SEARCH` voxels, and has heat 1.
+    """
+    shape = occupied.shape
+    heat = np.zeros(shape, np.float32)
+    centres = np.zeros(shape, bool)
+    if len(keypoints) == 0:
+        return heat, centres
+    reach = int(np.ceil(3 * heat_sigma))
+    for point in keypoints:
+        low = np.maximum(np.floor(point).astype(int) - reach, 0)
+        high = np.minimum(np.floor(point).astype(int) + reach + 1, shape)
+        if np.any(low >= high):
+            continue
+        axes = [np.arange(lo, hi) + 0.5 - p for lo, hi, p in zip(low, high, point, strict=True)]
+        distance2 = axes[0][:, None, None] ** 2 + axes[1][None, :, None] ** 2 + axes[2][None, None, :] ** 2
+        block = tuple(slice(lo, hi) for lo, hi in zip(low, high, strict=True))
+        heat[block] = np.maximum(heat[block], np.exp(-distance2 / (2 * heat_sigma**2)))
+    voxels = np.argwhere(occupied)
+    if len(voxels):
+        distance, nearest = cKDTree(voxels + 0.5).query(keypoints, distance_upper_bound=CENTRE_SEARCH)
+        found = voxels[nearest[np.isfinite(distance)]]
+        centres[tuple(found.T)] = True
+        heat[centres] = 1.0
+    return heat, centres
+
+
+class VolumeKeypointDataset(VolumeDataset):
+    """Crops of a volume store with keypoint heatmaps (see the module docstring).
+
+    Args:
+        path, train, seed, patch_size, crops_per_event: see :class:`VolumeDataset`.
+        heat_sigma: width (voxels) of a keypoint's Gaussian in the heatmap.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        train: bool,
+        seed: int = 0,
+        patch_size: int = 32,
+        crops_per_event: int = 2,
+        heat_sigma: float = 1.5,
+    ) -> None:
+        super().__init__(path, train, seed, patch_size, crops_per_event)
+        meta = self.store.meta()
+        self.first_keypoint, self.n_keypoints = meta["first_keypoint"], meta["n_keypoints"]
+        self.keypoints = self.store.read("extra/keypoints")
+        self.heat_sigma = heat_sigma
+
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, torch.Tensor]:
+        epoch, index = key if isinstance(key, tuple) else (0, key)
+        event = index // self.crops
+        rng = np.random.default_rng([self.seed, epoch if self.train else 0, index])
+        rows = slice(int(self.first_keypoint[event]), int(self.first_keypoint[event] + self.n_keypoints[event]))
+        keypoints = self.keypoints[rows]
+        if len(keypoints) and rng.random() < 0.5:
+            centre = np.floor(keypoints[rng.integers(len(keypoints))]).astype(np.int64)
+        else:
+            centre = self.occupied[self.first[event] + rng.integers(self.count[event])].astype(np.int64)
+        start = crop_start(centre, self.shape, self.size, rng)
+        region = tuple(slice(int(s), int(s) + n) for s, n in zip(start, self.size, strict=True))
+        image = volume_input(self.store._file()["image"][(event, slice(None), *region)], self.scale)
+        heat, centres = render_heat(image[0] > 0, keypoints - start, self.heat_sigma)
+        stacked = np.concatenate([image, heat[None], centres[None].astype(np.float32)])
+        if self.train:
+            stacked, _ = flip_crop(stacked, stacked[0], rng)
+        return {
+            "image": torch.from_numpy(np.ascontiguousarray(stacked[:1])),
+            "heatmap": torch.from_numpy(np.ascontiguousarray(stacked[1:2])),
+            "centres": torch.from_numpy(np.ascontiguousarray(stacked[2:3] > 0.5)),
             "index": torch.tensor(event),
         }
 

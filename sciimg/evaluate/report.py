@@ -267,6 +267,24 @@ def _volume_section(metrics: dict, folder: Path) -> str:
     return "".join(parts)
 
 
+def _keypoint_section(metrics: dict, folder: Path) -> str:
+    """Detector keypoints: efficiency at purity 0.9 and with every point, within 3 and 10 voxels, per method."""
+    methods = metrics["methods"]
+    key = "efficiency_at_purity_0.9_within_3_voxels"
+    best = max((v.get(key) or 0) for v in methods.values())
+    columns = [key, "purity_at_that_cut_within_3_voxels", "efficiency_at_purity_0.9_within_10_voxels"]
+    columns += ["efficiency_all_points_within_3_voxels", "purity_all_points_within_3_voxels", "n_points"]
+    columns += ["seconds_per_event_median"]
+    parts = [
+        f"<p>{metrics['n_test_events']:,} held-out events with {metrics['n_truth_keypoints']:,} truth track "
+        "end points.</p>",
+        _method_table(methods, columns, key, best),
+        _definitions(metrics),
+        *(_image(folder / name) for name in metrics["figures"]),
+    ]
+    return "".join(parts)
+
+
 def _image(path: Path) -> str:
     if not path.is_file():
         return ""
@@ -299,6 +317,7 @@ def _energy_section(metrics: dict, folder: Path) -> str:
 SECTIONS = {
     "cherenkov": _energy_section,
     "detector3d regression": _energy_section,
+    "detector3d keypoints": _keypoint_section,
     "climate": _field_section,
     "sky": _sky_section,
     "sky cleaning": _sky_cleaning_section,

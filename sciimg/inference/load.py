@@ -192,6 +192,10 @@ def load_model(path: str | os.PathLike, device: str = "cpu") -> TrainedModel:
         from sciimg.inference.sky_detect import DetectionModel
 
         return DetectionModel(path, device)
+    if metadata.get("modality") == "detector3d" and metadata.get("task") == "keypoints":
+        from sciimg.inference.volume_keypoints import KeypointModel
+
+        return KeypointModel(path, device)
     if metadata.get("modality") == "detector3d" and metadata.get("task") == "regression":
         from sciimg.inference.volume_energy import VolumeRegressor
 

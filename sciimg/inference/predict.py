@@ -108,7 +108,12 @@ def predict(model_dir: str | os.PathLike, inputs: list[str], output: str | os.Pa
 
         assert isinstance(model, SkyModel)
         return predict_sky(model, paths, output)
-    if model.metadata["modality"] == "detector3d" and not isinstance(model, Regressor):
+    if model.metadata["modality"] == "detector3d" and model.metadata["task"] == "keypoints":
+        from sciimg.inference.volume_keypoints import KeypointModel, predict_keypoints
+
+        assert isinstance(model, KeypointModel)
+        return predict_keypoints(model, paths, output)
+    if model.metadata["modality"] == "detector3d" and model.metadata["task"] == "segmentation":
         from sciimg.inference.volumes import VolumeModel, predict_volumes
 
         assert isinstance(model, VolumeModel)

@@ -4,6 +4,7 @@ from sciimg.tasks.base import BaseTask
 from sciimg.tasks.cleaning import CleaningTask
 from sciimg.tasks.dense import DenoisingTask, InpaintingTask
 from sciimg.tasks.detection import DetectionTask
+from sciimg.tasks.keypoints import KeypointTask
 from sciimg.tasks.regression import RegressionTask
 from sciimg.tasks.segmentation import SegmentationTask
 
@@ -14,6 +15,7 @@ TASKS: dict[str, type[BaseTask]] = {
     "cleaning": CleaningTask,
     "detection": DetectionTask,
     "segmentation": SegmentationTask,
+    "keypoints": KeypointTask,
 }
 
 
@@ -31,6 +33,7 @@ __all__ = [
     "DenoisingTask",
     "DetectionTask",
     "InpaintingTask",
+    "KeypointTask",
     "RegressionTask",
     "SegmentationTask",
     "task_class",

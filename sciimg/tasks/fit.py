@@ -87,6 +87,7 @@ DATASET_KEYS = {
     "sky cleaning": ("patch_size", "crops_per_tile"),
     "sky detection": ("patch_size", "crops_per_tile", "min_snr", "heat_sigma"),
     "detector3d regression": (),
+    "detector3d keypoints": ("patch_size", "crops_per_event", "heat_sigma"),
     "detector3d": ("patch_size", "crops_per_event"),
 }
 

@@ -1,6 +1,6 @@
 rule baseline:
     wildcard_constraints:
-        experiment=of_task("regression"),
+        experiment=of_suffix("ecsv"),
         baseline="(?!model$)[a-z_]+",
     input:
         train="data/interim/{experiment}/train.h5",
@@ -16,7 +16,7 @@ rule baseline:
 
 use rule baseline as baseline_fields with:
     wildcard_constraints:
-        experiment=of_modality("climate"),
+        experiment=of_suffix("nc"),
         baseline="(?!model$)[a-z_]+",
     output:
         "results/{experiment}/baselines/{baseline}.nc",
@@ -24,7 +24,7 @@ use rule baseline as baseline_fields with:
 
 use rule baseline as baseline_sky with:
     wildcard_constraints:
-        experiment=of_modality("sky"),
+        experiment=of_suffix("fits"),
         baseline="(?!model$)[a-z0-9_]+",
     output:
         "results/{experiment}/baselines/{baseline}.fits",
@@ -32,7 +32,7 @@ use rule baseline as baseline_sky with:
 
 use rule baseline as baseline_volumes with:
     wildcard_constraints:
-        experiment=of_modality("detector3d", "segmentation"),
+        experiment=of_suffix("h5"),
         baseline="(?!model$)[a-z0-9_]+",
     output:
         "results/{experiment}/baselines/{baseline}.h5",

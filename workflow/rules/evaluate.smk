@@ -231,3 +231,16 @@ rule evaluate_volumes:
     shell:
         "sciimg evaluate --experiment {wildcards.experiment} --test {input.test:q} "
         "--predictions {params.predictions} --output-dir {params.out_dir:q} > {log:q} 2>&1"
+
+
+use rule evaluate_volumes as evaluate_volume_keypoints with:
+    wildcard_constraints:
+        experiment=of_modality("detector3d", "keypoints"),
+    output:
+        metrics="results/{experiment}/metrics.json",
+        curves=report(
+            "results/{experiment}/keypoint_curves.png", caption="../report/keypoint_curves.rst", category="{experiment}"
+        ),
+        views=report(
+            "results/{experiment}/keypoint_views.png", caption="../report/keypoint_views.rst", category="{experiment}"
+        ),

@@ -1,6 +1,6 @@
 rule predict:
     wildcard_constraints:
-        experiment=of_task("regression"),
+        experiment=of_suffix("ecsv"),
     input:
         model="results/{experiment}/model",
         test="data/interim/{experiment}/test.h5",
@@ -14,21 +14,21 @@ rule predict:
 
 use rule predict as predict_fields with:
     wildcard_constraints:
-        experiment=of_modality("climate"),
+        experiment=of_suffix("nc"),
     output:
         "results/{experiment}/predictions/model.nc",
 
 
 use rule predict as predict_sky with:
     wildcard_constraints:
-        experiment=of_modality("sky"),
+        experiment=of_suffix("fits"),
     output:
         "results/{experiment}/predictions/model.fits",
 
 
 use rule predict as predict_volumes with:
     wildcard_constraints:
-        experiment=of_modality("detector3d", "segmentation"),
+        experiment=of_suffix("h5"),
     output:
         "results/{experiment}/predictions/model.h5",
 

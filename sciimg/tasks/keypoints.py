@@ -1,0 +1,84 @@
+"""Points of interest in detector volumes (track start and end points) as a heatmap on occupied voxels.
+
+A dense backbone (``unet``, ``spatial_dims=3``) gives one logit per voxel that a keypoint
+lies there. Training uses CenterNet's penalty-reduced focal loss (as source detection does)
+on occupied voxels only: empty space holds no charge and so no keypoint the data could
+show, and would otherwise swamp the loss. Points are read off as local maxima of the
+heatmap among occupied voxels (:mod:`sciimg.inference.volume_keypoints`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torchmetrics
+from torch import nn
+
+from sciimg.nets import build
+from sciimg.tasks.base import BaseTask
+from sciimg.tasks.detection import focal_heatmap_loss
+
+KEYPOINT_PRIOR_LOGIT = -4.6  # p = 0.01 at the start: few occupied voxels are keypoints
+
+
+class KeypointTask(BaseTask):
+    """Keypoint heatmap of a volume (see the module docstring).
+
+    Args:
+        backbone, backbone_options: a dense backbone (``unet``).
+        **kwargs: see :class:`~sciimg.tasks.base.BaseTask`.
+    """
+
+    def __init__(
+        self,
+        backbone: str = "unet",
+        backbone_options: dict[str, Any] | None = None,
+        spatial_dims: int = 3,
+        in_channels: int = 1,
+        optimizer: str = "adamw",
+        lr: float = 1e-3,
+        weight_decay: float = 1e-4,
+        momentum: float = 0.9,
+        scheduler: str = "cosine",
+        max_epochs: int = 10,
+    ) -> None:
+        super().__init__(
+            backbone,
+            backbone_options,
+            spatial_dims,
+            in_channels,
+            optimizer,
+            lr,
+            weight_decay,
+            momentum,
+            scheduler,
+            max_epochs,
+        )
+
+    def configure_models(self) -> None:
+        hp = self.hparams
+        self.model = build(hp.backbone, hp.spatial_dims, hp.in_channels, out_channels=1, **(hp.backbone_options or {}))
+        if getattr(self.model, "out_channels", None) != 1:
+            raise ValueError(f"backbone must be a dense network (unet), got {hp.backbone!r}")
+        with torch.no_grad():
+            self.model.head[0].bias.fill_(KEYPOINT_PRIOR_LOGIT)
+
+    def configure_losses(self) -> None:
+        self.heatmap_loss = focal_heatmap_loss
+
+    def configure_metrics(self) -> None:
+        metrics = torchmetrics.MetricCollection({"heatmap_focal": torchmetrics.MeanMetric()})
+        self.metrics = nn.ModuleDict({f"{s}_metrics": metrics.clone(prefix=f"{s}_") for s in ("train", "val", "test")})
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        """Keypoint logits ``(B, 1, *spatial)``."""
+        return self.model(image)
+
+    def step(self, batch: dict[str, torch.Tensor], stage: str) -> torch.Tensor:
+        logits = self(batch["image"])
+        occupied = batch["image"] > 0
+        loss = self.heatmap_loss(logits, batch["heatmap"], batch["centres"] & occupied, occupied)
+        self.metrics[f"{stage}_metrics"]["heatmap_focal"].update(loss.detach(), batch["centres"].sum().clamp(min=1))
+        self.log_stage(stage, loss, len(logits))
+        return loss
