@@ -162,3 +162,9 @@ def test_bad_sky_config_is_one_clear_error(edit, message):
     edit(config["experiments"]["sky_denoise"])
     with pytest.raises(ConfigError, match=message):
         validate_config(config)
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("*.yaml")), ids=lambda p: p.stem)
+def test_shipped_configs_are_valid(path, monkeypatch):
+    monkeypatch.chdir(ROOT)  # configs name files relative to the project root
+    assert validate_config(yaml.safe_load(path.read_text()))["experiments"]
