@@ -9,8 +9,6 @@ heatmap among occupied voxels (:mod:`sciimg.inference.volume_keypoints`).
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 import torchmetrics
 from torch import nn
@@ -25,36 +23,9 @@ KEYPOINT_PRIOR_LOGIT = -4.6  # p = 0.01 at the start: few occupied voxels are ke
 class KeypointTask(BaseTask):
     """Keypoint heatmap of a volume (see the module docstring).
 
-    Args:
-        backbone, backbone_options: a dense backbone (``unet``).
-        **kwargs: see :class:`~sciimg.tasks.base.BaseTask`.
+    Arguments are those of :class:`~sciimg.tasks.base.BaseTask`, with a dense backbone
+    (``unet``) and ``spatial_dims=3``; the network gives one channel, the keypoint logit.
     """
-
-    def __init__(
-        self,
-        backbone: str = "unet",
-        backbone_options: dict[str, Any] | None = None,
-        spatial_dims: int = 3,
-        in_channels: int = 1,
-        optimizer: str = "adamw",
-        lr: float = 1e-3,
-        weight_decay: float = 1e-4,
-        momentum: float = 0.9,
-        scheduler: str = "cosine",
-        max_epochs: int = 10,
-    ) -> None:
-        super().__init__(
-            backbone,
-            backbone_options,
-            spatial_dims,
-            in_channels,
-            optimizer,
-            lr,
-            weight_decay,
-            momentum,
-            scheduler,
-            max_epochs,
-        )
 
     def configure_models(self) -> None:
         hp = self.hparams
@@ -70,10 +41,6 @@ class KeypointTask(BaseTask):
     def configure_metrics(self) -> None:
         metrics = torchmetrics.MetricCollection({"heatmap_focal": torchmetrics.MeanMetric()})
         self.metrics = nn.ModuleDict({f"{s}_metrics": metrics.clone(prefix=f"{s}_") for s in ("train", "val", "test")})
-
-    def forward(self, image: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        """Keypoint logits ``(B, 1, *spatial)``."""
-        return self.model(image)
 
     def step(self, batch: dict[str, torch.Tensor], stage: str) -> torch.Tensor:
         logits = self(batch["image"])

@@ -15,7 +15,7 @@ UNET = {"encoder_options": {"widths": [4, 8], "blocks_per_stage": [1, 1]}}
 
 def test_empty_voxels_carry_no_loss():
     torch.manual_seed(0)
-    task = KeypointTask(backbone_options=UNET)
+    task = KeypointTask(backbone="unet", backbone_options=UNET, spatial_dims=3)
     image = torch.zeros(1, 1, 8, 8, 8)
     image[0, 0, 2, 2, 2:6] = 1.0
     heatmap = torch.zeros(1, 1, 8, 8, 8)
