@@ -577,3 +577,20 @@ def test_volume_keypoints_are_catalogued_in_voxels_and_mm_and_scored_against_eve
     assert baseline["efficiency_all_points_within_3_voxels"] <= baseline["efficiency_all_points_within_10_voxels"]
     for figure in metrics["figures"]:
         assert (results / figure).stat().st_size > 10_000
+
+
+def test_a_keypoint_model_trained_on_data_without_voxel_classes_loads_and_predicts(workflow_run, tmp_path):
+    import shutil
+
+    from sciimg.io.catalogs import read_catalog
+
+    model = tmp_path / "model"
+    shutil.copytree(workflow_run / "results" / VOLUME_KEYPOINTS / "model", model)
+    card = json.loads((model / "card.json").read_text())
+    card["volume"]["classes"] = None  # as ingest of a larnd-sim file records it
+    (model / "card.json").write_text(json.dumps(card))
+    test = workflow_run / "data/interim" / VOLUME_KEYPOINTS / "test.h5"
+    result = sciimg_cli("predict", "--model", str(model), "--input", str(test), "--output", str(tmp_path / "p.ecsv"))
+    assert result.returncode == 0, result.stderr
+    expected = read_catalog(workflow_run / "results" / VOLUME_KEYPOINTS / "predictions/model.ecsv")
+    assert len(read_catalog(tmp_path / "p.ecsv")) == len(expected)

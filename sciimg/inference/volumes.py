@@ -72,7 +72,7 @@ class VolumeModel(TrainedModel):
         volume = self.metadata["volume"]
         grid = volume["grid"]
         self.grid = VoxelGrid.of(grid["shape"], grid["pitch_mm"], grid["origin_mm"])
-        self.classes = list(volume["classes"])
+        self.classes = list(volume["classes"] or [])  # none for data without voxel classes (keypoint models)
         self.window = max(int(volume["patch_size"]), MIN_WINDOW)
         self.scale = float(self.metadata["normalisation"]["scale"])
 
