@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -152,17 +153,30 @@ class Regressor(TrainedModel):
         Returns:
             predictions in :attr:`units`, and their standard deviations if asked.
         """
-        if return_std and not self.metadata.get("heteroscedastic"):
-            raise ValueError(f"{self.path}: return_std needs a model trained with heteroscedastic: true")
+        self._check_return_std(return_std)
         images, table_peak_time = _camera_arrays(events)
         peak_time = peak_time if peak_time is not None else table_peak_time
         images = images[None] if images.ndim == 1 else images
         if peak_time is not None:
             peak_time = np.asarray(peak_time).reshape(images.shape)
+
+        def batches() -> Iterator[np.ndarray]:
+            for start in range(0, len(images), batch_size):
+                chunk_time = None if peak_time is None else peak_time[start : start + batch_size]
+                yield self.normalise(self.camera_inputs(images[start : start + batch_size], chunk_time))
+
+        return self.predict_batches(batches(), return_std, batch_size)
+
+    def _check_return_std(self, return_std: bool) -> None:
+        if return_std and not self.metadata.get("heteroscedastic"):
+            raise ValueError(f"{self.path}: return_std needs a model trained with heteroscedastic: true")
+
+    def predict_batches(
+        self, batches: Iterable[np.ndarray], return_std: bool, batch_size: int
+    ) -> u.Quantity | tuple[u.Quantity, u.Quantity]:
+        """Predictions in :attr:`units` (and their std) for batches of normalised network inputs."""
         means, stds = [], []
-        for start in range(0, len(images), batch_size):
-            chunk_time = None if peak_time is None else peak_time[start : start + batch_size]
-            inputs = self.normalise(self.camera_inputs(images[start : start + batch_size], chunk_time))
+        for inputs in batches:
             mean, std = self.predict_normalised(inputs, batch_size)
             means.append(mean)
             stds.append(std)

@@ -10,7 +10,7 @@ import astropy.units as u
 import numpy as np
 from astropy.table import Table
 
-from sciimg.data.ingest_volumes import GridEvent, stored_events
+from sciimg.data.ingest_volumes import GridEvent
 from sciimg.data.volume_dataset import volume_input
 from sciimg.data.voxels import VoxelGrid
 from sciimg.errors import InputError
@@ -66,9 +66,9 @@ class VolumeRegressor(Regressor):
 
     def file_events(self, path: Path) -> list[GridEvent | SparseEvent]:
         """The events of a volume store or of a sparse, dense or larnd-sim file, on the model's grid."""
-        from sciimg.inference.volumes import file_events
+        from sciimg.inference.volumes import input_events
 
-        return stored_events(SampleStore(path)) if SampleStore.is_store(path) else list(file_events(path, self.grid))
+        return list(input_events(path, self.grid))
 
     def predict(  # type: ignore[override]
         self, events: VolumeEvents, return_std: bool = False, batch_size: int = 8
@@ -82,18 +82,8 @@ class VolumeRegressor(Regressor):
                 and counted in the log).
             return_std: also return the per-event standard deviation (heteroscedastic models only).
         """
-        if return_std and not self.metadata.get("heteroscedastic"):
-            raise ValueError(f"{self.path}: return_std needs a model trained with heteroscedastic: true")
-        means, stds = [], []
-        for inputs in self._batches(events, batch_size):
-            mean, std = self.predict_normalised(inputs, batch_size)
-            means.append(mean)
-            stds.append(std)
-        unit = u.Unit(self.units) if self.units else u.dimensionless_unscaled
-        mean = (np.concatenate(means) if means else np.empty(0)) * unit
-        if return_std:
-            return mean, (np.concatenate(stds) if stds else np.empty(0)) * unit
-        return mean
+        self._check_return_std(return_std)
+        return self.predict_batches(self._batches(events, batch_size), return_std, batch_size)
 
     def file_predictions(self, path: Path) -> tuple[Table, np.ndarray, np.ndarray | None]:
         """Event ids and truth (where the file has it) with the predictions and their std, for one file."""

@@ -22,11 +22,9 @@ import torch
 from astropy.table import Table
 from scipy.spatial import cKDTree
 
-from sciimg.data.ingest_volumes import stored_events
 from sciimg.data.voxels import VoxelGrid
-from sciimg.inference.volumes import VolumeModel, file_events
+from sciimg.inference.volumes import VolumeModel, input_events
 from sciimg.io.catalogs import write_catalog
-from sciimg.io.store import SampleStore
 from sciimg.provenance import provenance
 
 log = logging.getLogger(__name__)
@@ -103,8 +101,7 @@ def predict_keypoints(model: KeypointModel, inputs: list[Path], output: str | os
     """Keypoints of every event of ``inputs`` (volume stores or native files), one ECSV catalog."""
     rows, seconds = [], []
     for path in inputs:
-        events = stored_events(SampleStore(path)) if SampleStore.is_store(path) else file_events(path, model.grid)
-        for event in events:
+        for event in input_events(path, model.grid):
             started = time.perf_counter()
             coords, scores = model.find(event.coords, event.values)
             seconds.append(time.perf_counter() - started)

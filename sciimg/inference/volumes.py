@@ -14,7 +14,7 @@ import logging
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -129,12 +129,16 @@ def file_events(path: Path, grid: VoxelGrid) -> Iterator[GridEvent]:
     log.info("%s: %s", path, skipped)
 
 
+def input_events(path: Path, grid: VoxelGrid) -> Iterable[GridEvent | SparseEvent]:
+    """The events of a volume store (already on its grid) or of a user's file put on ``grid``."""
+    return stored_events(SampleStore(path)) if SampleStore.is_store(path) else file_events(path, grid)
+
+
 def predict_volumes(model: VolumeModel, inputs: list[Path], output: str | os.PathLike) -> Path:
     """Classify every event of ``inputs`` (volume stores or native files); write one sparse file."""
     predicted = []
     for path in inputs:
-        events = stored_events(SampleStore(path)) if SampleStore.is_store(path) else file_events(path, model.grid)
-        predicted += [model.predict_event(event) for event in events]
+        predicted += [model.predict_event(event) for event in input_events(path, model.grid)]
     seconds = [e.truth["seconds"] for e in predicted]
     log.info("%d events, median %.3f s per event", len(predicted), float(np.median(seconds)) if seconds else 0.0)
     for event in predicted:
