@@ -117,6 +117,11 @@ def _evaluate(args: argparse.Namespace) -> None:
 
         evaluate_volume_keypoints(args.experiment, predictions, args.test, args.output_dir)
         return
+    if modality == "detector3d" and attrs.get("task") == "denoising":
+        from sciimg.evaluate.volume_denoise import evaluate_volume_denoising
+
+        evaluate_volume_denoising(args.experiment, predictions, args.test, args.output_dir)
+        return
     if modality == "detector3d" and attrs.get("task") == "segmentation":
         from sciimg.evaluate.volumes import evaluate_volume_segmentation
 

@@ -80,7 +80,7 @@ TASKS_OF_MODALITY = {
     "cherenkov": ("regression",),
     "climate": ("inpainting", "denoising"),
     "sky": ("denoising", "cleaning", "detection"),
-    "detector3d": ("segmentation", "keypoints", "regression"),
+    "detector3d": ("segmentation", "keypoints", "regression", "denoising"),
 }
 BASELINES_OF = {
     ("cherenkov", "regression"): ("hillas_rf",),
@@ -92,6 +92,7 @@ BASELINES_OF = {
     ("detector3d", "segmentation"): ("threshold_pca",),
     ("detector3d", "keypoints"): ("pca_ends",),
     ("detector3d", "regression"): ("calorimetric",),
+    ("detector3d", "denoising"): ("threshold_isolated",),
 }
 
 

@@ -44,9 +44,9 @@ def _broken(edit) -> dict:
             r"got 'radio'",
         ),
         (
-            lambda e: e.update(modality="detector3d", task="denoising", data={"simulate": {}}),
-            r"experiments\.cherenkov_energy\.task must be one of \['segmentation', 'keypoints', 'regression'\] "
-            r"for detector3d, got 'denoising'",
+            lambda e: e.update(modality="detector3d", task="detection", data={"simulate": {}}),
+            r"experiments\.cherenkov_energy\.task must be one of \['segmentation', 'keypoints', 'regression', "
+            r"'denoising'\] for detector3d, got 'detection'",
         ),
         (
             lambda e: e["trainer"].update(batch_size="64"),
@@ -168,3 +168,15 @@ def test_bad_sky_config_is_one_clear_error(edit, message):
 def test_shipped_configs_are_valid(path, monkeypatch):
     monkeypatch.chdir(ROOT)  # configs name files relative to the project root
     assert validate_config(yaml.safe_load(path.read_text()))["experiments"]
+
+
+def test_every_variant_of_a_rule_gets_the_slurm_resources_of_its_rule():
+    import re
+
+    resources = yaml.safe_load((ROOT / "workflow" / "profiles" / "slurm" / "config.yaml").read_text())["set-resources"]
+    rules = "".join(path.read_text() for path in (ROOT / "workflow" / "rules").glob("*.smk"))
+    variants = re.findall(r"^use rule (\w+) as (\w+) with:", rules, flags=re.MULTILINE)
+    assert len(variants) >= 10
+    for rule, variant in variants:
+        if rule in resources:
+            assert resources.get(variant) == resources[rule], f"{variant} lacks the SLURM resources of {rule}"

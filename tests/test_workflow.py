@@ -594,3 +594,48 @@ def test_a_keypoint_model_trained_on_data_without_voxel_classes_loads_and_predic
     assert result.returncode == 0, result.stderr
     expected = read_catalog(workflow_run / "results" / VOLUME_KEYPOINTS / "predictions/model.ecsv")
     assert len(read_catalog(tmp_path / "p.ecsv")) == len(expected)
+
+
+VOLUME_DENOISE = "tiny_volume_denoise"
+
+
+def test_volume_denoising_keeps_input_voxels_as_read_and_scores_every_test_voxel(workflow_run, tmp_path):
+    from sciimg.baselines.volume_denoise import ThresholdIsolated
+    from sciimg.data.ingest_volumes import stored_events
+    from sciimg.io.volumes import read_volume_events, volume_file_attrs
+
+    results = workflow_run / "results" / VOLUME_DENOISE
+    metrics = json.loads((results / "metrics.json").read_text())
+    assert set(metrics["methods"]) == {"unet", "threshold_isolated"}
+    test = SampleStore(workflow_run / "data/interim" / VOLUME_DENOISE / "test.h5")
+    truth = stored_events(test)
+    noise = int(np.sum(np.concatenate([e.semantic for e in truth]) == 1))
+    assert metrics["voxels"] == {"signal": sum(len(e.values) for e in truth) - noise, "noise": noise} and noise > 0
+    pitch, origin = test.attrs["grid"]["pitch_mm"], np.array(test.attrs["grid"]["origin_mm"])
+    cuts = volume_file_attrs(results / "baselines/threshold_isolated.h5")["cuts"]
+    baseline = ThresholdIsolated(cuts["threshold"], int(cuts["min_neighbours"]))
+    for name in ("predictions/model.h5", "baselines/threshold_isolated.h5"):
+        kept_events = list(read_volume_events(results / name))
+        removed = volume_file_attrs(results / name)["n_removed"]
+        for kept, event, n_removed in zip(kept_events, truth, removed, strict=True):
+            charges = {tuple(c): v for c, v in zip(event.coords, event.values, strict=True)}
+            voxels = [tuple(c) for c in np.floor((kept.coords - origin) / pitch).astype(int)]
+            assert [charges[v] for v in voxels] == kept.values.tolist()  # kept voxels, charges as read
+            assert len(kept.values) + n_removed == len(event.values)
+            if name.startswith("baselines"):
+                assert len(kept.values) == baseline.keep(event.coords, event.values).sum()
+    with h5py.File(results / "predictions/model.h5") as h5:
+        scores = h5["scores"][()].astype(np.float32)
+        np.testing.assert_allclose(scores.sum(axis=1), 1.0, atol=1e-2)
+        assert np.all(scores[:, 1] <= 0.5 + 1e-3)
+    raw = workflow_run / "data/raw" / VOLUME_DENOISE / "simulated.h5"
+    before = raw.stat().st_mtime_ns
+    out = tmp_path / "denoised.h5"
+    result = sciimg_cli("predict", "--model", str(results / "model"), "--input", str(raw), "--output", str(out))
+    assert result.returncode == 0, result.stderr
+    assert raw.stat().st_mtime_ns == before
+    from_file = {e.event_id: e for e in read_volume_events(out)}
+    assert len(from_file) == 16
+    for kept in read_volume_events(results / "predictions/model.h5"):
+        np.testing.assert_array_equal(from_file[kept.event_id].coords, kept.coords)
+    assert (results / "denoise_views.png").stat().st_size > 10_000

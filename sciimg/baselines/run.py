@@ -148,6 +148,36 @@ def run_keypoint_baseline(name: str, train: SampleStore, test: SampleStore, outp
     return write_catalog(table, output, prov, f"baseline {name} (all end points; score = cluster linearity)")
 
 
+def run_denoise_baseline(name: str, train: SampleStore, test: SampleStore, output: str | os.PathLike) -> Path:
+    """Noise voxels of every test event removed by threshold and isolation, the cuts fitted on train events."""
+    import time
+
+    from sciimg.baselines.volume_denoise import ThresholdIsolated
+    from sciimg.data.ingest_volumes import stored_events
+    from sciimg.inference.volume_denoise import kept_voxels, write_denoised
+
+    if name != "threshold_isolated":
+        raise ValueError(f"baseline must be one of ['threshold_isolated'] for detector denoising, got {name!r}")
+    noise = list(test.attrs["classes"]).index("noise")
+    fitting = [(e.coords, e.values, e.semantic == noise) for e in stored_events(train)[:FIT_EVENTS]]
+    method = ThresholdIsolated.fit(fitting)
+    log.info("%s: cuts %s fitted on %d train events", name, method, len(fitting))
+    events, n_removed, seconds = [], [], []
+    for event in stored_events(test):
+        started = time.perf_counter()
+        keep = method.keep(event.coords, event.values)
+        seconds.append(time.perf_counter() - started)
+        events.append(kept_voxels(event, keep))
+        n_removed.append(int((~keep).sum()))
+    attrs = {
+        "value_units": test.attrs["units"]["image"],
+        "baseline": name,
+        "cuts": {key: float(value) for key, value in method.__dict__.items()},
+        "provenance": provenance(inputs=[train.path, test.path]),
+    }
+    return write_denoised(output, events, n_removed, seconds, test.attrs["grid"], attrs)
+
+
 def run_volume_baseline(name: str, train: SampleStore, test: SampleStore, output: str | os.PathLike) -> Path:
     """Voxel classes of every test event by the classical chain, its cuts fitted on train events."""
     import time
@@ -194,7 +224,7 @@ def run_baseline(name: str, train: str | os.PathLike, test: str | os.PathLike, o
 
     Regressors (cameras, detector-event energies) write an ECSV table; temperature fields a NetCDF
     file; sky images FITS tiles; detector-volume segmentation a sparse HDF5 file of voxel classes;
-    detector keypoints an ECSV catalog of points.
+    detector keypoints an ECSV catalog of points; detector denoising a sparse HDF5 file of the kept voxels.
     """
     train_store, test_store = SampleStore(train), SampleStore(test)
     if test_store.attrs.get("modality") == "climate":
@@ -205,6 +235,8 @@ def run_baseline(name: str, train: str | os.PathLike, test: str | os.PathLike, o
         return run_keypoint_baseline(name, train_store, test_store, output)
     if test_store.attrs.get("modality") == "detector3d" and test_store.attrs["task"] == "segmentation":
         return run_volume_baseline(name, train_store, test_store, output)
+    if test_store.attrs.get("modality") == "detector3d" and test_store.attrs["task"] == "denoising":
+        return run_denoise_baseline(name, train_store, test_store, output)
     target = test_store.attrs["target_name"]
     method = baseline_class(name)()
     train_meta = train_store.meta()

@@ -9,6 +9,11 @@ and classes ``extra/occupied_semantic``; rows ``meta/first_occupied`` onwards,
 non-empty voxels. Keypoints (track start and end points) are kept in voxel units in
 ``extra/keypoints`` and ``extra/keypoint_kind``.
 
+Denoising stores two classes, ``signal`` (0) and ``noise`` (1), as ``labels`` and
+``extra/occupied_semantic``, and keep each voxel's original class in
+``extra/occupied_truth_class`` (names in the ``truth_classes`` attribute), so the
+evaluation can say which physics a method throws away.
+
 Input problems are either one error naming the file and event (a missing dataset or
 field, NaN charges) or a documented skip counted in the log: points with charge <= 0,
 points in dead readout columns (the simulator marks them ``dead``), points and keypoints
@@ -20,7 +25,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +55,7 @@ class GridEvent:
     keypoints: np.ndarray
     keypoint_kind: np.ndarray
     truth: dict[str, Any]
+    truth_class: np.ndarray | None = None  # the original class of each voxel when ``semantic`` is remapped
 
 
 def place_event(event: SparseEvent, grid: VoxelGrid, source: int, counts: Counter) -> GridEvent | None:
@@ -161,6 +167,8 @@ def _write_split(path: Path, events: list[GridEvent], grid: VoxelGrid, attrs: di
     }
     if labelled:
         extra["occupied_semantic"] = np.concatenate([e.semantic for e in events])
+    if all(e.truth_class is not None for e in events):
+        extra["occupied_truth_class"] = np.concatenate([e.truth_class for e in events])
     if all(e.instance is not None for e in events):
         extra["occupied_instance"] = np.concatenate([e.instance for e in events])
     with StoreWriter(path, len(events), layouts, meta, extra, attrs, chunks, compression="lzf") as store:
@@ -228,6 +236,20 @@ def _regression_events(
     return target, events
 
 
+DENOISING_CLASSES = ["signal", "noise"]
+
+
+def _denoising_events(events: list[GridEvent], classes: list[str] | None, path: Path) -> list[GridEvent]:
+    """Events with two classes, signal (0) and noise (1), each voxel's original class kept in ``truth_class``."""
+    if classes is None or "noise" not in classes or any(e.semantic is None for e in events):
+        raise InputError(
+            f"{path}: denoising needs per-point semantic labels and a 'classes' attribute naming 'noise', "
+            f"got classes {classes!r}"
+        )
+    noise = classes.index("noise")
+    return [replace(e, semantic=(e.semantic == noise).astype(np.int8), truth_class=e.semantic) for e in events]
+
+
 def ingest_volumes(inputs: list[Path], out_dir: Path, spec: Mapping[str, Any]) -> dict[str, Path]:
     """Detector events -> ``out_dir/{train,val,test}.h5`` (see the module docstring)."""
     data = spec["data"]
@@ -237,6 +259,9 @@ def ingest_volumes(inputs: list[Path], out_dir: Path, spec: Mapping[str, Any]) -
     if spec["task"] == "segmentation" and (classes is None or any(e.semantic is None for e in events)):
         raise InputError(f"{inputs[0]}: segmentation needs per-point semantic labels and a 'classes' attribute")
     target, events = _regression_events(spec, events, inputs[0], counts)
+    truth_classes = None
+    if spec["task"] == "denoising":
+        events, truth_classes, classes = _denoising_events(events, classes, inputs[0]), classes, DENOISING_CLASSES
     splits = split_indices(len(events), data["split"], spec["seed"])
     scale = _charge_scale([events[i] for i in splits["train"]])
     attrs = {
@@ -247,6 +272,7 @@ def ingest_volumes(inputs: list[Path], out_dir: Path, spec: Mapping[str, Any]) -
         "units": {"image": first_attrs.get("value_units", ""), **({"target": "MeV"} if target else {})},
         "target_name": target,
         "classes": classes,
+        **({"truth_classes": truth_classes} if truth_classes else {}),
         "grid": {"shape": list(grid.shape), "pitch_mm": grid.pitch_mm, "origin_mm": list(grid.origin_mm)},
         "normalisation": {"kind": "log1p", "scale": scale},
         "skipped": dict(counts),

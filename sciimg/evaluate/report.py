@@ -285,6 +285,24 @@ def _keypoint_section(metrics: dict, folder: Path) -> str:
     return "".join(parts)
 
 
+def _denoise_section(metrics: dict, folder: Path) -> str:
+    """Detector denoising: noise removed (per kind), signal kept (per class) and the noise F1, per method."""
+    methods = metrics["methods"]
+    best = max((v.get("noise_f1") or 0) for v in methods.values())
+    detail = sorted({k for v in methods.values() for k in v if k.startswith(("noise_removed_", "kept_"))})
+    columns = ["noise_f1", "noise_removed", "signal_kept", "signal_charge_kept", "kept_purity"]
+    columns += ["noise_left_per_event", *detail, "seconds_per_event_median"]
+    voxels = metrics["voxels"]
+    parts = [
+        f"<p>{metrics['n_test_events']:,} held-out events: {voxels['signal']:,} signal and "
+        f"{voxels['noise']:,} noise voxels.</p>",
+        _method_table(methods, columns, "noise_f1", best),
+        _definitions(metrics),
+        *(_image(folder / name) for name in metrics["figures"]),
+    ]
+    return "".join(parts)
+
+
 def _image(path: Path) -> str:
     if not path.is_file():
         return ""
@@ -318,6 +336,7 @@ SECTIONS = {
     "cherenkov": _energy_section,
     "detector3d regression": _energy_section,
     "detector3d keypoints": _keypoint_section,
+    "detector3d denoising": _denoise_section,
     "climate": _field_section,
     "sky": _sky_section,
     "sky cleaning": _sky_cleaning_section,

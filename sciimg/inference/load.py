@@ -40,7 +40,7 @@ class TrainedModel:
         self.path = path
         self.metadata: dict[str, Any] = json.loads((path / CARD).read_text())
         self.device = torch.device(device)
-        cls = task_class(self.metadata["task"])
+        cls = task_class(self.metadata["task"], self.metadata.get("modality"))
         self.task: BaseTask = cls.load_from_checkpoint(path / CHECKPOINT, map_location=self.device)
         self.task.eval()
         normalisation = self.metadata["normalisation"]

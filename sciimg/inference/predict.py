@@ -113,6 +113,12 @@ def predict(model_dir: str | os.PathLike, inputs: list[str], output: str | os.Pa
 
         assert isinstance(model, KeypointModel)
         return predict_keypoints(model, paths, output)
+    if model.metadata["modality"] == "detector3d" and model.metadata["task"] == "denoising":
+        from sciimg.inference.volume_denoise import predict_denoised
+        from sciimg.inference.volumes import VolumeModel
+
+        assert isinstance(model, VolumeModel)
+        return predict_denoised(model, paths, output)
     if model.metadata["modality"] == "detector3d" and model.metadata["task"] == "segmentation":
         from sciimg.inference.volumes import VolumeModel, predict_volumes
 

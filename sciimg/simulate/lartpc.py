@@ -16,10 +16,14 @@ physics is simplified but keeps what a reconstruction must cope with:
 * low-energy scatters (sub-MeV to 2 MeV electrons) around the vertices;
 * charge follows Birks recombination, drifts along z (the anode at z = 0) with
   diffusion growing as the square root of the drift distance, gets electronic noise and
-  zero suppression; isolated noise hits are added, and readout columns may be dead.
+  zero suppression; isolated noise hits are added, and readout columns may be dead;
+* optionally, structured noise that isolated-hit cuts cannot remove: noisy pixels (one
+  readout column firing over a run of drift ticks, a line along z) and coherent bursts
+  (the pixels of one 8 x 8 readout chip firing at the same tick, a patch in y-x).
 
 Truth per voxel: the semantic class (:data:`CLASSES`, or :data:`NOISE`) and the particle
-instance of the largest charge in it; per event: track start and end points, deposited
+instance of the largest charge in it (noise hits: -1 isolated, -2 noisy pixel, -3
+coherent burst, see :data:`NOISE_KINDS`); per event: track start and end points, deposited
 and true (primary kinetic) energy, and whether everything stayed inside the cube.
 """
 
@@ -40,6 +44,10 @@ CLASSES = ("shower", "track", "michel", "delta", "low_energy")
 SHOWER, TRACK, MICHEL, DELTA, LOW_ENERGY = range(len(CLASSES))
 NOISE = len(CLASSES)  # semantic label of electronic-noise hits
 LABELS = (*CLASSES, "noise")
+NOISE_KINDS = ("isolated", "noisy_pixel", "coherent")  # noise hit of kind k has instance -(k + 1)
+CHIP_PIXELS = 8  # a readout chip serves 8 x 8 pixel columns
+NOISY_PIXEL_FIRING = 0.6  # chance a noisy pixel fires at each tick of its run
+BURST_FIRING = 0.5  # chance each pixel of a chip fires in a coherent burst
 
 MUON_MEV, PROTON_MEV, ELECTRON_MEV = 105.66, 938.27, 0.511
 MIP_MEV_PER_CM = 2.1
@@ -65,6 +73,8 @@ class DetectorModel:
         noise_ke: electronic noise on each read voxel (thousand electrons).
         threshold_ke: zero suppression: voxels at or below it are not read out.
         noise_voxels: mean number of isolated noise hits per event.
+        noisy_pixels: mean number of noisy pixels per event, each firing over a run of ticks.
+        coherent_bursts: mean number of coherent bursts per event (one chip, one tick).
         diffusion_voxels: (longitudinal, transverse) diffusion sigma at the far end of the drift.
         dead_fraction: fraction of readout columns (y, x) that are dead, in square patches.
         field_kv_cm: drift field (Birks recombination).
@@ -75,6 +85,8 @@ class DetectorModel:
     noise_ke: float = 0.4
     threshold_ke: float = 1.5
     noise_voxels: float = 40.0
+    noisy_pixels: float = 0.0
+    coherent_bursts: float = 0.0
     diffusion_voxels: tuple[float, float] = (0.35, 0.5)
     dead_fraction: float = 0.0
     field_kv_cm: float = 0.5
@@ -361,6 +373,14 @@ def read_out(builder: EventBuilder, dead: np.ndarray, event_id: int) -> SparseEv
     n_noise = rng.poisson(detector.noise_voxels)
     noise = np.setdiff1d(rng.integers(0, grid**3, n_noise), occupied)
     noise_values = detector.threshold_ke + rng.exponential(detector.noise_ke, len(noise))
+    noise_kind = np.full(len(noise), -1)
+    if detector.noisy_pixels > 0 or detector.coherent_bursts > 0:
+        extra, extra_kind = structured_noise(rng, detector, np.concatenate([occupied, noise]))
+        noise = np.concatenate([noise, extra])
+        noise_values = np.concatenate(
+            [noise_values, detector.threshold_ke + rng.exponential(2.5 * detector.noise_ke, len(extra))]
+        )
+        noise_kind = np.concatenate([noise_kind, extra_kind])
     flat = np.concatenate([occupied, noise])
     order = np.argsort(flat, kind="stable")
     coords = np.stack(np.unravel_index(flat[order], (grid,) * 3), axis=1).astype(np.int16)
@@ -370,7 +390,7 @@ def read_out(builder: EventBuilder, dead: np.ndarray, event_id: int) -> SparseEv
         coords=coords,
         values=np.concatenate([values, noise_values])[order].astype(np.float32),
         semantic=np.concatenate([labels, np.full(len(noise), NOISE)])[order].astype(np.int8),
-        instance=np.concatenate([instances, np.full(len(noise), -1)])[order].astype(np.int32),
+        instance=np.concatenate([instances, noise_kind])[order].astype(np.int32),
         dead=dead[coords[:, 1], coords[:, 2]],
         keypoints=np.array([k[2] for k in keypoints], np.float32).reshape(-1, 3),
         keypoint_kind=np.array([k[1] for k in keypoints], np.int8),
@@ -381,6 +401,39 @@ def read_out(builder: EventBuilder, dead: np.ndarray, event_id: int) -> SparseEv
             "contained": not builder.escaped,
         },
     )
+
+
+def structured_noise(
+    rng: np.random.Generator, detector: DetectorModel, taken: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Hits of noisy pixels and coherent bursts (flat voxel indices, instance codes) outside ``taken``.
+
+    A noisy pixel is one readout column (y, x) firing at each tick of a run of ``grid/8`` to
+    ``grid/2`` ticks with chance :data:`NOISY_PIXEL_FIRING`; a coherent burst is every pixel
+    of one readout chip (:data:`CHIP_PIXELS` squared columns) firing at one tick with chance
+    :data:`BURST_FIRING`.
+    """
+    grid = detector.grid
+    hits, kinds = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    for _ in range(rng.poisson(detector.noisy_pixels)):
+        y, x = rng.integers(0, grid, 2)
+        length = int(rng.integers(max(1, grid // 8), max(2, grid // 2) + 1))
+        start = int(rng.integers(0, grid - length + 1))
+        z = np.arange(start, start + length)[rng.random(length) < NOISY_PIXEL_FIRING]
+        hits.append(np.ravel_multi_index((z, np.full_like(z, y), np.full_like(z, x)), (grid,) * 3))
+        kinds.append(np.full(len(z), -2))
+    chip = min(CHIP_PIXELS, grid)
+    for _ in range(rng.poisson(detector.coherent_bursts)):
+        z = int(rng.integers(0, grid))
+        y0, x0 = rng.integers(0, grid // chip, 2) * chip
+        y, x = np.meshgrid(np.arange(y0, y0 + chip), np.arange(x0, x0 + chip), indexing="ij")
+        fired = rng.random(y.shape) < BURST_FIRING
+        hits.append(np.ravel_multi_index((np.full(fired.sum(), z), y[fired], x[fired]), (grid,) * 3))
+        kinds.append(np.full(int(fired.sum()), -3))
+    flat, first = np.unique(np.concatenate(hits), return_index=True)
+    kind = np.concatenate(kinds)[first]
+    free = ~np.isin(flat, taken)
+    return flat[free], kind[free]
 
 
 def simulate_events(n_events: int, seed: int, detector: DetectorModel, events: EventModel) -> Iterator[SparseEvent]:

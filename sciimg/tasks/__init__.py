@@ -19,8 +19,15 @@ TASKS: dict[str, type[BaseTask]] = {
 }
 
 
-def task_class(name: str) -> type[BaseTask]:
-    """The task class registered as ``name``."""
+# Tasks whose network differs by modality: detector-volume denoising removes noise voxels,
+# a two-class (signal, noise) segmentation, where image denoising regresses clean pixels.
+MODALITY_TASKS: dict[tuple[str, str], type[BaseTask]] = {("detector3d", "denoising"): SegmentationTask}
+
+
+def task_class(name: str, modality: str | None = None) -> type[BaseTask]:
+    """The task class registered as ``name`` (for ``modality``, where it has its own)."""
+    if (modality, name) in MODALITY_TASKS:
+        return MODALITY_TASKS[(modality, name)]
     if name not in TASKS:
         raise ValueError(f"task must be one of {sorted(TASKS)}, got {name!r}")
     return TASKS[name]

@@ -30,7 +30,7 @@ def task_options(spec: Mapping[str, Any], in_channels: int, spatial_dims: int = 
     Raises:
         ConfigError: an option the task does not accept (named, with the accepted ones).
     """
-    cls = task_class(spec["task"])
+    cls = task_class(spec["task"], spec["modality"])
     accepted = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
     options = dict(spec["model"])
     unknown = sorted(set(options) - set(accepted))
@@ -169,7 +169,7 @@ def build_trainer(trainer: Mapping[str, Any], checkpoint_dir: Path, log_dir: Pat
 
 
 def _check_classes(spec: Mapping[str, Any], train: Path) -> None:
-    """A segmentation network must have one output per class of its data."""
+    """A voxel classifier (segmentation, volume denoising) must have one output per class of its data."""
     from sciimg.io.store import SampleStore
 
     classes = SampleStore(train).attrs["classes"]
@@ -213,9 +213,9 @@ def fit(
         dataset_options=dataset_options(spec),
     )
     data.setup("fit")
-    if spec["task"] == "segmentation":
+    if spec["task"] == "segmentation" or (spec["modality"], spec["task"]) == ("detector3d", "denoising"):
         _check_classes(spec, store_dir / "train.h5")
-    cls = task_class(spec["task"])
+    cls = task_class(spec["task"], spec["modality"])
     task = cls(**task_options(spec, *input_layout(spec)))
     if options["channels_last"]:
         spatial_dims = task.hparams.spatial_dims

@@ -179,3 +179,22 @@ def test_a_regression_store_keeps_its_target_and_skips_events_with_nothing_depos
     with pytest.raises(InputError, match="deposited_energy_mev"):
         ingest_volumes([small_file(tmp_path / "no_truth.h5", events)], tmp_path / "none", regression)
     assert not (tmp_path / "none").exists() or not list((tmp_path / "none").iterdir())
+
+
+def test_a_denoising_store_has_signal_and_noise_labels_and_keeps_each_voxels_class(tmp_path):
+    classes = ["track", "shower", "noise"]
+    events = [event(i, [[1, 2, 3], [i % 16, 5, 6], [9, 9, 9]], [2.0, 4.0, 1.0], [0, 1, 2]) for i in range(1, 9)]
+    path = write_sparse_volumes(tmp_path / "e.h5", events, {**ATTRS, "classes": classes})
+    denoising = {**spec(), "task": "denoising"}
+    outputs = ingest_volumes([path], tmp_path / "store", denoising)
+    store = SampleStore(outputs["train"])
+    assert store.attrs["classes"] == ["signal", "noise"] and store.attrs["truth_classes"] == classes
+    extra = store.extra()
+    np.testing.assert_array_equal(extra["occupied_truth_class"], np.tile([0, 1, 2], len(store)))
+    np.testing.assert_array_equal(extra["occupied_semantic"], np.tile([0, 0, 1], len(store)))
+    labels = store[0]["labels"]
+    assert labels[9, 9, 9] == 1 and labels[1, 2, 3] == 0 and (labels >= 0).sum() == 3
+    no_noise = write_sparse_volumes(tmp_path / "n.h5", events, ATTRS)  # classes a, b: no noise class
+    with pytest.raises(InputError, match=r"n\.h5: denoising needs .* naming 'noise', got classes \['a', 'b'\]"):
+        ingest_volumes([no_noise], tmp_path / "none", denoising)
+    assert not (tmp_path / "none").exists() or not list((tmp_path / "none").iterdir())

@@ -89,3 +89,26 @@ def test_dense_file_holds_the_same_voxels_as_the_sparse_one(tmp_path):
         np.testing.assert_array_equal(a.values, b.values)
         np.testing.assert_array_equal(a.semantic, b.semantic)
         assert a.truth == pytest.approx(b.truth)
+
+
+def test_noisy_pixels_are_lines_along_drift_and_bursts_fill_one_chip_at_one_tick_on_top_of_the_same_event():
+    quiet = list(simulate_events(6, 9, DetectorModel(grid=32), EventModel()))
+    noisy = list(simulate_events(6, 9, DetectorModel(grid=32, noisy_pixels=2, coherent_bursts=2), EventModel()))
+    n_pixels = n_bursts = n_pixel_hits = 0
+    for a, b in zip(quiet, noisy, strict=True):
+        old = {tuple(c): (v, s, i) for c, v, s, i in zip(a.coords, a.values, a.semantic, a.instance, strict=True)}
+        new = {tuple(c): (v, s, i) for c, v, s, i in zip(b.coords, b.values, b.semantic, b.instance, strict=True)}
+        assert old.items() <= new.items()  # structured noise only adds hits, in empty voxels
+        added = np.array([c for c in new if c not in old])
+        kinds = np.array([new[tuple(c)][2] for c in added])
+        assert all(new[tuple(c)][1] == NOISE for c in added) and set(kinds) <= {-2, -3}
+        pixels = added[kinds == -2]
+        n_pixels += len({tuple(c[1:]) for c in pixels})  # each noisy pixel: one column (y, x), many ticks
+        n_pixel_hits += len(pixels)
+        bursts = added[kinds == -3]
+        for z in set(bursts[:, 0]):  # each burst: one tick, inside one 8 x 8 chip
+            n_bursts += 1
+            patch = bursts[bursts[:, 0] == z]
+            assert len({tuple(c) for c in patch[:, 1:] // 8}) == 1
+    assert n_pixels >= 6 and n_bursts >= 6
+    assert n_pixel_hits >= 3 * n_pixels  # lines along z, not single hits

@@ -12,17 +12,16 @@ from sciimg.tasks import SegmentationTask
 from sciimg.tasks.fit import fit
 
 
-@pytest.fixture(scope="module")
-def volume_spec(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("segmentation")
+def volume_config(task: str, **simulate) -> dict:
+    """A tiny detector-volume experiment of ``task`` on 16^3 simulated events."""
     config = {
         "experiments": {
-            "seg": {
+            task: {
                 "modality": "detector3d",
-                "task": "segmentation",
+                "task": task,
                 "seed": 4,
                 "data": {
-                    "simulate": {"n_events": 12, "seed": 2, "grid": 16},
+                    "simulate": {"n_events": 12, "seed": 2, "grid": 16, **simulate},
                     "grid": 16,
                     "patch_size": 16,
                     "crops_per_event": 1,
@@ -33,7 +32,13 @@ def volume_spec(tmp_path_factory):
             }
         }
     }
-    spec = validate_config(config)["experiments"]["seg"]
+    return validate_config(config)["experiments"][task]
+
+
+@pytest.fixture(scope="module")
+def volume_spec(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("segmentation")
+    spec = volume_config("segmentation")
     path = simulate_volume_file(tmp / "events.h5", 12, 2, grid=16)
     ingest_volumes([path], tmp / "store", spec)
     return spec, tmp / "store"
@@ -69,3 +74,19 @@ def test_empty_voxels_carry_no_loss():
     with pytest.raises(ValueError, match="class_weights must have n_classes = 6 entries, got 2"):
         SegmentationTask(class_weights=[1.0, 2.0])
     assert np.isfinite(loss.item())
+
+
+def test_volume_denoising_trains_a_two_class_voxel_classifier_where_image_denoising_regresses(tmp_path):
+    from sciimg.tasks import DenoisingTask, task_class
+
+    assert task_class("denoising", "detector3d") is SegmentationTask
+    assert task_class("denoising", "sky") is task_class("denoising") is DenoisingTask
+    spec = volume_config("denoising", noisy_pixels=1)
+    assert spec["model"]["n_classes"] == 2 and spec["baselines"] == ["threshold_isolated"]
+    path = simulate_volume_file(tmp_path / "events.h5", 12, 2, grid=16, noisy_pixels=1)
+    ingest_volumes([path], tmp_path / "store", spec)
+    task, _ = fit(spec, tmp_path / "store", tmp_path / "run")
+    assert isinstance(task, SegmentationTask) and task(torch.zeros(1, 1, 16, 16, 16)).shape == (1, 2, 16, 16, 16)
+    six = {**spec, "model": {**spec["model"], "n_classes": 6}}
+    with pytest.raises(ConfigError, match=r"model\.n_classes must equal the 2 classes .*\['signal', 'noise'\]"):
+        fit(six, tmp_path / "store", tmp_path / "six")

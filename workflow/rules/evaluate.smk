@@ -244,3 +244,13 @@ use rule evaluate_volumes as evaluate_volume_keypoints with:
         views=report(
             "results/{experiment}/keypoint_views.png", caption="../report/keypoint_views.rst", category="{experiment}"
         ),
+
+
+use rule evaluate_volumes as evaluate_volume_denoising with:
+    wildcard_constraints:
+        experiment=of_modality("detector3d", "denoising"),
+    output:
+        metrics="results/{experiment}/metrics.json",
+        views=report(
+            "results/{experiment}/denoise_views.png", caption="../report/denoise_views.rst", category="{experiment}"
+        ),
