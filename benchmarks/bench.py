@@ -79,6 +79,22 @@ def timed(function: Callable[[], Any], repeats: int) -> list[float]:
     return times
 
 
+def timed_pair(first: Callable[[], Any], second: Callable[[], Any], repeats: int) -> tuple[list[float], list[float]]:
+    """Wall times of two functions measured in turns (after one warm-up call each).
+
+    Taking turns puts both under the same spells of machine load, which on a shared CPU
+    otherwise swing one of them by up to 30 %.
+    """
+    first(), second()
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(repeats):
+        for function, out in zip((first, second), times, strict=True):
+            start = time.perf_counter()
+            function()
+            out.append(time.perf_counter() - start)
+    return times
+
+
 def task(spatial_dims: int, in_channels: int) -> RegressionTask:
     L.seed_everything(0, verbose=False)
     return RegressionTask(
@@ -127,8 +143,11 @@ def framework_overhead(repeats: int) -> dict[str, Any]:
         loader = DataLoader(data, batch_size=32, shuffle=True)
         model = task(dims, shape[0])
         optimizer = torch.optim.AdamW(model.model.parameters(), lr=1e-3)
-        sciimg_s = timed(lambda m=model, dl=loader: lightning_epoch(m, dl), repeats)
-        bare_s = timed(lambda m=model, dl=loader, o=optimizer: bare_epoch(m, dl, o), repeats)
+        sciimg_s, bare_s = timed_pair(
+            lambda m=model, dl=loader: lightning_epoch(m, dl),
+            lambda m=model, dl=loader, o=optimizer: bare_epoch(m, dl, o),
+            repeats,
+        )
         sciimg_rate, bare_rate = [n / t for t in sciimg_s], [n / t for t in bare_s]
         results[name] = {
             "sciimg_samples_per_s": spread(sciimg_rate),
