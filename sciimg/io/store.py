@@ -160,6 +160,7 @@ class SampleStore:
             raise InputError(f"{self.path}: not a readable HDF5 sample store ({error})") from None
         self._h5: h5py.File | None = None
         self._pid: int | None = None
+        self._samples: dict[str, h5py.Dataset] = {}  # per-sample datasets of this process's handle
 
     @staticmethod
     def is_store(path: str | os.PathLike) -> bool:
@@ -173,6 +174,7 @@ class SampleStore:
         if self._h5 is None or self._pid != os.getpid():
             self._h5 = h5py.File(self.path, "r")
             self._pid = os.getpid()
+            self._samples = {}
         return self._h5
 
     def __len__(self) -> int:
@@ -180,7 +182,9 @@ class SampleStore:
 
     def __getitem__(self, index: int) -> dict[str, np.ndarray]:
         h5 = self._file()
-        return {key: h5[key][index] for key in self.keys}
+        if not self._samples:  # looking a dataset up by name costs as much as reading a small sample
+            self._samples = {key: h5[key] for key in self.keys}
+        return {key: dataset[index] for key, dataset in self._samples.items()}
 
     def read(self, key: str) -> np.ndarray:
         """Read a whole dataset (``image``, ``target``, ``meta/<col>``, ``extra/<name>``)."""
@@ -205,9 +209,11 @@ class SampleStore:
         if self._h5 is not None and self._pid == os.getpid():
             self._h5.close()
         self._h5 = None
+        self._samples = {}
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_h5"] = None
         state["_pid"] = None
+        state["_samples"] = {}
         return state
