@@ -11,7 +11,8 @@ Figures so far (the benchmarks issue lists more; they come with the modalities t
    image that fits (goal >= 0.9), and peak memory of denoising FITS images of 1k, 2k and
    4k pixels square from file to file (goal: flat).
 4. ingest: MB/s of NetCDF -> sample store vs reading the same field with xarray alone, and
-   of FITS -> tile store vs reading the images with astropy alone (goal >= 0.5); peak
+   of FITS -> tile store vs reading the images with astropy alone (goal >= 0.5), and each
+   against the least an ingest can do (read, then write the same values to HDF5); peak
    memory of the NetCDF ingest as the input grows 10x (goal: flat).
 5. against the tools users would pick instead: wall time of cleaning (finding and filling
    cosmic rays in) a simulated 4096 x 4096 FITS image with the sky-cleaning networks of
@@ -33,10 +34,11 @@ import json
 import platform
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import h5py
 import lightning as L
 import numpy as np
 import torch
@@ -203,6 +205,13 @@ def input_pipeline(directory: Path, repeats: int) -> dict[str, Any]:
     return results
 
 
+def write_hdf5(path: Path, arrays: Iterable[np.ndarray]) -> None:
+    """The least an ingest does after reading: the same values into an HDF5 file (one dataset per array)."""
+    with h5py.File(path, "w") as h5:
+        for index, array in enumerate(arrays):
+            h5.create_dataset(str(index), data=array)
+
+
 GRID_128 = {"lat_min": -80, "lat_max": 80, "lon_min": 0, "lon_max": 360, "dlat": 1.25, "dlon": 2.8125}
 PEAK_SCRIPT = """
 import json, sys
@@ -234,11 +243,16 @@ def netcdf_ingest(directory: Path, repeats: int) -> dict[str, Any]:
     small = paths[40]
     ingest_s = timed(lambda: ingest_fields([small], directory / "store", spec), repeats)
     read_s = timed(lambda: xr.open_dataset(small).tas.load(), repeats)
+    copy_s = timed(lambda: write_hdf5(directory / "copy.h5", [xr.open_dataset(small).tas.values]), repeats)
     results["field_megabytes"] = megabytes[40]
     results["ingest_mb_per_s"] = spread([megabytes[40] / t for t in ingest_s])
     results["xarray_read_mb_per_s"] = spread([megabytes[40] / t for t in read_s])
+    results["xarray_read_hdf5_write_mb_per_s"] = spread([megabytes[40] / t for t in copy_s])
     results["ratio_ingest_to_xarray_read"] = (
         results["ingest_mb_per_s"]["median"] / results["xarray_read_mb_per_s"]["median"]
+    )
+    results["ratio_ingest_to_read_and_write"] = (
+        results["ingest_mb_per_s"]["median"] / results["xarray_read_hdf5_write_mb_per_s"]["median"]
     )
     peaks = {}
     for years, path in paths.items():
@@ -276,11 +290,18 @@ def fits_ingest(directory: Path, repeats: int) -> dict[str, Any]:
     files = sorted(folder.iterdir())
     ingest_s = timed(lambda: ingest_sky([folder], directory / "store", spec), repeats)
     read_s = timed(lambda: [np.asarray(fits.getdata(f), np.float32) for f in files], repeats)
+    copy_s = timed(
+        lambda: write_hdf5(directory / "copy.h5", (fits.getdata(f).astype(np.float32) for f in files)), repeats
+    )
     results: dict[str, Any] = {"image_megabytes": megabytes}
     results["ingest_mb_per_s"] = spread([megabytes / t for t in ingest_s])
     results["astropy_read_mb_per_s"] = spread([megabytes / t for t in read_s])
+    results["astropy_read_hdf5_write_mb_per_s"] = spread([megabytes / t for t in copy_s])
     results["ratio_ingest_to_astropy_read"] = (
         results["ingest_mb_per_s"]["median"] / results["astropy_read_mb_per_s"]["median"]
+    )
+    results["ratio_ingest_to_read_and_write"] = (
+        results["ingest_mb_per_s"]["median"] / results["astropy_read_hdf5_write_mb_per_s"]["median"]
     )
     results["goal"] = "ratio >= 0.5"
     return results
@@ -649,8 +670,10 @@ def print_table(report: dict[str, Any]) -> None:
     print(
         f"{'NetCDF ingest (store MB/s / xarray read MB/s)':52s} {ingest['ratio_ingest_to_xarray_read']:10.2f}  >= 0.5"
     )
-    fits_ratio = report["fits_ingest"]["ratio_ingest_to_astropy_read"]
-    print(f"{'FITS ingest (store MB/s / astropy read MB/s)':52s} {fits_ratio:10.2f}  >= 0.5")
+    print(f"{'  same / (xarray read + HDF5 write MB/s)':52s} {ingest['ratio_ingest_to_read_and_write']:10.2f}  report")
+    fits = report["fits_ingest"]
+    print(f"{'FITS ingest (store MB/s / astropy read MB/s)':52s} {fits['ratio_ingest_to_astropy_read']:10.2f}  >= 0.5")
+    print(f"{'  same / (astropy read + HDF5 write MB/s)':52s} {fits['ratio_ingest_to_read_and_write']:10.2f}  report")
     growth = ingest["peak_growth_mib_per_input_mib"]
     print(f"{'NetCDF ingest peak growth (MiB per input MiB, 10x)':52s} {growth:10.3f}  ~ 0")
     clean = report["cleaning"]

@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 from astropy.io import fits
-from astropy.stats import mad_std
 from scipy.ndimage import binary_dilation
 
 from sciimg.data.sky_scale import detector_noise
@@ -51,6 +50,7 @@ TILE_COLUMNS = {
 FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fits.fz")
 # Per-pixel label codes of the cleaning task, from the truth masks (later ones win).
 ARTEFACT_CODES = {"none": 0, "cosmic_ray": 1, "defect": 2, "trail": 3, "saturated": 4}
+MAD_TO_STD = 1.482602218505602  # the standard deviation of a Gaussian over its median absolute deviation
 # Truth sources per tile (detection task): the tile's row, position in tile pixels, flux (ADU), SNR, star or galaxy.
 SOURCE_FIELDS = [("tile", "<i8"), ("y", "<f4"), ("x", "<f4"), ("flux", "<f4"), ("snr", "<f4"), ("star", "?")]
 TRUTH_MASKS = {"TRAILMASK": "trail", "CRMASK": "cosmic_ray", "BADMASK": "defect", "SATMASK": "saturated"}
@@ -90,13 +90,16 @@ def tile_regions(shape: tuple[int, int], tile: int) -> list[Region]:
 
 
 def noise_level(values: np.ndarray) -> tuple[float, float]:
-    """Sky level (median) and noise (MAD standard deviation) of the finite values (at most ~16k of them)."""
-    finite = values[np.isfinite(values)]
-    finite = finite[:: max(1, finite.size // 16384)]
+    """Sky level (median) and noise (MAD standard deviation) of the finite values among ~16k evenly spaced pixels."""
+    sample = values.ravel()[:: max(1, values.size // 16384)]
+    finite = sample[np.isfinite(sample)]
+    if finite.size < 16:  # a mostly masked tile: every usable pixel
+        finite = values[np.isfinite(values)]
     if finite.size < 16:
         return 0.0, 1.0
-    sigma = float(mad_std(finite))
-    return float(np.median(finite)), sigma if sigma > 0 else 1.0
+    median = np.median(finite)
+    sigma = float(np.median(np.abs(finite - median)) * MAD_TO_STD)
+    return float(median), sigma if sigma > 0 else 1.0
 
 
 def _padded(values: np.ndarray, tile: int, fill: float) -> np.ndarray:

@@ -25,7 +25,8 @@ def station_mask(
     Stations are clustered (a smooth random density), three times likelier on land and
     rarer towards the poles; ``coverage`` is the fraction of cells observed.
     """
-    la, lo = np.meshgrid(np.radians(lat), np.radians(lon), indexing="ij")
+    la, lo = np.radians(lat)[:, None], np.radians(lon)[None, :]
+    # each wave is a product of a latitude and a longitude factor: outer products, not whole-grid cosines
     waves = sum(
         np.cos(k * la + rng.uniform(0, 2 * np.pi)) * np.cos(k * lo + rng.uniform(0, 2 * np.pi)) for k in (1, 2, 3)
     )
@@ -39,7 +40,7 @@ def station_mask(
     mask = np.zeros(weights.size, bool)
     if n_observed:
         mask[np.argpartition(-keys, n_observed - 1)[:n_observed]] = True
-    return mask.reshape(la.shape)
+    return mask.reshape(density.shape)
 
 
 def swath_mask(lat: np.ndarray, lon: np.ndarray, coverage: float, rng: np.random.Generator) -> np.ndarray:

@@ -13,6 +13,7 @@ and is atomic.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import warnings
@@ -140,11 +141,15 @@ class FitsImage:
             )
             self._dq = self._dq_section(dq)
             self._mask_file = _read_mask_file(mask_file, self.shape) if mask_file is not None else None
-            self.wcs = celestial_wcs(self.header)
             self._check_readable()
         except BaseException:
             self._hdul.close()
             raise
+
+    @functools.cached_property
+    def wcs(self) -> WCS | None:
+        """The celestial WCS of the science header, or None (parsed on first use: ingest never needs it)."""
+        return celestial_wcs(self.header)
 
     @property
     def extname(self) -> str:

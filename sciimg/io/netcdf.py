@@ -181,7 +181,8 @@ def open_field(
         raise InputError(f"{path}: NetCDF file does not exist")
     netCDF4.set_chunk_cache(CHUNK_CACHE_BYTES)
     try:
-        ds = xr.open_dataset(path, chunks={}, decode_times=True, use_cftime=None)
+        # lazy backend arrays, chunked below: one read per block of time steps, not one per stored chunk
+        ds = xr.open_dataset(path, chunks=None, cache=False, decode_times=True, use_cftime=None)
     except Exception as error:  # netCDF4/HDF5 raise OSError, ValueError or RuntimeError on a corrupt file
         raise InputError(f"{path}: not a readable NetCDF file ({type(error).__name__}: {error})") from None
     lat = _find_coordinate(ds, path, "latitude")

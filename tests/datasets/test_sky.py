@@ -161,3 +161,22 @@ def test_noise2noise_pairs_two_exposures_of_the_same_field(tmp_path):
     (folder / f"field_0000{PAIR_SUFFIX}").unlink()
     with pytest.raises(InputError, match=r"field_0000\.fits: noise2noise needs a second exposure"):
         ingest([str(folder)], tmp_path / "broken", sky_spec(training_target="noise2noise"))
+
+
+def test_tile_noise_level_is_the_median_and_mad_std_of_the_usable_pixels_even_when_most_are_masked():
+    from astropy.stats import mad_std
+
+    from sciimg.data.ingest_sky import noise_level
+
+    rng = np.random.default_rng(3)
+    tile = rng.normal(500.0, 20.0, (256, 256)).astype(np.float32)
+    background, sigma = noise_level(tile)
+    sample = tile.ravel()[::4]  # every 4th of the 65 536 pixels: 16 384 of them
+    assert background == pytest.approx(float(np.median(sample)), rel=1e-6)
+    assert sigma == pytest.approx(float(mad_std(sample)), rel=1e-5)
+    assert sigma == pytest.approx(20.0, rel=0.03)
+    masked = np.full_like(tile, np.nan)
+    masked[100:105, 7] = tile[100:105, 7]  # 5 usable pixels, none of them on the sampled grid ...
+    masked[200, 9:29] = tile[200, 9:29] + 1000.0  # ... and 20 bright ones: all 25 are what is measured
+    usable = masked[np.isfinite(masked)]
+    assert noise_level(masked) == pytest.approx((float(np.median(usable)), float(mad_std(usable))), rel=1e-5)
