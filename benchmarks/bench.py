@@ -1,6 +1,6 @@
 """``make bench``: speed and scale as ratios measured within one run; writes results/bench/bench.json.
 
-Figures so far (the benchmarks issue lists more; they come with the modalities they need):
+Figures:
 
 1. framework overhead: training samples/s of a sciimg task in a Lightning Trainer vs a bare
    PyTorch loop with the same network, loss, optimiser, batch size and in-memory data;
@@ -19,7 +19,8 @@ Figures so far (the benchmarks issue lists more; they come with the modalities t
    configs/sky.yaml vs astroscrappy's LA Cosmic at its defaults on the same image (one run
    each: the image is large); and source detection of a simulated 2048 x 2048 image, the
    sky_detect network (file to catalog) vs sep (background, extraction, Kron fluxes and
-   windowed positions, as the sep baseline runs).
+   windowed positions, as the sep baseline runs); and Cherenkov energy inference, events/s
+   of the default config's CNN (PyTorch and ONNX Runtime) vs Hillas + random forest.
 6. scaling: time per training epoch vs dataset size 1x, 2x, 4x (fitted exponent, ideal 1);
    inference time vs image side (2D, ideal 2) and volume side (3D, ideal 3).
 
@@ -160,8 +161,8 @@ def framework_overhead(repeats: int) -> dict[str, Any]:
     return results
 
 
-def camera_store(directory: Path, n_events: int) -> tuple[Path, dict[str, Any]]:
-    """A simulated Cherenkov train store of the default config's kind, and that experiment."""
+def camera_store(directory: Path, n_events: int) -> tuple[Path, dict[str, Any], Path]:
+    """A simulated Cherenkov train store of the default config's kind, that experiment and the DL1 file."""
     import yaml
 
     from sciimg.config import validate_config
@@ -175,14 +176,14 @@ def camera_store(directory: Path, n_events: int) -> tuple[Path, dict[str, Any]]:
     dl1 = directory / "bench.dl1.h5"
     simulate_cherenkov_file(dl1, n_events, 1, **options)
     spec = {**spec, "data": {**spec["data"], "split": {"train": 0.8, "val": 0.1, "test": 0.1}}}
-    return ingest([str(dl1)], directory / "stores", spec)["train"], spec
+    return ingest([str(dl1)], directory / "stores", spec)["train"], spec, dl1
 
 
 def input_pipeline(directory: Path, repeats: int) -> dict[str, Any]:
     """Figure 2: DataLoader samples/s from the HDF5 store vs model training samples/s."""
     from sciimg.data.dataset import StoreDataModule
 
-    store, spec = camera_store(directory, 1500)
+    store, spec, _ = camera_store(directory, 1500)
     batch_size, augment = 64, spec["data"]["augment"]
     results: dict[str, Any] = {"batch_size": batch_size}
     for workers in (0, 2):
@@ -203,6 +204,71 @@ def input_pipeline(directory: Path, repeats: int) -> dict[str, Any]:
         results[f"ratio_loader_{workers}_workers_to_model"] = rate / model_rate
     results["goal"] = "loader >= 4 x model"
     return results
+
+
+CAMERA_EVENTS, CAMERA_BATCH = 2048, 256
+
+
+def cherenkov_inference(directory: Path, repeats: int) -> dict[str, Any]:
+    """Figure 5 (Cherenkov): energy inference events/s of the default config's CNN vs Hillas + RF.
+
+    Every method starts from the same calibrated images (p.e.) and peak times and ends with
+    energies. The CNN paths include its input channels, grid mapping and normalisation, in
+    PyTorch (``Regressor.predict``) and in the exported ONNX graph, both 32 events per network
+    pass (``CPU_FORWARD_BATCH``); the classical path
+    includes tail-cuts cleaning, ctapipe's Hillas, leakage and timing parameters and the
+    random forest (fitted on the train store first, not timed). The network is untrained:
+    its inference cost does not depend on its weights.
+    """
+    import onnxruntime
+
+    from sciimg.baselines.hillas_rf import HillasRandomForest
+    from sciimg.data.image_parameters import Cleaning, image_parameters
+    from sciimg.inference.export import export_model
+    from sciimg.inference.load import CPU_FORWARD_BATCH
+    from sciimg.inference.onnx_export import export_onnx
+    from sciimg.io.dl1 import read_events
+    from sciimg.io.store import SampleStore
+    from sciimg.tasks import task_class
+    from sciimg.tasks.fit import input_layout, task_options
+
+    store, spec, dl1 = camera_store(directory, 4000)  # the default config's number of events
+    torch.manual_seed(spec["seed"])
+    network = task_class(spec["task"], spec["modality"])(**task_options(spec, *input_layout(spec)))
+    checkpoint = save_checkpoint(directory / "untrained.ckpt", network)
+    regressor = sciimg.load_regressor(export_model(checkpoint, store, spec, "bench", directory / "model"))
+    session = onnxruntime.InferenceSession(str(export_onnx(directory / "model", directory / "model.onnx")))
+    table = read_events(dl1).table[:CAMERA_EVENTS]
+    images, peak_times = (np.asarray(table[name], np.float32) for name in ("image", "peak_time"))
+    train = SampleStore(store)
+    forest = HillasRandomForest().fit(train.meta(), train.read("target"))
+    cleaning = Cleaning(**regressor.metadata["cleaning"])
+
+    def onnx() -> None:  # as Regressor.predict: channels per batch, CPU_FORWARD_BATCH events per network pass
+        for start in range(0, len(images), CAMERA_BATCH):
+            batch = slice(start, start + CAMERA_BATCH)
+            pixels = regressor.pixel_channels(images[batch], peak_times[batch])
+            for first in range(0, len(pixels), CPU_FORWARD_BATCH):
+                session.run(None, {"pixels": pixels[first : first + CPU_FORWARD_BATCH]})
+
+    def hillas_rf() -> None:
+        forest.predict(image_parameters(regressor.geometry, images, peak_times, cleaning)[0])
+
+    methods = {
+        "cnn_pytorch": lambda: regressor.predict(images, peak_times, batch_size=CAMERA_BATCH),
+        "cnn_onnxruntime": onnx,
+        "hillas_rf": hillas_rf,
+    }
+    rates = {name: [len(images) / t for t in timed(function, repeats)] for name, function in methods.items()}
+    baseline = np.median(rates["hillas_rf"])
+    return {
+        "n_events": len(images),
+        "batch_size": CAMERA_BATCH,
+        **{f"{name}_events_per_s": spread(values) for name, values in rates.items()},
+        "ratio_pytorch_to_hillas_rf": float(np.median(rates["cnn_pytorch"]) / baseline),
+        "ratio_onnxruntime_to_hillas_rf": float(np.median(rates["cnn_onnxruntime"]) / baseline),
+        "goal": "report (events/s vs the Hillas + RF pipeline)",
+    }
 
 
 def write_hdf5(path: Path, arrays: Iterable[np.ndarray]) -> None:
@@ -360,13 +426,19 @@ CLEAN_NETS = {  # the networks of configs/sky.yaml's sky_clean
 }
 
 
+def save_checkpoint(path: Path, task: torch.nn.Module) -> Path:
+    """A Lightning checkpoint of an untrained task (weights and the arguments that rebuild it)."""
+    checkpoint = {"state_dict": task.state_dict(), "hyper_parameters": dict(task.hparams)}
+    torch.save({**checkpoint, "pytorch-lightning_version": L.__version__}, path)
+    return path
+
+
 def save_model_dir(folder: Path, task: torch.nn.Module, card: dict[str, Any]) -> Path:
     """A model folder (checkpoint, card, empty preprocessing) from an untrained task."""
     from sciimg.inference.export import CARD, CHECKPOINT, PREPROCESS
 
     folder.mkdir()
-    checkpoint = {"state_dict": task.state_dict(), "hyper_parameters": dict(task.hparams)}
-    torch.save({**checkpoint, "pytorch-lightning_version": L.__version__}, folder / CHECKPOINT)
+    save_checkpoint(folder / CHECKPOINT, task)
     (folder / CARD).write_text(json.dumps(card))
     np.savez(folder / PREPROCESS)
     return folder
@@ -642,6 +714,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         report["detection"] = detection(Path(tmp), args.repeats)
     with tempfile.TemporaryDirectory() as tmp:
+        report["cherenkov_inference"] = cherenkov_inference(Path(tmp), args.repeats)
+    with tempfile.TemporaryDirectory() as tmp:
         report["volume_inference"] = volume_inference(Path(tmp))
     report["scaling"] = scaling(args.repeats)
     report["wall_seconds"] = time.perf_counter() - start
@@ -682,6 +756,10 @@ def print_table(report: dict[str, Any]) -> None:
     detect = report["detection"]
     label = f"source detection {detect['image_side']}^2 (sep s / sciimg s)"
     print(f"{label:52s} {detect['ratio_sep_to_sciimg_speed']:10.3f}  report")
+    camera = report["cherenkov_inference"]
+    for engine in ("pytorch", "onnxruntime"):
+        label = f"Cherenkov energy, CNN {engine} (events/s / Hillas + RF)"
+        print(f"{label:52s} {camera[f'ratio_{engine}_to_hillas_rf']:10.2f}  report")
     for side, fig in report["volume_inference"].items():
         if isinstance(fig, dict):
             label = f"detector event {side} to voxel classes, s / peak MiB"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +20,7 @@ from sciimg.data.sky_dataset import SkyDenoisingDataset
 from sciimg.data.sky_scale import TileScale, detector_noise
 from sciimg.errors import InputError
 from sciimg.inference.load import TrainedModel
-from sciimg.inference.sliding_window import sliding_window
+from sciimg.inference.sliding_window import Sink, sliding_window
 from sciimg.io.fits import FitsImage, FitsImageWriter, Region
 from sciimg.io.fits_tiles import write_tile_images
 from sciimg.io.store import SampleStore
@@ -54,6 +54,22 @@ class SkyModel(TrainedModel):
 
     out_channels = 1
 
+    @property
+    def windows_per_pass(self) -> int:
+        """Windows the network sees at once: 4 on a GPU; on CPU one, 1.4x faster per pixel (2 cores)."""
+        return 4 if self.device.type == "cuda" else 1
+
+    def slide(
+        self,
+        read: Callable[[tuple[slice, ...]], np.ndarray],
+        shape: Sequence[int],
+        predict: Callable[[torch.Tensor], torch.Tensor],
+        out_channels: int = 1,
+        sink: Sink | None = None,
+    ) -> np.ndarray | None:
+        """:func:`sliding_window` with the sky models' window, overlap and windows per pass."""
+        return sliding_window(read, shape, predict, WINDOW, OVERLAP, self.windows_per_pass, out_channels, sink)
+
     def _predict_windows(self, batch: torch.Tensor) -> torch.Tensor:
         """Windows ``(B, 2, y, x)`` (image on the network's scale, usable mask) -> predictions ``(B, 1, y, x)``."""
         batch = batch.to(self.device)
@@ -63,7 +79,7 @@ class SkyModel(TrainedModel):
         """Output ``(out_channels, Y, X)`` of an image on the network's scale (unusable pixels 0), by sliding window."""
         stacked = np.stack([np.where(usable, image, 0.0), usable]).astype(np.float32)
         read = lambda region: stacked[(slice(None), *region)]  # noqa: E731
-        return sliding_window(read, image.shape, self._predict_windows, WINDOW, OVERLAP, out_channels=self.out_channels)
+        return self.slide(read, image.shape, self._predict_windows, self.out_channels)
 
     def predict_store(self, store_path: str | os.PathLike) -> dict[str, np.ndarray]:
         """Per output layer (``TILE``: denoised ADU), the tiles of every sample of a store."""
@@ -145,14 +161,8 @@ class SkyModel(TrainedModel):
 
             prov = provenance(inputs=[path, self.path / "model.ckpt"])
             with FitsImageWriter(output, source, [self.history()], prov) as writer:
-                sliding_window(
-                    self.window_reader(source, scale),
-                    source.shape,
-                    self._predict_windows,
-                    WINDOW,
-                    OVERLAP,
-                    out_channels=self.out_channels,
-                    sink=write,
+                self.slide(
+                    self.window_reader(source, scale), source.shape, self._predict_windows, self.out_channels, write
                 )
                 for name, mask in masks.items():
                     rows = range(0, source.shape[0], WINDOW)

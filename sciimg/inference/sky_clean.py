@@ -21,8 +21,7 @@ import torch
 from sciimg.data.ingest_sky import artefact_holes
 from sciimg.data.sky_dataset import SkyCleaningDataset
 from sciimg.data.sky_scale import TileScale
-from sciimg.inference.sky import OVERLAP, WINDOW, SkyModel
-from sciimg.inference.sliding_window import sliding_window
+from sciimg.inference.sky import SkyModel
 from sciimg.tasks.cleaning import CleaningTask
 
 PROBABILITY, MASK, CLEANED = range(3)  # channels of a cleaned window
@@ -104,7 +103,7 @@ class CleaningModel(SkyModel):
             batch = batch.to(self.device)
             return self.task.inpaint(batch[:, :1], batch[:, 1:])
 
-        return sliding_window(read, image.shape, fill, WINDOW, OVERLAP)[0]
+        return self.slide(read, image.shape, fill)[0]
 
     def history(self) -> str:
         return f"artefacts found and filled by {self.metadata.get('backbone')} ({self.path.name})"

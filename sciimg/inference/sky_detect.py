@@ -27,8 +27,7 @@ from scipy import ndimage
 from sciimg.data.sky_detection import SkyDetectionDataset
 from sciimg.data.sky_scale import TileScale, asinh_stretch
 from sciimg.evaluate.matching import scored_candidates, threshold_for_purity
-from sciimg.inference.sky import OVERLAP, WINDOW, SkyModel, sampled_noise_level
-from sciimg.inference.sliding_window import sliding_window
+from sciimg.inference.sky import SkyModel, sampled_noise_level
 from sciimg.io.catalogs import add_sky_positions, write_catalog
 from sciimg.io.fits import FitsImage, Region
 from sciimg.io.store import SampleStore
@@ -175,14 +174,8 @@ class DetectionModel(SkyModel):
                 usable = ~source.bad_pixels(box, source.read(box))
                 peaks.add(block, usable, last=box.y1 >= last_row)
 
-            sliding_window(
-                self.window_reader(source, scale),
-                source.shape,
-                self._predict_windows,
-                WINDOW,
-                OVERLAP,
-                out_channels=self.out_channels,
-                sink=collect,
+            self.slide(
+                self.window_reader(source, scale), source.shape, self._predict_windows, self.out_channels, collect
             )
             table = add_sky_positions(self.catalog_meta(peaks.table()), source.header)
             table["flux"].unit = flux_unit(source.header.get("BUNIT"))
