@@ -758,7 +758,7 @@ def print_table(report: dict[str, Any]) -> None:
     print(f"{label:52s} {detect['ratio_sep_to_sciimg_speed']:10.3f}  report")
     camera = report["cherenkov_inference"]
     for engine in ("pytorch", "onnxruntime"):
-        label = f"Cherenkov energy, CNN {engine} (events/s / Hillas + RF)"
+        label = f"Cherenkov energy, {engine} CNN / Hillas + RF events/s"
         print(f"{label:52s} {camera[f'ratio_{engine}_to_hillas_rf']:10.2f}  report")
     for side, fig in report["volume_inference"].items():
         if isinstance(fig, dict):
