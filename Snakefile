@@ -14,8 +14,13 @@ if not config.get("experiments"):
     configfile: "configs/default.yaml"
 
 
+# Jobs that SLURM runs parse this file again: the main process has checked the models already.
 try:
-    config = validate_config(config, workflow.source_path("workflow/schemas/config.schema.yaml"))
+    config = validate_config(
+        config,
+        workflow.source_path("workflow/schemas/config.schema.yaml"),
+        check_models=workflow.is_main_process,
+    )
 except ConfigError as error:
     sys.exit(f"sciimg: invalid config: {error}")
 

@@ -58,8 +58,13 @@ def _explain(error: jsonschema.ValidationError) -> str:
     return f"config key {where}: {error.message}"
 
 
-def validate_config(config: Mapping[str, Any], schema_path: str | Path = SCHEMA_PATH) -> dict[str, Any]:
+def validate_config(
+    config: Mapping[str, Any], schema_path: str | Path = SCHEMA_PATH, *, check_models: bool = True
+) -> dict[str, Any]:
     """Validate a whole workflow config; return a copy with defaults filled in.
+
+    ``check_models=False`` leaves out :func:`check_model`, which imports PyTorch and
+    Lightning (seconds): for steps that never build a network, on a config already checked.
 
     Raises:
         ConfigError: the first problem, naming the key and the allowed values.
@@ -73,6 +78,8 @@ def validate_config(config: Mapping[str, Any], schema_path: str | Path = SCHEMA_
         raise ConfigError(_explain(deepest))
     for name, experiment in config["experiments"].items():
         check_experiment(name, experiment)
+        if check_models:
+            check_model(name, experiment)
     return config
 
 
@@ -127,6 +134,11 @@ def check_experiment(name: str, experiment: Mapping[str, Any]) -> None:
     else:
         _check_volume_data(key, data)
         _check_windowed_model(key, experiment["model"])
+
+
+def check_model(name: str, experiment: Mapping[str, Any]) -> None:
+    """The ``model`` section builds: options the task accepts, a backbone that takes the input."""
+    key = f"config key experiments.{name}"
     from sciimg.tasks.fit import input_layout, task_options
 
     in_channels, spatial_dims = input_layout(experiment)
@@ -210,10 +222,11 @@ def _check_sky_data(key: str, data: Mapping[str, Any]) -> None:
             raise ConfigError(f"{key}.data.simulate.{name} must be a [low, high] range, got {values}")
 
 
-def load_experiment(spec: str) -> dict[str, Any]:
+def load_experiment(spec: str, *, check_models: bool = True) -> dict[str, Any]:
     """An experiment spec from a JSON string (as the workflow passes it) or a YAML file path.
 
     A YAML file may hold a whole config with exactly one experiment, or one experiment.
+    ``check_models=False`` skips the network checks, for steps that build no network.
     """
     path = Path(spec)
     if not spec.lstrip().startswith("{") and path.is_file():
@@ -225,7 +238,7 @@ def load_experiment(spec: str) -> dict[str, Any]:
             data = {"experiments": {"experiment": json.loads(spec)}}
         except json.JSONDecodeError as error:
             raise ConfigError(f"--spec must be a YAML file or a JSON object, got {spec[:60]!r} ({error})") from None
-    config = validate_config(data)
+    config = validate_config(data, check_models=check_models)
     if len(config["experiments"]) != 1:
         raise ConfigError(f"{spec}: must hold exactly one experiment, got {sorted(config['experiments'])}")
     return next(iter(config["experiments"].values()))

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sciimg.config import validate_config
+from sciimg.config import load_experiment, validate_config
 from sciimg.errors import ConfigError
 
 ROOT = Path(__file__).parents[1]
@@ -77,6 +77,26 @@ def _broken(edit) -> dict:
 def test_bad_config_names_the_key_and_the_allowed_values(edit, message):
     with pytest.raises(ConfigError, match=message):
         validate_config(_broken(edit))
+
+
+def test_steps_without_a_network_skip_the_model_checks_and_never_import_torch(tmp_path):
+    bad_model = _broken(lambda e: e["model"].update(backbone="resnet19"))["experiments"]["cherenkov_energy"]
+    spec = tmp_path / "experiment.yaml"
+    spec.write_text(yaml.safe_dump(bad_model))
+    script = f"""
+import sys
+from sciimg.baselines.run import run_baseline
+from sciimg.config import load_experiment
+from sciimg.data.ingest import ingest
+spec = load_experiment({str(spec)!r}, check_models=False)
+heavy = sorted({{"torch", "lightning", "ctapipe", "sklearn"}} & set(sys.modules))
+print(spec["model"]["backbone"], heavy)
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["resnet19", "[]"]
+    with pytest.raises(ConfigError, match="backbone must be one of"):
+        load_experiment(str(spec))
 
 
 def test_snakemake_stops_with_one_message_on_a_misspelled_key(tmp_path):

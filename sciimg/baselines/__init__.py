@@ -1,16 +1,20 @@
 """Classical methods each task is measured against, chosen by name."""
 
-from sciimg.baselines.calorimetric import Calorimetric
-from sciimg.baselines.hillas_rf import HillasRandomForest
+import importlib
 
-BASELINES = {"hillas_rf": HillasRandomForest, "calorimetric": Calorimetric}
+# name -> (module, class); imported when chosen (the random forest loads scikit-learn, seconds)
+BASELINES = {
+    "hillas_rf": ("sciimg.baselines.hillas_rf", "HillasRandomForest"),
+    "calorimetric": ("sciimg.baselines.calorimetric", "Calorimetric"),
+}
 
 
 def baseline_class(name: str) -> type:
     """The baseline registered as ``name``."""
     if name not in BASELINES:
         raise ValueError(f"baseline must be one of {sorted(BASELINES)}, got {name!r}")
-    return BASELINES[name]
+    module, cls = BASELINES[name]
+    return getattr(importlib.import_module(module), cls)
 
 
-__all__ = ["BASELINES", "Calorimetric", "HillasRandomForest", "baseline_class"]
+__all__ = ["BASELINES", "baseline_class"]
