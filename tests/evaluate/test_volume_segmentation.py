@@ -8,8 +8,15 @@ from sciimg.baselines.volume_segment import ThresholdPCA, clusters
 from sciimg.data.ingest_volumes import ingest_volumes
 from sciimg.data.volume_dataset import VolumeDataset, volume_input
 from sciimg.evaluate.volumes import class_scores, method_metrics
-from sciimg.inference.sliding_window import sliding_window
-from sciimg.inference.volumes import charged_only, window_reader
+from sciimg.inference.sliding_window import sliding_window, window_starts
+from sciimg.inference.volumes import (
+    MIN_WINDOW,
+    OVERLAP,
+    VOXELS_PER_PASS,
+    charged_only,
+    window_reader,
+    window_side,
+)
 from sciimg.io.volumes import SparseEvent, write_sparse_volumes
 from sciimg.simulate.lartpc import LABELS
 from sciimg.tasks import SegmentationTask
@@ -119,3 +126,12 @@ def test_point_list_windows_equal_the_dense_volume_and_skipping_empty_windows_ch
     full = sliding_window(read, (40, 40, 40), every, 16, 0.25, 2, 6)
     skipped = sliding_window(read, (40, 40, 40), charged_only(every, 6), 16, 0.25, 2, 6)
     np.testing.assert_allclose(skipped[(slice(None), *coords.T)], full[(slice(None), *coords.T)], atol=1e-6)
+
+
+def test_volume_windows_tile_each_side_with_the_fewest_voxels_and_one_pass_stays_within_its_budget():
+    assert window_side(64, MIN_WINDOW) == 64  # one window
+    assert window_side(128, MIN_WINDOW) == 80  # two of 80 (160 voxels along the side) beat three of 64 (192)
+    assert window_starts(128, 80, OVERLAP) == [0, 48]
+    assert window_side(256, MIN_WINDOW) == 64  # five of 64 tie with four of 80: the smaller skips more empty space
+    assert window_side(128, 96) == 96  # never below the trained patch
+    assert all(window_side(side, MIN_WINDOW) ** 3 <= VOXELS_PER_PASS for side in range(16, 1025, 8))
