@@ -37,7 +37,7 @@ WINDOW_MULTIPLE = 16  # window sides a U-Net of up to four 2x downsamplings take
 
 
 def window_side(side: int, smallest: int) -> int:
-    """The window side that covers a grid ``side`` with the fewest voxels computed.
+    """The window side (clipped to the grid) that covers a grid ``side`` with the fewest voxels computed.
 
     Candidates run from ``smallest`` up to what one pass's voxels allow; the cost of one is
     its windows along the side times its width (ties go to the smaller window, which
@@ -46,7 +46,8 @@ def window_side(side: int, smallest: int) -> int:
     """
     largest = max(smallest, round(VOXELS_PER_PASS ** (1 / 3)) // WINDOW_MULTIPLE * WINDOW_MULTIPLE)
     candidates = range(smallest, largest + 1, WINDOW_MULTIPLE)
-    return min(candidates, key=lambda width: len(window_starts(side, width, OVERLAP)) * min(width, side))
+    widths = sorted({min(width, side) for width in candidates})
+    return min(widths, key=lambda width: len(window_starts(side, width, OVERLAP)) * width)
 
 
 def window_reader(coords: np.ndarray, values: np.ndarray, scale: float):
