@@ -6,6 +6,7 @@ import sys
 
 from sciimg.config import validate_config
 from sciimg.errors import ConfigError
+from sciimg.kinds import kind_of
 
 
 # The default config only when none is given: `--configfile my.yaml` runs my experiments alone.
@@ -25,48 +26,25 @@ except ConfigError as error:
     sys.exit(f"sciimg: invalid config: {error}")
 
 EXPERIMENTS = sorted(config["experiments"])
-RAW = {  # simulator output
-    "cherenkov": "simulated.dl1.h5",
-    "climate": "simulated.nc",
-    "sky": "simulated_fits",
-    "detector3d": "simulated.h5",
-}
-# predict and baselines, by modality (and task where it differs)
-OUTPUT_SUFFIX = {
-    "cherenkov": "ecsv",
-    "climate": "nc",
-    "sky": "fits",
-    "detector3d": "h5",
-    "detector3d regression": "ecsv",
-    "detector3d keypoints": "ecsv",
-}
-
-
-def of_modality(modality, task=None):
-    """Experiments of one modality (and task), as a wildcard pattern (never empty, so always a valid regex)."""
-    names = [
-        n
-        for n in EXPERIMENTS
-        if config["experiments"][n]["modality"] == modality and task in (None, config["experiments"][n]["task"])
-    ]
-    return "|".join(names) or "(?!)"
+# Each experiment's kind (modality x task) says what its stages use and write (sciimg.kinds).
+KINDS = {name: kind_of(config["experiments"][name]) for name in EXPERIMENTS}
+SUFFIXES = sorted({kind.output_suffix for kind in KINDS.values()})
 
 
 def output_suffix(name):
-    spec = config["experiments"][name]
-    return OUTPUT_SUFFIX.get(f"{spec['modality']} {spec['task']}", OUTPUT_SUFFIX[spec["modality"]])
+    """The suffix of the experiment's predictions and baseline outputs (ecsv, nc, fits, h5)."""
+    return KINDS[name].output_suffix
 
 
-def of_suffix(suffix):
-    """Experiments whose predictions and baselines are written as ``suffix`` files, as a wildcard pattern."""
-    names = [n for n in EXPERIMENTS if output_suffix(n) == suffix]
+def matching(names):
+    """Experiment names as a wildcard pattern (never empty, so always a valid regex)."""
     return "|".join(names) or "(?!)"
 
 
 def applied_files(name):
-    """Real files the experiment's trained model fills after training: output path -> input path."""
+    """Real files the experiment's trained model is applied to after training: output path -> input path."""
     paths = config["experiments"][name]["data"].get("apply_to", [])
-    return {f"results/{name}/applied/{os.path.basename(p).split('.')[0]}.nc": p for p in paths}
+    return {f"results/{name}/applied/{os.path.basename(p).split('.')[0]}.{output_suffix(name)}": p for p in paths}
 
 
 def spec(wildcards):
@@ -89,6 +67,10 @@ def data_spec(wildcards, simulate_only=False):
 
 def experiment(wildcards):
     return config["experiments"][wildcards.experiment]
+
+
+def kind(wildcards):
+    return KINDS[wildcards.experiment]
 
 
 wildcard_constraints:
@@ -117,7 +99,7 @@ def final_outputs():
         suffix = output_suffix(name)
         outputs += [f"results/{name}/metrics.json", f"results/{name}/predictions/model.{suffix}"]
         outputs += [f"results/{name}/baselines/{b}.{suffix}" for b in config["experiments"][name]["baselines"]]
-        if config["experiments"][name]["modality"] == "cherenkov":
+        if KINDS[name].exportable:
             outputs += [f"results/{name}/model.onnx"]
         outputs += list(applied_files(name))
     return outputs

@@ -166,7 +166,7 @@ def camera_store(directory: Path, n_events: int) -> tuple[Path, dict[str, Any], 
     import yaml
 
     from sciimg.config import validate_config
-    from sciimg.data.ingest import ingest
+    from sciimg.data.ingest_cherenkov import ingest_cherenkov
     from sciimg.simulate.cherenkov import simulate_cherenkov_file
 
     config = validate_config(yaml.safe_load(Path("configs/default.yaml").read_text()))
@@ -176,7 +176,7 @@ def camera_store(directory: Path, n_events: int) -> tuple[Path, dict[str, Any], 
     dl1 = directory / "bench.dl1.h5"
     simulate_cherenkov_file(dl1, n_events, 1, **options)
     spec = {**spec, "data": {**spec["data"], "split": {"train": 0.8, "val": 0.1, "test": 0.1}}}
-    return ingest([str(dl1)], directory / "stores", spec)["train"], spec, dl1
+    return ingest_cherenkov([dl1], directory / "stores", spec)["train"], spec, dl1
 
 
 def input_pipeline(directory: Path, repeats: int) -> dict[str, Any]:
@@ -187,7 +187,9 @@ def input_pipeline(directory: Path, repeats: int) -> dict[str, Any]:
     batch_size, augment = 64, spec["data"]["augment"]
     results: dict[str, Any] = {"batch_size": batch_size}
     for workers in (0, 2):
-        data = StoreDataModule(str(store), str(store), batch_size=batch_size, num_workers=workers, augment=augment)
+        data = StoreDataModule(
+            str(store), str(store), batch_size=batch_size, num_workers=workers, dataset_options={"augment": augment}
+        )
         data.setup("fit")
         loader = data.train_dataloader()
         n = results["store_samples"] = len(loader.sampler)

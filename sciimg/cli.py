@@ -12,56 +12,33 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from sciimg.config import load_experiment
 from sciimg.errors import SciimgError
+from sciimg.kinds import ingest, kind_of
+from sciimg.provenance import provenance
 
 Handler = Callable[[argparse.Namespace], None]
 PREEMPTED = 128 + 15  # exit status of a run stopped by SIGTERM, as a shell reports it
 
 
 def _simulate(args: argparse.Namespace) -> None:
-    from sciimg.config import load_experiment
-    from sciimg.provenance import provenance
-
     spec = load_experiment(args.spec, check_models=False)
     sim = dict(spec["data"].get("simulate") or {})
     if not sim:
         raise SciimgError("the experiment has no data.simulate section; nothing to simulate")
     seed = sim.pop("seed")
-    if spec["modality"] == "sky":
-        from sciimg.simulate.sky import simulate_sky_folder
-
-        n_images = sim.pop("n_images")
-        simulate_sky_folder(args.output, n_images, seed, provenance=provenance(spec, seed=seed), **sim)
-        return
-    if spec["modality"] == "climate":
-        from sciimg.simulate.climate import simulate_climate_file
-
-        n_years = sim.pop("n_years")
-        simulate_climate_file(args.output, n_years, seed, provenance=provenance(spec, seed=seed), **sim)
-        return
-    if spec["modality"] == "detector3d":
-        from sciimg.simulate.lartpc import simulate_volume_file
-
-        n_events = sim.pop("n_events")
-        simulate_volume_file(args.output, n_events, seed, provenance=provenance(spec, seed=seed), **sim)
-        return
-    from sciimg.simulate.cherenkov import simulate_cherenkov_file
-
-    n_events = sim.pop("n_events")
-    simulate_cherenkov_file(args.output, n_events, seed, provenance=provenance(spec, seed=seed), **sim)
+    simulator = kind_of(spec).load("simulator")
+    simulator(args.output, seed=seed, provenance=provenance(spec, seed=seed), **sim)
 
 
 def _ingest(args: argparse.Namespace) -> None:
-    from sciimg.config import load_experiment
-    from sciimg.data.ingest import ingest
-
-    ingest(args.input, args.output_dir, load_experiment(args.spec, check_models=False))
+    spec = load_experiment(args.spec, check_models=False)
+    ingest(args.input, args.output_dir, spec)
 
 
 def _fit(args: argparse.Namespace) -> None:
-    from lightning.pytorch.utilities.exceptions import SIGTERMException
+    from lightning.pytorch.utilities.exceptions import SIGTERMException  # Lightning: seconds, fit only
 
-    from sciimg.config import load_experiment
     from sciimg.inference.export import export_model
     from sciimg.tasks.checkpoints import TrainingStoppedError
     from sciimg.tasks.fit import fit
@@ -74,17 +51,8 @@ def _fit(args: argparse.Namespace) -> None:
         sys.exit(PREEMPTED)
     if trained is None:  # global rank 0 exports; other data-parallel processes only train
         return
-    card = {}
-    if spec["task"] == "cleaning":
-        from sciimg.inference.sky_clean import calibrate_threshold
-
-        calibration = calibrate_threshold(trained[0], Path(args.store_dir) / "val.h5", spec["data"]["target_fpr"])
-        card["artefact_threshold"] = calibration
-    if spec["task"] == "detection":
-        from sciimg.inference.sky_detect import calibrate_detection_threshold
-
-        val = Path(args.store_dir) / "val.h5"
-        card["source_threshold"] = calibrate_detection_threshold(trained[0], val, spec["data"]["target_purity"])
+    kind = kind_of(spec)
+    card = kind.load("calibrate")(trained[0], Path(args.store_dir) / "val.h5", spec) if kind.calibrate else {}
     export_model(trained[1], Path(args.store_dir) / "train.h5", spec, args.experiment, args.output, card)
 
 
@@ -110,47 +78,15 @@ def _evaluate(args: argparse.Namespace) -> None:
     from sciimg.io.store import SampleStore
 
     predictions = dict(item.split("=", 1) for item in args.predictions)
-    attrs = SampleStore(args.test).attrs
-    modality = attrs.get("modality")
-    if modality == "detector3d" and attrs.get("task") == "keypoints":
-        from sciimg.evaluate.volume_keypoints import evaluate_volume_keypoints
-
-        evaluate_volume_keypoints(args.experiment, predictions, args.test, args.output_dir)
-        return
-    if modality == "detector3d" and attrs.get("task") == "denoising":
-        from sciimg.evaluate.volume_denoise import evaluate_volume_denoising
-
-        evaluate_volume_denoising(args.experiment, predictions, args.test, args.output_dir)
-        return
-    if modality == "detector3d" and attrs.get("task") == "segmentation":
-        from sciimg.evaluate.volumes import evaluate_volume_segmentation
-
-        evaluate_volume_segmentation(args.experiment, predictions, args.test, args.output_dir)
-        return
-    if modality == "sky" and attrs.get("task") == "detection":
-        from sciimg.evaluate.sky_detect import evaluate_sky_detection
-
-        evaluate_sky_detection(args.experiment, predictions, args.test, args.output_dir, args.injection)
-        return
-    if modality == "sky" and attrs.get("task") == "cleaning":
-        from sciimg.evaluate.sky_clean import evaluate_sky_cleaning
-
-        evaluate_sky_cleaning(args.experiment, predictions, args.test, args.output_dir)
-        return
-    if modality == "sky":
-        from sciimg.evaluate.sky import evaluate_sky_denoising
-
-        evaluate_sky_denoising(args.experiment, predictions, args.test, args.output_dir, args.training_target)
-        return
-    if modality == "climate":
-        from sciimg.evaluate.fields import evaluate_fields
-
-        applied = dict(item.split("=", 1) for item in args.applied)
-        evaluate_fields(args.experiment, predictions, args.test, args.output_dir, applied)
-        return
-    from sciimg.evaluate.regression import evaluate_energy
-
-    evaluate_energy(args.experiment, predictions, args.test, args.output_dir)
+    kind = kind_of(SampleStore(args.test).attrs)
+    options = dict(kind.evaluate_options)
+    if args.applied:
+        options["applied"] = dict(item.split("=", 1) for item in args.applied)
+    if args.injection:
+        options["injection"] = args.injection
+    if args.training_target:
+        options["training_target"] = args.training_target
+    kind.load("evaluate")(args.experiment, predictions, args.test, args.output_dir, **options)
 
 
 def _inject(args: argparse.Namespace) -> None:
@@ -163,7 +99,7 @@ def _inject(args: argparse.Namespace) -> None:
 def _report(args: argparse.Namespace) -> None:
     from sciimg.evaluate.report import write_report
 
-    path = write_report(args.metrics, args.output)
+    path = write_report(args.metrics, args.output, lambda metrics: kind_of(metrics).load("report_section"))
     print(f"report written to {path.resolve()}")
 
 
@@ -225,9 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--injection", default=None, help="injection-recovery JSON on real images (sky detection)")
     p.add_argument(
         "--training-target",
-        default="clean",
+        default=None,
         choices=("clean", "noise2noise", "noise2void"),
-        help="how a sky denoiser was trained",
+        help="how a sky denoiser was trained (default: clean)",
     )
 
     p = add("inject", _inject, "injection-recovery: add stars to real images, measure what detectors find")

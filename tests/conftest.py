@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from sciimg.config import validate_config
-from sciimg.data.ingest import ingest
+from sciimg.data.ingest_cherenkov import ingest_cherenkov
 from sciimg.simulate.cherenkov import simulate_cherenkov_file
 
 TINY_CONFIG = Path(__file__).parent / "data" / "tiny.yaml"
@@ -59,4 +59,4 @@ def tiny_dl1(tmp_path_factory, tiny_spec) -> Path:
 def tiny_stores(tmp_path_factory, tiny_dl1, tiny_spec) -> dict[str, Path]:
     """train/val/test sample stores ingested from ``tiny_dl1``."""
     out = tmp_path_factory.mktemp("stores")
-    return ingest([str(tiny_dl1)], out, tiny_spec)
+    return ingest_cherenkov([tiny_dl1], out, tiny_spec)

@@ -115,8 +115,8 @@ def test_outputs_and_metrics(workflow_run):
     for name in ("model.ckpt", "card.json", "preprocess.npz"):
         assert (results / EXP / "model" / name).is_file()
     assert {p.name for p in (results / EXP / "checkpoints").iterdir()} == {"best.ckpt", "last.ckpt"}
-    for rule in ("simulate", "ingest", "fit", "predict", "evaluate"):
-        assert (results / EXP / "logs" / f"{rule}.log").is_file()
+    for log in ("simulate", "ingest", "fit", "predict.ecsv", "evaluate", "baseline_hillas_rf.ecsv"):
+        assert (results / EXP / "logs" / f"{log}.log").is_file()
 
 
 def test_rerun_does_nothing_and_deleting_one_output_reruns_only_its_dependents(workflow_run):

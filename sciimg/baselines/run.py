@@ -10,9 +10,10 @@ import numpy as np
 from astropy.table import Table
 
 from sciimg.baselines import baseline_class
-from sciimg.errors import InputError
+from sciimg.errors import ConfigError, InputError
 from sciimg.io.atomic import atomic_path
 from sciimg.io.store import SampleStore
+from sciimg.kinds import kind_of
 from sciimg.provenance import provenance
 
 log = logging.getLogger(__name__)
@@ -28,15 +29,15 @@ def run_field_baseline(name: str, train: SampleStore, test: SampleStore, output:
     method = FIELD_BASELINES[name]().fit(train)
     extra = test.extra()
     lat, lon, domain = extra["lat"], extra["lon"], extra["domain"].astype(bool)
-    task = test.attrs["task"]
+    corruption = test.attrs["corruption"]
     fields = np.full((len(test), len(lat), len(lon)), np.nan, np.float32)
     filled = np.zeros(fields.shape, bool)
     for row in range(len(test)):
         sample = test[row]
         image = sample["image"][0]
-        observed = domain.copy() if task == "denoising" else np.isfinite(image) & domain
+        observed = domain.copy() if corruption == "noise" else np.isfinite(image) & domain
         fields[row] = method.fill(image, observed, lat, lon)
-        filled[row] = filled_cells(task, observed, domain)
+        filled[row] = filled_cells(corruption, observed, domain)
     fields[:, ~domain] = np.nan
     log.info("%s: %d test fields", name, len(test))
     return write_store_fields(test.path, fields, filled, output, f"baseline {name}", [train.path, test.path])
@@ -45,7 +46,7 @@ def run_field_baseline(name: str, train: SampleStore, test: SampleStore, output:
 FIT_TILES = 32  # train tiles a sky denoiser's parameters are chosen on
 
 
-def run_sky_cleaner(name: str, test: SampleStore, output: str | os.PathLike) -> Path:
+def run_sky_cleaner(name: str, train: SampleStore, test: SampleStore, output: str | os.PathLike) -> Path:
     """Find and fill artefacts in every test tile with a classical method; FITS tiles like the model's output."""
     from astropy.io import fits
 
@@ -93,20 +94,13 @@ def run_sky_detector(name: str, train: SampleStore, test: SampleStore, output: s
     return write_catalog(table, output, prov, f"baseline {name} (candidates; cut at score THRESH)")
 
 
-def run_sky_baseline(name: str, train: SampleStore, test: SampleStore, output: str | os.PathLike) -> Path:
-    """Denoise, clean or detect on every test tile with a classical method; FITS like the model's output."""
-    from sciimg.baselines.sky_clean import SKY_CLEANERS
+def run_sky_denoiser(name: str, train: SampleStore, test: SampleStore, output: str | os.PathLike) -> Path:
+    """Denoise every test tile with a classical method, its parameters chosen on train tiles; FITS like the model's."""
     from sciimg.baselines.sky_denoise import SKY_DENOISERS, store_tiles
-    from sciimg.baselines.sky_detect import SKY_DETECTORS
     from sciimg.io.fits_tiles import write_tile_images
 
-    if name in SKY_CLEANERS:
-        return run_sky_cleaner(name, test, output)
-    if name in SKY_DETECTORS:
-        return run_sky_detector(name, train, test, output)
     if name not in SKY_DENOISERS:
-        known = sorted([*SKY_DENOISERS, *SKY_CLEANERS, *SKY_DETECTORS])
-        raise ValueError(f"baseline must be one of {known} for sky images, got {name!r}")
+        raise ValueError(f"baseline must be one of {sorted(SKY_DENOISERS)} for sky denoising, got {name!r}")
     chosen = set(np.random.default_rng(0).permutation(len(train))[:FIT_TILES].tolist())
     tiles = [tile for row, tile in enumerate(store_tiles(train)) if row in chosen]
     clean = [train[row]["target"][0] for row in sorted(chosen)] if "target" in train.keys else None
@@ -219,38 +213,41 @@ def run_volume_baseline(name: str, train: SampleStore, test: SampleStore, output
     return write_sparse_volumes(output, predicted, attrs)
 
 
-def run_baseline(name: str, train: str | os.PathLike, test: str | os.PathLike, output: str | os.PathLike) -> Path:
-    """Fit baseline ``name`` on ``train`` and write its test-split predictions to ``output``.
-
-    Regressors (cameras, detector-event energies) write an ECSV table; temperature fields a NetCDF
-    file; sky images FITS tiles; detector-volume segmentation a sparse HDF5 file of voxel classes;
-    detector keypoints an ECSV catalog of points; detector denoising a sparse HDF5 file of the kept voxels.
-    """
-    train_store, test_store = SampleStore(train), SampleStore(test)
-    if test_store.attrs.get("modality") == "climate":
-        return run_field_baseline(name, train_store, test_store, output)
-    if test_store.attrs.get("modality") == "sky":
-        return run_sky_baseline(name, train_store, test_store, output)
-    if test_store.attrs.get("modality") == "detector3d" and test_store.attrs["task"] == "keypoints":
-        return run_keypoint_baseline(name, train_store, test_store, output)
-    if test_store.attrs.get("modality") == "detector3d" and test_store.attrs["task"] == "segmentation":
-        return run_volume_baseline(name, train_store, test_store, output)
-    if test_store.attrs.get("modality") == "detector3d" and test_store.attrs["task"] == "denoising":
-        return run_denoise_baseline(name, train_store, test_store, output)
-    target = test_store.attrs["target_name"]
+def run_table_baseline(name: str, train: SampleStore, test: SampleStore, output: str | os.PathLike) -> Path:
+    """A regressor of event parameters, fitted on the train store; an ECSV table of the test events."""
+    target = test.attrs["target_name"]
     method = baseline_class(name)()
-    train_meta = train_store.meta()
-    method.fit(train_meta, train_store.read("target") if "target" in train_store.keys else train_meta[target])
-    meta = test_store.meta()
+    train_meta = train.meta()
+    method.fit(train_meta, train.read("target") if "target" in train.keys else train_meta[target])
+    meta = test.meta()
     reco = method.predict(meta)
-    unit = test_store.attrs["units"].get("target") or None
+    unit = test.attrs["units"].get("target") or None
     ids = [key for key in ("obs_id", "event_id", "tel_id") if key in meta]
     table = Table({**{key: meta[key] for key in ids}, target: meta[target]})
     table[target].unit = unit
     table["reco_" + target.removeprefix("true_")] = reco
     table["reco_" + target.removeprefix("true_")].unit = unit
-    table.meta.update({"baseline": name, "fitted_on": Path(train).name})
-    table.meta["provenance"] = provenance(inputs=[train, test])
+    table.meta.update({"baseline": name, "fitted_on": train.path.name})
+    table.meta["provenance"] = provenance(inputs=[train.path, test.path])
     with atomic_path(output) as tmp:
         table.write(tmp, format="ascii.ecsv", overwrite=True)
     return Path(output)
+
+
+def run_baseline(name: str, train: str | os.PathLike, test: str | os.PathLike, output: str | os.PathLike) -> Path:
+    """Fit baseline ``name`` on ``train`` and write its test-split predictions to ``output``.
+
+    The output is what the experiment's kind writes (see its ``baseline_runner``): ECSV tables
+    for regressors and keypoints, NetCDF for temperature fields, FITS for sky images, sparse
+    HDF5 for detector voxels.
+
+    Raises:
+        ConfigError: ``name`` is not a baseline of the test store's kind.
+    """
+    train_store, test_store = SampleStore(train), SampleStore(test)
+    kind = kind_of(test_store.attrs)
+    if name not in kind.baselines:
+        raise ConfigError(
+            f"baseline must be one of {list(kind.baselines)} for {kind.modality} {kind.task}, got {name!r}"
+        )
+    return kind.load("baseline_runner")(name, train_store, test_store, output)

@@ -12,12 +12,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from sciimg.data.augment import CameraAugmentation
-from sciimg.data.field_dataset import FieldDataset
 from sciimg.data.sampling import EpochSampler, ResumableLoader
-from sciimg.data.sky_dataset import SkyCleaningDataset, SkyDenoisingDataset
-from sciimg.data.sky_detection import SkyDetectionDataset
 from sciimg.data.transforms import ChannelNormalisation
-from sciimg.data.volume_dataset import VolumeDataset, VolumeEventDataset, VolumeKeypointDataset
 from sciimg.errors import ConfigError
 from sciimg.geometry.mappers import GridMapper, symmetry_permutations
 from sciimg.io.store import SampleStore
@@ -58,7 +54,7 @@ def aux_columns(store: SampleStore, names: Sequence[str]) -> np.ndarray:
 
 
 class StoreDataset(Dataset):
-    """Samples of one store split as dicts of tensors: ``image`` (normalised), ``target``, ``index``.
+    """Samples of one camera store split as dicts of tensors: ``image`` (normalised), ``target``, ``index``.
 
     Camera stores hold pixel images ``(C, n_pixels)``; they are augmented (train split, if
     asked), mapped to the grid with the store's mapper, then normalised.
@@ -66,15 +62,31 @@ class StoreDataset(Dataset):
     Items are read by index, or by an ``(epoch, index)`` key (:class:`EpochSampler`): the
     augmentation of a sample is drawn from ``(seed, epoch, index)`` alone, so it is the same
     whichever process or worker reads it, and again after a resume. A bare index is epoch 0.
+
+    Args:
+        path: store file.
+        train: the train split, the only one augmented.
+        seed: seed of the augmentation.
+        augment: ``hex_symmetries`` (exact rotations and reflections of the camera), ``extra_nsb_pe``.
+        aux_targets: meta columns returned as ``aux``, standardised with the train split's
+            mean and std (set by :class:`StoreDataModule`).
     """
 
     def __init__(
         self,
         path: str | os.PathLike,
+        train: bool = False,
+        seed: int = 0,
         augment: Mapping[str, Any] | None = None,
         aux_targets: Sequence[str] = (),
-        seed: int = 0,
     ) -> None:
+        augment = dict(augment or {}) if train else {}
+        turned = [n for n in aux_targets if n in NOT_ROTATION_INVARIANT]
+        if turned and augment.get("hex_symmetries"):
+            raise ConfigError(
+                f"aux_targets {turned} change when the camera is rotated; with hex_symmetries use "
+                "rotation-invariant ones such as true_impact_distance"
+            )
         self.store = SampleStore(path)
         self.seed = seed
         self.aux = aux_columns(self.store, aux_targets) if aux_targets else None
@@ -83,7 +95,7 @@ class StoreDataset(Dataset):
         extra = self.store.extra()
         self.mapper = GridMapper.from_arrays(extra) if "mapper_cell" in extra else None
         self.valid = extra["valid_mask"].astype(bool) if "valid_mask" in extra else None
-        self.augmentation = camera_augmentation(self.store, extra, augment or {})
+        self.augmentation = camera_augmentation(self.store, extra, augment)
 
     def __len__(self) -> int:
         return len(self.store)
@@ -115,10 +127,6 @@ class StoreDataset(Dataset):
         return out
 
 
-SKY_DATASETS = {"cleaning": SkyCleaningDataset, "detection": SkyDetectionDataset}  # by the store's task; else denoising
-VOLUME_DATASETS = {"regression": VolumeEventDataset, "keypoints": VolumeKeypointDataset}  # else segmentation
-
-
 class StoreDataModule(L.LightningDataModule):
     """Train/val/test splits from the ingest rule's store files.
 
@@ -130,18 +138,11 @@ class StoreDataModule(L.LightningDataModule):
         train, val, test: store paths (test optional).
         batch_size: samples per optimiser step, summed over all processes.
         num_workers: DataLoader workers per process; each opens its own HDF5 handle.
-        augment: training-time augmentation options (``hex_symmetries``, ``extra_nsb_pe``),
-            applied to the train split only.
-        aux_targets: meta columns returned as ``aux``, standardised with the train split's
-            mean and std.
-        seed: seed of the training order and of the augmentation.
+        seed: seed of the training order (and of the dataset's augmentation).
         pin_memory: page-locked batches for faster host-to-GPU copies.
         channels_last: hand images over in channels-last memory layout (2D and 3D).
-        dataset_options: options of the modality's dataset: ``time_window`` and ``time_axis``
-            (temperature fields); ``training_target``, ``patch_size``, ``blind_spot_fraction``,
-            ``crops_per_tile`` (sky denoising); ``patch_size``, ``crops_per_tile`` (sky cleaning; with
-            ``min_snr`` and ``heat_sigma``, sky detection); ``patch_size``, ``crops_per_event`` (detector volumes;
-            with ``heat_sigma``, keypoints; none for regression).
+        dataset: the dataset class of every split, built as ``dataset(path, train, seed,
+            **dataset_options)`` (an experiment kind names both); camera stores by default.
     """
 
     def __init__(
@@ -151,52 +152,31 @@ class StoreDataModule(L.LightningDataModule):
         test: str | None = None,
         batch_size: int = 64,
         num_workers: int = 0,
-        augment: Mapping[str, Any] | None = None,
-        aux_targets: Sequence[str] = (),
         seed: int = 0,
         pin_memory: bool = False,
         channels_last: bool = False,
+        dataset: type[Dataset] = StoreDataset,
         dataset_options: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
-        self.aux_targets = list(aux_targets)
-        if self.aux_targets and (augment or {}).get("hex_symmetries"):
-            turned = [n for n in self.aux_targets if n in NOT_ROTATION_INVARIANT]
-            if turned:
-                raise ConfigError(
-                    f"aux_targets {turned} change when the camera is rotated; with hex_symmetries use "
-                    "rotation-invariant ones such as true_impact_distance"
-                )
         self.paths = {"train": train, "val": val, "test": test}
         self.batch_size = batch_size
         self.num_workers = num_workers
-        self.augment = dict(augment or {})
         self.seed = seed
         self.pin_memory = pin_memory
         self.channels_last = channels_last
+        self.dataset = dataset
         self.dataset_options = dict(dataset_options or {})
-        self.datasets: dict[str, StoreDataset | FieldDataset | SkyDenoisingDataset] = {}
+        self.datasets: dict[str, Dataset] = {}
 
     def setup(self, stage: str | None = None) -> None:
         for split, path in self.paths.items():
             if path is not None and split not in self.datasets:
-                augment = self.augment if split == "train" else None
-                modality = SampleStore(path).attrs.get("modality")
-                if modality == "climate":
-                    self.datasets[split] = FieldDataset(path, augment, self.seed, **self.dataset_options)
-                elif modality == "sky":
-                    train = split == "train"
-                    cls = SKY_DATASETS.get(SampleStore(path).attrs["task"], SkyDenoisingDataset)
-                    self.datasets[split] = cls(path, train, self.seed, **self.dataset_options)
-                elif modality == "detector3d":
-                    cls = VOLUME_DATASETS.get(SampleStore(path).attrs["task"], VolumeDataset)
-                    self.datasets[split] = cls(path, split == "train", self.seed, **self.dataset_options)
-                else:
-                    self.datasets[split] = StoreDataset(path, augment, self.aux_targets, self.seed)
-        if self.aux_targets:
-            train = self.datasets["train"].aux
+                self.datasets[split] = self.dataset(path, split == "train", self.seed, **self.dataset_options)
+        train = self.datasets["train"]
+        if getattr(train, "aux", None) is not None:  # auxiliary targets, standardised by the train split
             for dataset in self.datasets.values():
-                dataset.aux_mean, dataset.aux_std = train.mean(axis=0), train.std(axis=0) + np.float32(1e-6)
+                dataset.aux_mean, dataset.aux_std = train.aux.mean(axis=0), train.aux.std(axis=0) + np.float32(1e-6)
 
     def _workers(self) -> dict[str, Any]:
         return {

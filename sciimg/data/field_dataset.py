@@ -29,10 +29,11 @@ class FieldDataset(Dataset):
 
     Args:
         path: store file.
+        train: the train split, the only one augmented.
+        seed: seed of the augmentation.
         augment: ``shuffle_masks`` (train split): each item takes the observation masks of
             another random train sample, drawn from ``(seed, epoch, index)``, so a network
             sees every field under many coverage patterns (inpainting stores only).
-        seed: seed of the augmentation.
         time_window: odd number of consecutive time steps in an item.
         time_axis: ``channels`` or ``depth`` (a 3-D input).
     """
@@ -40,8 +41,9 @@ class FieldDataset(Dataset):
     def __init__(
         self,
         path: str | os.PathLike,
-        augment: Mapping[str, Any] | None = None,
+        train: bool = False,
         seed: int = 0,
+        augment: Mapping[str, Any] | None = None,
         time_window: int = 1,
         time_axis: str = "channels",
     ) -> None:
@@ -52,8 +54,8 @@ class FieldDataset(Dataset):
         self.store = SampleStore(path)
         self.scale = np.float32(self.store.attrs["normalisation"]["scale"])
         self.seed, self.time_window, self.time_axis = seed, time_window, time_axis
-        self.shuffle_masks = bool((augment or {}).get("shuffle_masks"))
-        if self.shuffle_masks and self.store.attrs.get("task") == "denoising":
+        self.shuffle_masks = train and bool((augment or {}).get("shuffle_masks"))
+        if self.shuffle_masks and self.store.attrs["corruption"] == "noise":
             raise ConfigError(f"{path}: augment.shuffle_masks applies to inpainting stores, not denoising")
         steps = self.store.read("meta/step")
         self.row_of_step = {int(step): row for row, step in enumerate(steps)}

@@ -80,6 +80,7 @@ def ingest_cherenkov(inputs: list[Path], out_dir: Path, spec: Mapping[str, Any])
 
     attrs = {
         "modality": "cherenkov",
+        "task": spec["task"],
         "axes": "C,P",  # camera pixels; the mapper in /extra turns them into (C, Y, X) grids
         "channels": list(data["channels"]),
         "units": {"image": "p.e.", "target": str(table[target_name].unit or "")},

@@ -24,7 +24,7 @@ import numpy as np
 import xarray as xr
 
 from sciimg.data.masks import coverage_from_file, draw_masks
-from sciimg.errors import InputError
+from sciimg.errors import ConfigError, InputError
 from sciimg.io.netcdf import encode_times, open_fields, read_land_fraction
 from sciimg.io.store import StoreWriter
 from sciimg.provenance import provenance
@@ -103,18 +103,30 @@ def train_climatology(
     return climatology.astype(np.float32), max(scale, 1e-3), domain
 
 
-def ingest_fields(inputs: list[Path], out_dir: Path, spec: Mapping[str, Any]) -> dict[str, Path]:
+CORRUPTIONS = ("gaps", "noise")  # what the network input lacks: observations, or quiet
+
+
+def ingest_fields(
+    inputs: list[Path], out_dir: Path, spec: Mapping[str, Any], corruption: str = "gaps"
+) -> dict[str, Path]:
     """NetCDF temperature fields -> ``train/val/test.h5`` stores for inpainting or denoising.
 
     Blocks are read one after another by dask's synchronous scheduler: reading is I/O
     bound, and worker threads would each keep their own allocator arena.
+
+    Args:
+        corruption: what the network's input lacks: ``gaps`` (cells unobserved by the
+            ``data.masks`` coverage, to fill) or ``noise`` (every cell, with Gaussian noise of
+            ``data.noise_std_k``, to remove). Stored as the ``corruption`` attribute.
     """
+    if corruption not in CORRUPTIONS:
+        raise ConfigError(f"corruption must be one of {list(CORRUPTIONS)}, got {corruption!r}")
     with dask.config.set(scheduler="synchronous"):
-        return _ingest_fields(inputs, out_dir, spec)
+        return _ingest_fields(inputs, out_dir, spec, corruption)
 
 
-def _ingest_fields(inputs: list[Path], out_dir: Path, spec: Mapping[str, Any]) -> dict[str, Path]:
-    data, seed, task = spec["data"], spec["seed"], spec["task"]
+def _ingest_fields(inputs: list[Path], out_dir: Path, spec: Mapping[str, Any], corruption: str) -> dict[str, Path]:
+    data, seed = spec["data"], spec["seed"]
     field, info = open_fields(inputs, data.get("files", {}).get("variable"))
     field.attrs["source"] = ", ".join(str(p) for p in inputs)
     n_time, n_lat, n_lon = (field.sizes[d] for d in ("time", "lat", "lon"))
@@ -132,7 +144,8 @@ def _ingest_fields(inputs: list[Path], out_dir: Path, spec: Mapping[str, Any]) -
     time_values, time_units, calendar = encode_times(field.time if "time" in field.coords else None, n_time)
     attrs = {
         "modality": "climate",
-        "task": task,
+        "task": spec["task"],
+        "corruption": corruption,
         "axes": "C,Y,X",
         "channels": ["anomaly"],
         "units": {"image": "K", "target": "K"},
@@ -174,7 +187,7 @@ def _ingest_fields(inputs: list[Path], out_dir: Path, spec: Mapping[str, Any]) -
             anomaly = (block - climatology[months[index] - 1]).astype(np.float32)
             anomaly[:, ~domain] = np.nan
             observed = np.isfinite(anomaly)
-            if task == "denoising":
+            if corruption == "noise":
                 noise = np.stack([np.random.default_rng([seed, 2, i]).normal(size=(n_lat, n_lon)) for i in index])
                 image = anomaly + np.float32(data["noise_std_k"]) * noise.astype(np.float32)
             else:

@@ -164,8 +164,19 @@ class TileSettings:
     pairs: bool = False  # store every image's second exposure (<name>.pair.fits) for Noise2Noise
 
 
-def ingest_sky(inputs: list[Path], out_dir: Path, spec: Mapping[str, Any]) -> dict[str, Path]:
-    """FITS images -> tiles -> ``out_dir/{train,val,test}.h5`` (see the module docstring)."""
+def ingest_sky(
+    inputs: list[Path],
+    out_dir: Path,
+    spec: Mapping[str, Any],
+    artefact_labels: bool = False,
+    source_catalogs: bool = False,
+) -> dict[str, Path]:
+    """FITS images -> tiles -> ``out_dir/{train,val,test}.h5`` (see the module docstring).
+
+    Args:
+        artefact_labels: store per-pixel artefact labels from the truth files (cleaning).
+        source_catalogs: store each tile's truth sources (detection).
+    """
     data = spec["data"]
     files = sky_files(inputs)
     options = data.get("files", {})
@@ -194,12 +205,12 @@ def ingest_sky(inputs: list[Path], out_dir: Path, spec: Mapping[str, Any]) -> di
         "tile_size": tile,
         "pixel_scale": "anscombe" if stabilised else "standardised",
         "provenance": provenance(spec, files, spec["seed"]),
+        "training_target": data["training_target"],  # the denoising evaluation's targets depend on it
     }
     extra = {"files": np.array([p.name for p in files]), "headers": np.array([h for *_, h in plans])}
-    labels = spec["task"] == "cleaning"
+    labels, sources = artefact_labels, source_catalogs
     if labels:
         attrs["mask_dilation"] = data["mask_dilation"]  # how far the artefacts the inpainter fills are grown
-    sources = spec["task"] == "detection"
     if sources:
         attrs["target_purity"] = data["target_purity"]  # the detectors' cuts are calibrated to it
     if (labels or sources) and not all(has_truth):

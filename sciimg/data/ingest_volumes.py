@@ -212,14 +212,12 @@ def stored_keypoints(store: SampleStore) -> list[np.ndarray]:
 
 def _regression_events(
     spec: Mapping[str, Any], events: list[GridEvent], path: Path, counts: Counter
-) -> tuple[str | None, list[GridEvent]]:
-    """The truth column a regression learns (None for other tasks) and the events that can learn it.
+) -> tuple[str, list[GridEvent]]:
+    """The truth column a regression learns and the events that can learn it.
 
     Every event must carry the column; with a log10 target, events whose value is not positive
     (e.g. only noise hits, nothing deposited) are skipped and counted.
     """
-    if spec["task"] != "regression":
-        return None, events
     target = spec["data"]["target"]
     missing = [e.event_id for e in events if not np.isfinite(e.truth.get(target, np.nan))]
     if missing:
@@ -250,17 +248,31 @@ def _denoising_events(events: list[GridEvent], classes: list[str] | None, path: 
     return [replace(e, semantic=(e.semantic == noise).astype(np.int8), truth_class=e.semantic) for e in events]
 
 
-def ingest_volumes(inputs: list[Path], out_dir: Path, spec: Mapping[str, Any]) -> dict[str, Path]:
-    """Detector events -> ``out_dir/{train,val,test}.h5`` (see the module docstring)."""
+def ingest_volumes(
+    inputs: list[Path],
+    out_dir: Path,
+    spec: Mapping[str, Any],
+    voxel_labels: str | None = None,
+    event_target: bool = False,
+) -> dict[str, Path]:
+    """Detector events -> ``out_dir/{train,val,test}.h5`` (see the module docstring).
+
+    Args:
+        voxel_labels: ``classes`` (the file's semantic classes, required), ``signal_noise``
+            (two classes, each voxel's original class kept) or None (labels kept if present).
+        event_target: every event must carry the ``data.target`` truth column (regression).
+    """
     data = spec["data"]
     events, grid, counts = read_grid_events(inputs, data)
     first_attrs = volume_file_attrs(inputs[0])
     classes = first_attrs.get("classes")
-    if spec["task"] == "segmentation" and (classes is None or any(e.semantic is None for e in events)):
+    if voxel_labels == "classes" and (classes is None or any(e.semantic is None for e in events)):
         raise InputError(f"{inputs[0]}: segmentation needs per-point semantic labels and a 'classes' attribute")
-    target, events = _regression_events(spec, events, inputs[0], counts)
+    target = None
+    if event_target:
+        target, events = _regression_events(spec, events, inputs[0], counts)
     truth_classes = None
-    if spec["task"] == "denoising":
+    if voxel_labels == "signal_noise":
         events, truth_classes, classes = _denoising_events(events, classes, inputs[0]), classes, DENOISING_CLASSES
     splits = split_indices(len(events), data["split"], spec["seed"])
     scale = _charge_scale([events[i] for i in splits["train"]])

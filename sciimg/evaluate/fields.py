@@ -119,7 +119,7 @@ def evaluate_fields(
     lat, lon, domain = extra["lat"], extra["lon"], extra["domain"].astype(bool)
     task = store.attrs["task"]
     scored = np.isfinite(truth) & domain[None]
-    if task == "inpainting":
+    if store.attrs["corruption"] == "gaps":  # inpainting is scored on the gaps it fills
         scored &= ~observed
     fields = {name: read_anomalies(path, store) for name, path in predictions.items()}
     methods = {name: field_scores(field, truth, scored, lat) for name, field in fields.items()}

@@ -105,6 +105,8 @@ def evaluate_energy(
     predictions: Mapping[str, str | os.PathLike],
     test_store: str | os.PathLike,
     output_dir: str | os.PathLike,
+    per_bin_comparison: bool = True,
+    camera_examples: bool = True,
 ) -> dict[str, Any]:
     """Energy bias/resolution per bin for every method, on identical test events.
 
@@ -117,6 +119,8 @@ def evaluate_energy(
             figures and example images of camera events).
         output_dir: where ``metrics.json``, ``energy_resolution.png``,
             ``energy_migration.png`` and (camera events) ``examples.png`` go.
+        per_bin_comparison: compare the model with each baseline bin by bin (else over all events).
+        camera_examples: draw example camera images of the test events (``examples.png``).
     """
     output_dir = Path(output_dir)
     store = SampleStore(test_store)
@@ -147,9 +151,9 @@ def evaluate_energy(
     label = quantity_label(target)
 
     def compare(name: str) -> dict[str, Any]:
-        if modality == "detector3d":
-            return compare_overall(methods[model_name], methods[name])
-        return compare_to_baseline(methods[model_name], methods[name], edges)
+        if per_bin_comparison:
+            return compare_to_baseline(methods[model_name], methods[name], edges)
+        return compare_overall(methods[model_name], methods[name])
 
     metrics = {
         "experiment": experiment,
@@ -176,7 +180,7 @@ def evaluate_energy(
     plot_energy_performance(metrics, output_dir / "energy_resolution.png")
     matrices = {name: migration_matrix(true_energy, values, edges) for name, values in reco.items()}
     plot_migration(matrices, edges, f"{label} [{metrics['bins']['unit']}]", output_dir / "energy_migration.png")
-    if modality == "cherenkov":
+    if camera_examples:
         _plot_examples(store, store_meta, tables, output_dir / "examples.png")
     store.close()
     write_text_atomic(output_dir / "metrics.json", json.dumps(metrics, indent=2))

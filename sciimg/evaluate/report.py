@@ -7,10 +7,13 @@ import html
 import itertools
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import sciimg
 from sciimg.io.atomic import write_text_atomic
+
+Section = Callable[[dict, Path], str]  # one experiment's metrics and folder -> HTML
 
 STYLE = """
 body { font-family: sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }
@@ -99,7 +102,7 @@ def _definitions(metrics: dict) -> str:
     return "<p>" + "; ".join(f"<b>{k}</b>: {html.escape(v)}" for k, v in metrics["definitions"].items()) + "</p>"
 
 
-def _field_section(metrics: dict, folder: Path) -> str:
+def field_section(metrics: dict, folder: Path) -> str:
     """Temperature fields: one row per method, the comparison with the targets, the figures."""
     best = min(v["rmse"] for v in metrics["methods"].values())
     table = _method_table(metrics["methods"], ["rmse", "bias", "area_mean_rmse", "area_mean_r"], "rmse", best)
@@ -121,7 +124,7 @@ def _field_section(metrics: dict, folder: Path) -> str:
     return "".join(parts)
 
 
-def _sky_section(metrics: dict, folder: Path) -> str:
+def sky_section(metrics: dict, folder: Path) -> str:
     """Sky denoising: PSNR, SSIM and RMSE per method, the comparison with the targets, the cutouts."""
     best = max(v["psnr"] for m, v in metrics["methods"].items() if m != "noisy input")
     table = _method_table(metrics["methods"], ["psnr", "ssim", "rmse_sigma"], "psnr", best)
@@ -159,7 +162,7 @@ def _comparison_paragraphs(metrics: dict) -> list[str]:
     return parts
 
 
-def _sky_cleaning_section(metrics: dict, folder: Path) -> str:
+def sky_cleaning_section(metrics: dict, folder: Path) -> str:
     """Sky cleaning: detection (ROC points, operating point), inpainting and end-to-end scores per method."""
     methods = metrics["methods"]
     best = max(v.get("tpr_at_0.05%_fpr", -1) for v in methods.values())
@@ -190,7 +193,7 @@ def _best(methods: dict, key: str = "completeness_at_snr_5") -> tuple[str, float
     return key, max(v.get(key) or 0 for v in methods.values())
 
 
-def _sky_detection_section(metrics: dict, folder: Path) -> str:
+def sky_detection_section(metrics: dict, folder: Path) -> str:
     """Sky detection: completeness and purity at each method's cut and at equal purity; errors; injection-recovery."""
     methods = metrics["methods"]
     point = ["cut", "n_detections", "purity", "completeness_at_snr_5", "completeness_snr_above_5"]
@@ -252,7 +255,7 @@ def _sky_detection_section(metrics: dict, folder: Path) -> str:
     return "".join(parts)
 
 
-def _volume_section(metrics: dict, folder: Path) -> str:
+def volume_section(metrics: dict, folder: Path) -> str:
     """Detector volumes: mean and per-class F1 per method, the voxel counts, the event views."""
     classes = metrics["classes"]
     best = max(v["mean_f1"] for v in metrics["methods"].values())
@@ -267,7 +270,7 @@ def _volume_section(metrics: dict, folder: Path) -> str:
     return "".join(parts)
 
 
-def _keypoint_section(metrics: dict, folder: Path) -> str:
+def keypoint_section(metrics: dict, folder: Path) -> str:
     """Detector keypoints: efficiency at purity 0.9 and with every point, within 3 and 10 voxels, per method."""
     methods = metrics["methods"]
     key = "efficiency_at_purity_0.9_within_3_voxels"
@@ -285,7 +288,7 @@ def _keypoint_section(metrics: dict, folder: Path) -> str:
     return "".join(parts)
 
 
-def _denoise_section(metrics: dict, folder: Path) -> str:
+def denoise_section(metrics: dict, folder: Path) -> str:
     """Detector denoising: noise removed (per kind), signal kept (per class) and the noise F1, per method."""
     methods = metrics["methods"]
     best = max((v.get("noise_f1") or 0) for v in methods.values())
@@ -310,7 +313,7 @@ def _image(path: Path) -> str:
     return f'<p><img alt="{html.escape(path.name)}" src="data:image/png;base64,{data}"></p>'
 
 
-def _energy_section(metrics: dict, folder: Path) -> str:
+def energy_section(metrics: dict, folder: Path) -> str:
     """Energy regression: resolution and bias per energy bin and method, the comparison, the figures."""
     parts = []
     for name, values in metrics["methods"].items():
@@ -332,21 +335,14 @@ def _energy_section(metrics: dict, folder: Path) -> str:
     return "".join(parts)
 
 
-SECTIONS = {
-    "cherenkov": _energy_section,
-    "detector3d regression": _energy_section,
-    "detector3d keypoints": _keypoint_section,
-    "detector3d denoising": _denoise_section,
-    "climate": _field_section,
-    "sky": _sky_section,
-    "sky cleaning": _sky_cleaning_section,
-    "sky detection": _sky_detection_section,
-    "detector3d": _volume_section,
-}
+def write_report(
+    metrics_files: list[str | os.PathLike], output: str | os.PathLike, section_of: Callable[[dict], Section]
+) -> Path:
+    """Write a self-contained HTML report (figures embedded) from ``metrics.json`` files.
 
-
-def write_report(metrics_files: list[str | os.PathLike], output: str | os.PathLike) -> Path:
-    """Write a self-contained HTML report (figures embedded) from ``metrics.json`` files."""
+    ``section_of(metrics)`` gives the function that renders one experiment's metrics (and the
+    figures in its folder) as HTML: its kind's report section.
+    """
     parts = [
         f"<h1>sciimg report</h1><p>sciimg {html.escape(sciimg.__version__)}. "
         "All figures are on held-out test events; every model sits next to its classical baseline.</p>"
@@ -355,8 +351,7 @@ def write_report(metrics_files: list[str | os.PathLike], output: str | os.PathLi
         metrics_path = Path(metrics_file)
         metrics = json.loads(metrics_path.read_text())
         parts.append(f"<h2>{html.escape(metrics['experiment'])} ({html.escape(metrics['task'])})</h2>")
-        section = SECTIONS.get(f"{metrics.get('modality')} {metrics['task']}", SECTIONS.get(metrics.get("modality")))
-        parts.append((section or _energy_section)(metrics, metrics_path.parent))
+        parts.append(section_of(metrics)(metrics, metrics_path.parent))
     head = f"<head><meta charset='utf-8'><title>sciimg report</title><style>{STYLE}</style></head>"
     page = f"<!DOCTYPE html><html>{head}<body>{''.join(parts)}</body></html>"
     write_text_atomic(output, page)

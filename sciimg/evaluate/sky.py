@@ -73,18 +73,20 @@ def evaluate_sky_denoising(
     predictions: Mapping[str, str | os.PathLike],
     test: str | os.PathLike,
     out_dir: str | os.PathLike,
-    training_target: str = "clean",
+    training_target: str | None = None,
 ) -> dict[str, Any]:
     """Score every method's tiles against the truth; write ``metrics.json`` and the cutout figure.
 
     Args:
         predictions: method name -> FITS tile file on the test store, the model first.
-        training_target: how the model was trained (``clean``, ``noise2noise`` or ``noise2void``), for the targets.
+        training_target: how the model was trained (``clean``, ``noise2noise`` or ``noise2void``), for the
+            targets; by default as the test store records it.
     """
     from sciimg.evaluate.sky_plots import plot_cutouts
 
     out_dir = Path(out_dir)
     store = SampleStore(test)
+    training_target = training_target or store.attrs.get("training_target", "clean")
     if "target" not in store.keys:
         raise InputError(f"{test}: has no clean truth to score denoising against")
     truth = store.read("target")[:, 0].astype(np.float64)

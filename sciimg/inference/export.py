@@ -14,38 +14,11 @@ import numpy as np
 import sciimg
 from sciimg.io.atomic import atomic_directory
 from sciimg.io.store import SampleStore
+from sciimg.kinds import kind_of
 
 CHECKPOINT = "model.ckpt"
 CARD = "card.json"
 PREPROCESS = "preprocess.npz"
-
-
-def _field_card(spec: Mapping[str, Any], attrs: Mapping[str, Any]) -> dict[str, Any]:
-    """Temperature-field models: the source field's description and the input window."""
-    if attrs["modality"] != "climate":
-        return {}
-    data = spec["data"]
-    field = {"time_window": data["time_window"], "time_axis": data["time_axis"], "source": attrs["field_info"]}
-    return {"field": {**field, "masks": attrs["masks"], "noise_std_k": attrs["noise_std_k"]}}
-
-
-def _sky_card(spec: Mapping[str, Any], attrs: Mapping[str, Any]) -> dict[str, Any]:
-    """Sky models: how they were trained (denoisers, detectors) or how far masks grow (cleaners); their pixel scale."""
-    if attrs["modality"] != "sky":
-        return {}
-    if spec["task"] == "cleaning":
-        return {"sky": {"pixel_scale": attrs["pixel_scale"], "mask_dilation": spec["data"]["mask_dilation"]}}
-    if spec["task"] == "detection":
-        keys = ("min_snr", "heat_sigma", "target_purity")
-        return {"sky": {"pixel_scale": "standardised, asinh-stretched", **{k: spec["data"][k] for k in keys}}}
-    return {"sky": {"training_target": spec["data"]["training_target"], "pixel_scale": attrs["pixel_scale"]}}
-
-
-def _volume_card(spec: Mapping[str, Any], attrs: Mapping[str, Any]) -> dict[str, Any]:
-    """Detector-volume models: the grid events are put on, the classes and the inference window."""
-    if attrs["modality"] != "detector3d":
-        return {}
-    return {"volume": {"grid": attrs["grid"], "classes": attrs["classes"], "patch_size": spec["data"]["patch_size"]}}
 
 
 def export_model(
@@ -64,7 +37,8 @@ def export_model(
     output = Path(output)
     store = SampleStore(train_store)
     attrs, arrays = store.attrs, store.extra()
-    if attrs["modality"] in ("sky", "detector3d"):
+    kind = kind_of(spec)
+    if not kind.keeps_train_arrays:
         arrays = {}  # per-tile or fixed normalisation: nothing of the training samples is needed to predict
     card = {
         "experiment": experiment,
@@ -84,9 +58,7 @@ def export_model(
         "cleaning": attrs.get("cleaning"),
         "quality_cuts": attrs.get("quality_cuts"),
         "provenance": attrs["provenance"],
-        **_field_card(spec, attrs),
-        **_sky_card(spec, attrs),
-        **_volume_card(spec, attrs),
+        **kind.card(spec, attrs),
         **(extra_card or {}),
     }
     try:

@@ -21,14 +21,15 @@ from sciimg.errors import InputError
 from sciimg.inference.load import TrainedModel
 from sciimg.io.netcdf import FieldInfo, encode_times, open_field, write_fields
 from sciimg.io.store import SampleStore
+from sciimg.kinds import kind_of
 from sciimg.provenance import provenance
 
 BATCH = 32
 
 
-def filled_cells(task: str, observed: np.ndarray, domain: np.ndarray) -> np.ndarray:
-    """Cells a method writes: the gaps within the domain (inpainting), or the whole domain (denoising)."""
-    return (observed if task == "denoising" else ~observed) & domain
+def filled_cells(corruption: str, observed: np.ndarray, domain: np.ndarray) -> np.ndarray:
+    """Cells a method writes: the gaps within the domain (``gaps``), or the whole domain (``noise``)."""
+    return (observed if corruption == "noise" else ~observed) & domain
 
 
 def store_fields(store: SampleStore, anomalies: np.ndarray) -> np.ndarray:
@@ -67,9 +68,15 @@ class FieldModel(TrainedModel):
     def scale(self) -> float:
         return float(self.metadata["normalisation"]["scale"])
 
+    @property
+    def corruption(self) -> str:
+        """``gaps`` (the model fills unobserved cells) or ``noise`` (it denoises every cell)."""
+        stored = self.metadata["field"].get("corruption")  # cards written before it was recorded: the kind's
+        return stored or kind_of(self.metadata).ingest_options["corruption"]
+
     def dataset(self, store_path: str | os.PathLike) -> FieldDataset:
         field = self.metadata["field"]
-        return FieldDataset(store_path, None, 0, field["time_window"], field["time_axis"])
+        return FieldDataset(store_path, time_window=field["time_window"], time_axis=field["time_axis"])
 
     def predict_batches(self, dataset: FieldDataset) -> np.ndarray:
         """Anomalies (K), ``(N, Y, X)``, for every sample of ``dataset``."""
@@ -86,7 +93,7 @@ class FieldModel(TrainedModel):
         anomalies = self.predict_batches(dataset)
         store = dataset.store
         domain = store.read("extra/domain")
-        filled = filled_cells(self.metadata["task"], store.read("mask")[:, 0].astype(bool), domain)
+        filled = filled_cells(self.corruption, store.read("mask")[:, 0].astype(bool), domain)
         anomalies[:, ~domain] = np.nan
         return anomalies, filled
 
@@ -120,7 +127,7 @@ class FieldModel(TrainedModel):
         anomalies = values - climatology[months - 1]
         domain = arrays["domain"].astype(bool) if same_grid else np.isfinite(values).any(axis=0)
         observed = np.isfinite(anomalies)
-        filled = filled_cells(self.metadata["task"], observed, domain)
+        filled = filled_cells(self.corruption, observed, domain)
         predicted = self._predict_series(anomalies, observed)
         result = np.where(filled, predicted, anomalies) + climatology[months - 1]
         result[:, ~domain] = np.nan

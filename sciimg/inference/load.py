@@ -15,11 +15,13 @@ from astropy.table import Table
 
 from sciimg.data.camera_channels import camera_channels
 from sciimg.data.transforms import ChannelNormalisation
-from sciimg.errors import InputError
+from sciimg.errors import ConfigError, InputError
 from sciimg.geometry.camera import geometry_from_arrays
 from sciimg.geometry.mappers import GridMapper
 from sciimg.inference.export import CARD, CHECKPOINT, PREPROCESS
-from sciimg.tasks import BaseTask, task_class
+from sciimg.io.store import SampleStore
+from sciimg.kinds import kind_of
+from sciimg.tasks import BaseTask
 
 CameraInput = np.ndarray | Table | str | os.PathLike
 # Inputs per forward pass on CPU: a camera CNN's activations for 32 events stay in the CPU's
@@ -43,7 +45,7 @@ class TrainedModel:
         self.path = path
         self.metadata: dict[str, Any] = json.loads((path / CARD).read_text())
         self.device = torch.device(device)
-        cls = task_class(self.metadata["task"], self.metadata.get("modality"))
+        cls = kind_of(self.metadata).load("task_class")
         self.task: BaseTask = cls.load_from_checkpoint(path / CHECKPOINT, map_location=self.device)
         self.task.eval()
         normalisation = self.metadata["normalisation"]
@@ -174,6 +176,25 @@ class Regressor(TrainedModel):
 
         return self.predict_batches(batches(), return_std, batch_size)
 
+    def file_predictions(self, path: Path) -> tuple[Table, np.ndarray, np.ndarray | None]:
+        """Event columns (ids, truth when known) and predictions (and std) for a sample store or a DL1 file."""
+        if SampleStore.is_store(path):
+            store = SampleStore(path)
+            columns = Table(store.meta())
+            images = store.read("image")
+            inputs = self.mapper.to_grid(images) if self.mapper is not None else images
+            mean, std = self.predict_normalised(self.normalise(inputs))
+            store.close()
+            return columns, mean, std
+        from sciimg.io.dl1 import read_events  # ctapipe: seconds to import, only for native files
+
+        events = read_events(path)
+        columns = events.table[[c for c in events.table.colnames if c not in ("image", "peak_time")]]
+        if self.metadata.get("heteroscedastic"):
+            mean, std = self.predict(events.table, return_std=True)
+            return columns, mean.value, std.value
+        return columns, self.predict(events.table).value, None
+
     def _check_return_std(self, return_std: bool) -> None:
         if return_std and not self.metadata.get("heteroscedastic"):
             raise ValueError(f"{self.path}: return_std needs a model trained with heteroscedastic: true")
@@ -195,41 +216,19 @@ class Regressor(TrainedModel):
 
 
 def load_model(path: str | os.PathLike, device: str = "cpu") -> TrainedModel:
-    """Load any trained sciimg model directory (``results/<experiment>/model``)."""
+    """Load any trained sciimg model directory (``results/<experiment>/model``), as its kind's model class."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: model directory does not exist")
     card = path / CARD
-    metadata = json.loads(card.read_text()) if card.is_file() else {}
-    if metadata.get("modality") == "climate":
-        from sciimg.inference.fields import FieldModel
-
-        return FieldModel(path, device)
-    if metadata.get("modality") == "sky" and metadata.get("task") == "cleaning":
-        from sciimg.inference.sky_clean import CleaningModel
-
-        return CleaningModel(path, device)
-    if metadata.get("modality") == "sky" and metadata.get("task") == "detection":
-        from sciimg.inference.sky_detect import DetectionModel
-
-        return DetectionModel(path, device)
-    if metadata.get("modality") == "detector3d" and metadata.get("task") == "keypoints":
-        from sciimg.inference.volume_keypoints import KeypointModel
-
-        return KeypointModel(path, device)
-    if metadata.get("modality") == "detector3d" and metadata.get("task") == "regression":
-        from sciimg.inference.volume_energy import VolumeRegressor
-
-        return VolumeRegressor(path, device)
-    if metadata.get("modality") == "detector3d":
-        from sciimg.inference.volumes import VolumeModel
-
-        return VolumeModel(path, device)
-    if metadata.get("modality") == "sky":
-        from sciimg.inference.sky import SkyModel
-
-        return SkyModel(path, device)
-    return Regressor(path, device) if metadata.get("task") == "regression" else TrainedModel(path, device)
+    if not card.is_file():
+        raise InputError(f"{path}: not a sciimg model directory ({CARD} is missing)")
+    metadata = json.loads(card.read_text())
+    try:
+        kind = kind_of(metadata)
+    except ConfigError as error:
+        raise InputError(f"{card}: {error}") from None
+    return kind.load("model_class")(path, device)
 
 
 def load_regressor(path: str | os.PathLike, device: str = "cpu") -> Regressor:

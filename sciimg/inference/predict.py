@@ -11,32 +11,8 @@ from astropy.table import Table, unique, vstack
 from sciimg.errors import InputError
 from sciimg.inference.load import Regressor, TrainedModel, load_model
 from sciimg.io.atomic import atomic_path
-from sciimg.io.dl1 import read_events
-from sciimg.io.store import SampleStore
+from sciimg.kinds import kind_of
 from sciimg.provenance import provenance
-
-
-def _events(model: Regressor, path: Path) -> tuple[Table, np.ndarray, np.ndarray | None]:
-    """Event columns (ids, truth when known) and predictions for a sample store or a native file."""
-    if model.metadata["modality"] == "detector3d":
-        from sciimg.inference.volume_energy import VolumeRegressor
-
-        assert isinstance(model, VolumeRegressor)
-        return model.file_predictions(path)
-    if SampleStore.is_store(path):
-        store = SampleStore(path)
-        columns = Table(store.meta())
-        images = store.read("image")
-        inputs = model.mapper.to_grid(images) if model.mapper is not None else images
-        mean, std = model.predict_normalised(model.normalise(inputs))
-        store.close()
-        return columns, mean, std
-    events = read_events(path)
-    columns = events.table[[c for c in events.table.colnames if c not in ("image", "peak_time")]]
-    if model.metadata.get("heteroscedastic"):
-        mean, std = model.predict(events.table, return_std=True)
-        return columns, mean.value, std.value
-    return columns, model.predict(events.table).value, None
 
 
 def predict_regression(model: Regressor, inputs: list[Path]) -> Table:
@@ -46,7 +22,7 @@ def predict_regression(model: Regressor, inputs: list[Path]) -> Table:
     unit = model.units or None
     tables = []
     for path in inputs:
-        columns, mean, std = _events(model, path)
+        columns, mean, std = model.file_predictions(path)
         table = Table()
         for key in ("obs_id", "event_id", "tel_id", target):
             if key in columns.colnames:
@@ -87,54 +63,32 @@ def dl2_tables(table: Table, prefix: str, target: str) -> dict[str, Table]:
 
 
 def predict(model_dir: str | os.PathLike, inputs: list[str], output: str | os.PathLike) -> Path:
-    """Run a trained model on ``inputs`` and write ``output`` atomically.
+    """Run a trained model on ``inputs`` and write ``output`` atomically, as the model's kind writes it.
 
-    Regressors write an ECSV table, or, for an ``.h5`` output, ctapipe DL2 tables (see
-    :func:`dl2_tables`). The output is always a new file, one row per input event: inputs
-    are never modified and rerunning replaces the output instead of appending to it.
+    The output is always a new file: inputs are never modified and rerunning replaces the
+    output instead of appending to it.
     """
     model: TrainedModel = load_model(model_dir)
     paths = [Path(p) for p in inputs]
     for path in paths:
         if not path.is_file():
             raise InputError(f"{path}: input file does not exist")
-    if model.metadata["modality"] == "climate":
-        from sciimg.inference.fields import FieldModel, predict_fields
+    return kind_of(model.metadata).load("predict")(model, paths, output)
 
-        assert isinstance(model, FieldModel)
-        return predict_fields(model, paths, output)
-    if model.metadata["modality"] == "sky":
-        from sciimg.inference.sky import SkyModel, predict_sky
 
-        assert isinstance(model, SkyModel)
-        return predict_sky(model, paths, output)
-    if model.metadata["modality"] == "detector3d" and model.metadata["task"] == "keypoints":
-        from sciimg.inference.volume_keypoints import KeypointModel, predict_keypoints
-
-        assert isinstance(model, KeypointModel)
-        return predict_keypoints(model, paths, output)
-    if model.metadata["modality"] == "detector3d" and model.metadata["task"] == "denoising":
-        from sciimg.inference.volume_denoise import predict_denoised
-        from sciimg.inference.volumes import VolumeModel
-
-        assert isinstance(model, VolumeModel)
-        return predict_denoised(model, paths, output)
-    if model.metadata["modality"] == "detector3d" and model.metadata["task"] == "segmentation":
-        from sciimg.inference.volumes import VolumeModel, predict_volumes
-
-        assert isinstance(model, VolumeModel)
-        return predict_volumes(model, paths, output)
-    if not isinstance(model, Regressor):
-        raise InputError(f"{model_dir}: prediction for task {model.metadata['task']!r} is not available yet")
+def predict_table(model: Regressor, paths: list[Path], output: str | os.PathLike) -> Path:
+    """A regressor's predictions, one row per input event: an ECSV table, or for an ``.h5``
+    output ctapipe DL2 tables (see :func:`dl2_tables`).
+    """
     table = predict_regression(model, paths)
     ids = [c for c in ("input_file", "obs_id", "event_id", "tel_id") if c in table.colnames]
     if len(unique(table, keys=ids)) != len(table):
-        raise InputError(f"{inputs}: the same event appears twice; give each input file once")
+        raise InputError(f"{[str(p) for p in paths]}: the same event appears twice; give each input file once")
     table.meta["provenance"] = provenance(inputs=[*paths, model.path / "model.ckpt"])
     output = Path(output)
     with atomic_path(output) as tmp:
         if output.suffix in (".h5", ".hdf5"):
-            from ctapipe.io import write_table
+            from ctapipe.io import write_table  # ctapipe: seconds to import, only for DL2 output
 
             prefix = f"sciimg_{model.metadata.get('backbone') or 'cnn'}"
             for key, dl2 in dl2_tables(table, prefix, model.metadata["target_name"]).items():

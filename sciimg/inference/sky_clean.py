@@ -13,6 +13,7 @@ image: inpainted under the mask, the input everywhere else.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -53,6 +54,11 @@ def calibrate_threshold(task: CleaningTask, val_store: str | os.PathLike, target
         "val_tpr": float((positives > threshold).mean()) if positives.size else float("nan"),
         "val_pixels": int(positives.size + negatives.size),
     }
+
+
+def calibrate_card(task: CleaningTask, val_store: str | os.PathLike, spec: Mapping[str, Any]) -> dict[str, Any]:
+    """The model card's artefact threshold, at the experiment's target false-positive rate on validation."""
+    return {"artefact_threshold": calibrate_threshold(task, val_store, spec["data"]["target_fpr"])}
 
 
 class CleaningModel(SkyModel):

@@ -15,6 +15,7 @@ Catalog columns: ``x``, ``y`` (0-based pixels, sub-pixel from the offsets), ``fl
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -132,6 +133,11 @@ def calibrate_detection_threshold(task: DetectionTask, val_store: str | os.PathL
         "val_purity": float(real[kept].mean()) if kept.any() else float("nan"),
         "val_detections": int(kept.sum()),
     }
+
+
+def calibrate_card(task: DetectionTask, val_store: str | os.PathLike, spec: Mapping[str, Any]) -> dict[str, Any]:
+    """The model card's source threshold, at the experiment's target purity on validation."""
+    return {"source_threshold": calibrate_detection_threshold(task, val_store, spec["data"]["target_purity"])}
 
 
 class DetectionModel(SkyModel):

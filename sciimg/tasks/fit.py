@@ -17,20 +17,23 @@ from lightning.pytorch.loggers import CSVLogger
 
 from sciimg.data.dataset import StoreDataModule
 from sciimg.errors import ConfigError
+from sciimg.io.store import SampleStore
+from sciimg.kinds import kind_of
 from sciimg.provenance import config_hash
-from sciimg.tasks import BaseTask, task_class
+from sciimg.tasks import BaseTask
 from sciimg.tasks.checkpoints import LAST, ResumeCheckpoint, discard_stale_checkpoints, resume_path
 
 log = logging.getLogger(__name__)
 
 
-def task_options(spec: Mapping[str, Any], in_channels: int, spatial_dims: int = 2) -> dict[str, Any]:
-    """The task's ``__init__`` arguments from the experiment's ``model`` section.
+def task_options(
+    spec: Mapping[str, Any], cls: type[BaseTask], in_channels: int, spatial_dims: int = 2
+) -> dict[str, Any]:
+    """The ``__init__`` arguments of task class ``cls`` from the experiment's ``model`` section.
 
     Raises:
         ConfigError: an option the task does not accept (named, with the accepted ones).
     """
-    cls = task_class(spec["task"], spec["modality"])
     accepted = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
     options = dict(spec["model"])
     unknown = sorted(set(options) - set(accepted))
@@ -40,19 +43,6 @@ def task_options(spec: Mapping[str, Any], in_channels: int, spatial_dims: int = 
     options["in_channels"] = in_channels
     options["spatial_dims"] = spatial_dims
     return options
-
-
-def input_layout(spec: Mapping[str, Any]) -> tuple[int, int]:
-    """Input channels and spatial dims of the experiment's network (the observation mask aside)."""
-    data = spec["data"]
-    if spec["modality"] == "climate":
-        depth = data["time_axis"] == "depth"
-        return (1 if depth else data["time_window"]), (3 if depth else 2)
-    if spec["modality"] == "sky":
-        return 1, 2
-    if spec["modality"] == "detector3d":
-        return 1, 3
-    return len(data["channels"]), 2
 
 
 # Trainer options that change how a run is executed, not what it learns: a run may resume
@@ -79,23 +69,6 @@ def training_hash(spec: Mapping[str, Any], task: torch.nn.Module | None = None) 
     trainer = {k: v for k, v in spec["trainer"].items() if k not in EXECUTION_KEYS}
     shapes = {k: list(v.shape) for k, v in task.state_dict().items()} if task is not None else None
     return config_hash({**spec, "trainer": trainer, **({"parameter_shapes": shapes} if shapes else {})})
-
-
-DATASET_KEYS = {
-    "climate": ("time_window", "time_axis"),
-    "sky": ("training_target", "patch_size", "blind_spot_fraction", "crops_per_tile"),
-    "sky cleaning": ("patch_size", "crops_per_tile"),
-    "sky detection": ("patch_size", "crops_per_tile", "min_snr", "heat_sigma"),
-    "detector3d regression": (),
-    "detector3d keypoints": ("patch_size", "crops_per_event", "heat_sigma"),
-    "detector3d": ("patch_size", "crops_per_event"),
-}
-
-
-def dataset_options(spec: Mapping[str, Any]) -> dict[str, Any]:
-    """The options of the experiment's dataset, from its data section (see :class:`StoreDataModule`)."""
-    keys = DATASET_KEYS.get(f"{spec['modality']} {spec['task']}", DATASET_KEYS.get(spec["modality"], ()))
-    return {key: spec["data"][key] for key in keys}
 
 
 def uses_cuda(trainer: Mapping[str, Any]) -> bool:
@@ -170,8 +143,6 @@ def build_trainer(trainer: Mapping[str, Any], checkpoint_dir: Path, log_dir: Pat
 
 def _check_classes(spec: Mapping[str, Any], train: Path) -> None:
     """A voxel classifier (segmentation, volume denoising) must have one output per class of its data."""
-    from sciimg.io.store import SampleStore
-
     classes = SampleStore(train).attrs["classes"]
     if spec["model"].get("n_classes") != len(classes):
         raise ConfigError(
@@ -200,23 +171,23 @@ def fit(
     L.seed_everything(spec["seed"], workers=True)
     store_dir, checkpoint_dir = Path(store_dir), Path(checkpoint_dir)
     options = resolve_auto(spec["trainer"])
+    kind = kind_of(spec)
     data = StoreDataModule(
         str(store_dir / "train.h5"),
         str(store_dir / "val.h5"),
         batch_size=options["batch_size"],
         num_workers=options["num_workers"],
-        augment=spec["data"].get("augment"),
-        aux_targets=spec["model"].get("aux_targets") or (),
         seed=spec["seed"],
         pin_memory=options["pin_memory"],
         channels_last=options["channels_last"],
-        dataset_options=dataset_options(spec),
+        dataset=kind.load("dataset"),
+        dataset_options=kind.dataset_options(spec),
     )
     data.setup("fit")
-    if spec["task"] == "segmentation" or (spec["modality"], spec["task"]) == ("detector3d", "denoising"):
+    if kind.needs_classes:
         _check_classes(spec, store_dir / "train.h5")
-    cls = task_class(spec["task"], spec["modality"])
-    task = cls(**task_options(spec, *input_layout(spec)))
+    cls = kind.load("task_class")
+    task = cls(**task_options(spec, cls, *kind.input_layout(spec)))
     if options["channels_last"]:
         spatial_dims = task.hparams.spatial_dims
         task = task.to(memory_format=torch.channels_last if spatial_dims == 2 else torch.channels_last_3d)

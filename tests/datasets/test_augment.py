@@ -36,7 +36,7 @@ def test_nsb_resampling_adds_zero_mean_noise_to_charge_only():
 
 def test_train_split_is_augmented_and_validation_is_not(tiny_stores):
     plain = StoreDataset(tiny_stores["train"])
-    augmented = StoreDataset(tiny_stores["train"], {"hex_symmetries": True})
+    augmented = StoreDataset(tiny_stores["train"], train=True, augment={"hex_symmetries": True})
     images = [augmented[(epoch, 0)]["image"] for epoch in range(12)]
     assert any(not torch.equal(images[0], other) for other in images[1:])
     torch.testing.assert_close(augmented[(3, 0)]["image"], images[3], rtol=0, atol=0)  # a key is one draw
@@ -44,7 +44,7 @@ def test_train_split_is_augmented_and_validation_is_not(tiny_stores):
     reference = torch.sort(plain[0]["image"][0][valid]).values
     for image in images:  # on the axial grid a symmetry only moves values between pixels' cells
         torch.testing.assert_close(torch.sort(image[0][valid]).values, reference)
-    assert StoreDataset(tiny_stores["val"]).augmentation is None
+    assert StoreDataset(tiny_stores["val"], augment={"hex_symmetries": True}).augmentation is None
 
 
 def test_symmetries_on_an_asymmetric_camera_are_a_config_error(tiny_stores, tmp_path):
@@ -61,4 +61,4 @@ def test_symmetries_on_an_asymmetric_camera_are_a_config_error(tiny_stores, tmp_
         x[-1], y[-1] = x[-1] + 2 * step[0], y[-1] + 2 * step[1]
         h5["extra/pix_x"][...], h5["extra/pix_y"][...] = x, y
     with pytest.raises(ConfigError, match="hex_symmetries needs a camera"):
-        StoreDataset(path, {"hex_symmetries": True})
+        StoreDataset(path, train=True, augment={"hex_symmetries": True})

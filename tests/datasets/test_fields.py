@@ -12,10 +12,10 @@ import xarray as xr
 
 from sciimg.config import validate_config
 from sciimg.data.field_dataset import FieldDataset
-from sciimg.data.ingest_fields import ingest_fields
 from sciimg.data.masks import coverage_from_file, draw_masks, nearest_index
 from sciimg.errors import InputError
 from sciimg.io.store import SampleStore
+from sciimg.kinds import ingest
 from sciimg.simulate.climate import simulate_climate_file
 
 GRID = {"lat_min": 20, "lat_max": 60, "lon_min": -20, "lon_max": 40, "dlat": 2.5, "dlon": 2.5}
@@ -87,7 +87,7 @@ def test_real_coverage_maps_onto_another_grid_across_longitude_conventions(tmp_p
 
 def test_ingest_keeps_whole_years_apart_and_fits_the_climatology_on_train_only(simulated, tmp_path):
     experiment = spec(masks={"kind": "stations", "coverage": [0.3, 0.5]})
-    outputs = ingest_fields([simulated], tmp_path / "a", experiment)
+    outputs = ingest([simulated], tmp_path / "a", experiment)
     stores = {name: SampleStore(path) for name, path in outputs.items()}
     years = {name: set(s.read("meta/year").tolist()) for name, s in stores.items()}
     assert not (years["train"] & years["test"]) and not (years["train"] & years["val"])
@@ -106,7 +106,7 @@ def test_ingest_keeps_whole_years_apart_and_fits_the_climatology_on_train_only(s
     warmed.write_bytes(simulated.read_bytes())
     with netCDF4.Dataset(warmed, "r+") as nc:
         nc["tas"][steps] = nc["tas"][steps] + 5.0
-    other = ingest_fields([warmed], tmp_path / "b", experiment)
+    other = ingest([warmed], tmp_path / "b", experiment)
     again = SampleStore(other["test"])
     np.testing.assert_array_equal(again.read("extra/climatology"), test.read("extra/climatology"))
     assert again.attrs["normalisation"] == test.attrs["normalisation"]
@@ -119,17 +119,17 @@ def test_all_nan_field_is_one_error_and_writes_nothing(simulated, tmp_path):
     with netCDF4.Dataset(empty, "r+") as nc:
         nc["tas"][:] = np.nan
     with pytest.raises(InputError, match=r"empty.nc: the temperature variable is NaN everywhere"):
-        ingest_fields([empty], tmp_path / "out", spec())
+        ingest([empty], tmp_path / "out", spec())
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
 
 
 def test_items_mask_neighbours_from_other_splits_and_shuffle_masks_by_epoch(simulated, tmp_path):
-    outputs = ingest_fields([simulated], tmp_path / "s", spec(time_window=3))
+    outputs = ingest([simulated], tmp_path / "s", spec(time_window=3))
     plain = FieldDataset(outputs["test"], time_window=3)
     first = plain[0]  # January of a test year: December before it is in another split (or none)
     assert first["image"].shape == (3, 16, 24) and first["target"].shape == (1, 16, 24)
     assert first["mask"][0].sum() == 0 and first["mask"][1].sum() > 0
-    shuffled = FieldDataset(outputs["test"], {"shuffle_masks": True}, seed=1, time_window=3)
+    shuffled = FieldDataset(outputs["test"], train=True, seed=1, augment={"shuffle_masks": True}, time_window=3)
     a, b = shuffled[(0, 5)], shuffled[(0, 5)]
     assert np.array_equal(a["mask"], b["mask"])  # the same (seed, epoch, index), the same masks
     assert any(not np.array_equal(a["mask"], shuffled[(epoch, 5)]["mask"]) for epoch in range(1, 6))
@@ -178,10 +178,10 @@ SHARED = Path(__file__).parents[2] / ".." / "shared" / "data" / "climate"
 def test_real_files_ingest(tmp_path):
     """HadCM3 (annual, 360-day calendar) by years; WFDE5 (one month hourly, sea NaN) by days."""
     hadcm3 = spec(masks={"kind": "file", "file": str(SHARED / "tas_hadcrut_187709_189308.nc")})
-    outputs = ingest_fields([SHARED / "E1_north_america.nc"], tmp_path / "hadcm3", hadcm3)
+    outputs = ingest([SHARED / "E1_north_america.nc"], tmp_path / "hadcm3", hadcm3)
     test = SampleStore(outputs["test"])
     assert 0.3 < test.read("mask").mean() < 0.8 and test.attrs["field_info"]["variable"] == "air_temperature"
-    wfde5 = ingest_fields([SHARED / "wfde5_air_temperature_unifhy.nc"], tmp_path / "wfde5", spec())
+    wfde5 = ingest([SHARED / "wfde5_air_temperature_unifhy.nc"], tmp_path / "wfde5", spec())
     stores = {name: SampleStore(path) for name, path in wfde5.items()}
     days = {name: {int(t // 24) for t in s.read("meta/time")} for name, s in stores.items()}  # hours since ...
     assert sum(len(s) for s in stores.values()) == 744 and not days["train"] & days["test"]
@@ -189,7 +189,7 @@ def test_real_files_ingest(tmp_path):
     assert 0.2 < domain.mean() < 0.8  # the sea is outside the domain
     assert np.isnan(stores["test"].read("target")[:, 0][:, ~domain]).all()
     with pytest.raises(InputError, match=r"at least 3 different years \(or days\) to split"):
-        ingest_fields([SHARED / "tas_hadcrut_187709_189308.nc"], tmp_path / "hadcrut", spec())
+        ingest([SHARED / "tas_hadcrut_187709_189308.nc"], tmp_path / "hadcrut", spec())
 
 
 def test_time_as_depth_trains_a_3d_partial_convolution_network(simulated, tmp_path):
@@ -198,7 +198,7 @@ def test_time_as_depth_trains_a_3d_partial_convolution_network(simulated, tmp_pa
 
     from sciimg.tasks import InpaintingTask
 
-    outputs = ingest_fields([simulated], tmp_path / "d", spec(time_window=3, time_axis="depth"))
+    outputs = ingest([simulated], tmp_path / "d", spec(time_window=3, time_axis="depth"))
     batch = next(iter(DataLoader(FieldDataset(outputs["train"], time_window=3, time_axis="depth"), batch_size=4)))
     task = InpaintingTask(backbone_options={"widths": [4, 8]}, spatial_dims=3, in_channels=1, prefill_sigma=1.0)
     assert task.model.spatial_dims == 3
@@ -215,7 +215,7 @@ def test_denoising_store_baseline_and_evaluation(simulated, tmp_path):
     from sciimg.baselines.run import run_baseline
     from sciimg.evaluate.fields import evaluate_fields
 
-    outputs = ingest_fields([simulated], tmp_path / "n", spec(noise_std_k=0.8) | {"task": "denoising"})
+    outputs = ingest([simulated], tmp_path / "n", spec(noise_std_k=0.8) | {"task": "denoising"})
     test = SampleStore(outputs["test"])
     noise = test.read("image") - test.read("target")
     assert abs(np.nanstd(noise) - 0.8) < 0.05 and test.read("mask").all()

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from sciimg.data.dataset import StoreDataset
-from sciimg.data.ingest import ingest
+from sciimg.data.ingest_cherenkov import ingest_cherenkov
 from sciimg.errors import InputError
 from sciimg.io.dl1 import GAMMA
 from sciimg.io.store import SampleStore
@@ -22,7 +22,7 @@ def _spec(tiny_spec, **data):
 
 def test_quality_cuts_apply_to_every_split(tiny_dl1, tiny_spec, tmp_path):
     spec = _spec(tiny_spec, quality_cuts={"min_intensity_pe": 100.0, "max_leakage_intensity_width_2": 0.2})
-    stores = {k: SampleStore(v) for k, v in ingest([str(tiny_dl1)], tmp_path, spec).items()}
+    stores = {k: SampleStore(v) for k, v in ingest_cherenkov([tiny_dl1], tmp_path, spec).items()}
     kept = sum(len(s) for s in stores.values())
     assert stores["train"].attrs["quality_cuts"]["events_after"] == kept < 240
     for store in stores.values():
@@ -32,7 +32,7 @@ def test_quality_cuts_apply_to_every_split(tiny_dl1, tiny_spec, tmp_path):
 
 def test_channels_and_mappers(tiny_dl1, tiny_spec, tmp_path):
     spec = _spec(tiny_spec, channels=["charge", "peak_time", "clean_mask", "radius"], mapper="oversampling")
-    paths = ingest([str(tiny_dl1)], tmp_path, spec)
+    paths = ingest_cherenkov([tiny_dl1], tmp_path, spec)
     store = SampleStore(paths["train"])
     pixels = store.read("image")
     assert pixels.shape[1:] == (4, 1855) and store.attrs["axes"] == "C,P"
@@ -51,7 +51,7 @@ def test_channels_and_mappers(tiny_dl1, tiny_spec, tmp_path):
 def test_protons_are_left_out_of_energy_training(tiny_spec, tmp_path):
     path = tmp_path / "mixed.dl1.h5"
     simulate_cherenkov_file(path, 150, 9, proton_fraction=0.5, spectral_index=1.0, energy_min_tev=0.1)
-    stores = ingest([str(path)], tmp_path / "stores", tiny_spec)
+    stores = ingest_cherenkov([path], tmp_path / "stores", tiny_spec)
     primaries = np.concatenate([SampleStore(p).meta()["true_shower_primary_id"] for p in stores.values()])
     assert len(primaries) > 20 and np.all(primaries == GAMMA)
 
@@ -62,5 +62,5 @@ def test_files_without_truth_cannot_train(tiny_dl1, tiny_spec, tmp_path):
     with h5py.File(observed, "r+") as h5:
         del h5["simulation"]
     with pytest.raises(InputError, match=r"observed.dl1.h5: has no simulation truth column 'true_energy'"):
-        ingest([str(observed)], tmp_path / "out", tiny_spec)
+        ingest_cherenkov([observed], tmp_path / "out", tiny_spec)
     assert not (tmp_path / "out").exists()

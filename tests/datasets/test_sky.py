@@ -7,13 +7,13 @@ import torch
 from torch import nn
 
 from sciimg.config import validate_config
-from sciimg.data.ingest import ingest
 from sciimg.data.ingest_sky import tile_regions
 from sciimg.data.sky_dataset import SkyDenoisingDataset, blind_spots
 from sciimg.errors import ConfigError, InputError
 from sciimg.inference.sliding_window import sliding_window
 from sciimg.io.fits import FitsImage
 from sciimg.io.store import SampleStore
+from sciimg.kinds import ingest
 from sciimg.simulate.sky import simulate_sky_folder
 
 

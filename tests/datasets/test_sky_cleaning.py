@@ -6,12 +6,12 @@ import torch
 from astropy.io import fits
 
 from sciimg.config import validate_config
-from sciimg.data.ingest import ingest
 from sciimg.data.ingest_sky import ARTEFACT_CODES, artefact_holes
 from sciimg.data.sky_dataset import SkyCleaningDataset
 from sciimg.errors import InputError
 from sciimg.inference.sky_clean import calibrate_threshold
 from sciimg.io.store import SampleStore
+from sciimg.kinds import ingest
 from sciimg.simulate.sky import TRUTH_SUFFIX, simulate_sky_folder
 from sciimg.tasks.cleaning import CleaningTask, grow
 

@@ -7,10 +7,10 @@ import pytest
 from astropy.table import Table
 
 from sciimg.baselines.calorimetric import Calorimetric
-from sciimg.data.ingest_volumes import ingest_volumes
 from sciimg.errors import InputError
 from sciimg.evaluate.regression import compare_overall, evaluate_energy
 from sciimg.io.volumes import SparseEvent, write_sparse_volumes
+from sciimg.kinds import get_kind, ingest
 
 ATTRS = {"grid": [8, 8, 8], "pitch_mm": 3.0, "origin_mm": [0.0, 0.0, 0.0], "classes": ["a"], "value_units": "ke-"}
 
@@ -51,7 +51,7 @@ def test_store(tmp_path):
         "data": {"grid": 8, "split": {"train": 0.1, "val": 0.1, "test": 0.8}, "target": "deposited_energy_mev"},
         "model": {},
     }
-    return ingest_volumes([path], tmp_path / "stores", spec)["test"]
+    return ingest([path], tmp_path / "stores", spec)["test"]
 
 
 def _table(path, ids, truth, reco):
@@ -70,7 +70,8 @@ def test_evaluation_bins_the_deposited_energy_in_mev_and_compares_resolutions(te
         "cnn": _table(tmp_path / "cnn.ecsv", ids, truth, truth * 1.1),  # a pure 10 % bias
         "calorimetric": _table(tmp_path / "cal.ecsv", ids, truth, truth * (1 + rng.normal(0, 0.3, len(ids)))),
     }
-    metrics = evaluate_energy("e", predictions, test_store, tmp_path / "out")
+    options = get_kind("detector3d", "regression").evaluate_options  # compared over all events, no camera images
+    metrics = evaluate_energy("e", predictions, test_store, tmp_path / "out", **options)
     assert metrics["modality"] == "detector3d" and metrics["target"] == "deposited_energy_mev"
     assert metrics["bins"]["unit"] == "MeV" and metrics["bins"]["quantity"] == "deposited energy"
     cnn = metrics["methods"]["cnn"]
@@ -83,4 +84,4 @@ def test_evaluation_bins_the_deposited_energy_in_mev_and_compares_resolutions(te
     assert (tmp_path / "out" / "energy_resolution.png").is_file() and not (tmp_path / "out" / "examples.png").exists()
     short = _table(tmp_path / "short.ecsv", ids[:-1], truth[:-1], truth[:-1])
     with pytest.raises(InputError, match="events differ"):
-        evaluate_energy("e", {"cnn": short}, test_store, tmp_path / "out2")
+        evaluate_energy("e", {"cnn": short}, test_store, tmp_path / "out2", **options)

@@ -5,7 +5,6 @@ import pytest
 import torch
 
 from sciimg.baselines.volume_segment import ThresholdPCA, clusters
-from sciimg.data.ingest_volumes import ingest_volumes
 from sciimg.data.volume_dataset import VolumeDataset, volume_input
 from sciimg.evaluate.volumes import class_scores, method_metrics
 from sciimg.inference.sliding_window import sliding_window, window_starts
@@ -18,6 +17,7 @@ from sciimg.inference.volumes import (
     window_side,
 )
 from sciimg.io.volumes import SparseEvent, write_sparse_volumes
+from sciimg.kinds import ingest
 from sciimg.simulate.lartpc import LABELS
 from sciimg.tasks import SegmentationTask
 
@@ -89,7 +89,7 @@ def volume_store(tmp_path_factory):
         "model": {},
         "data": {"grid": 24, "split": {"train": 0.5, "val": 0.25, "test": 0.25}},
     }
-    return ingest_volumes([path], tmp / "store", spec)
+    return ingest([path], tmp / "store", spec)
 
 
 def test_training_crops_hold_charge_stay_aligned_with_labels_and_repeat_for_the_same_key(volume_store):

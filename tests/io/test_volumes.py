@@ -7,10 +7,11 @@ import h5py
 import numpy as np
 import pytest
 
-from sciimg.data.ingest_volumes import ingest_volumes, read_grid_events
+from sciimg.data.ingest_volumes import read_grid_events
 from sciimg.errors import InputError
 from sciimg.io.store import SampleStore
 from sciimg.io.volumes import SparseEvent, read_volume_events, write_sparse_volumes
+from sciimg.kinds import ingest
 
 LARNDSIM = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "detector3d" / "larndsim_evd_qc_tpc.h5"
 ATTRS = {
@@ -76,7 +77,7 @@ def test_nan_charge_missing_dataset_and_missing_field_are_one_clear_error_and_no
     bad = small_file(tmp_path / "nan.h5", [event(0, [[1, 1, 1]], [1.0]), event(7, [[1, 1, 1]], [np.nan])])
     out = tmp_path / "store"
     with pytest.raises(InputError, match=r"nan\.h5: event 7 has NaN"):
-        ingest_volumes([bad], out, spec())
+        ingest([bad], out, spec())
     assert not out.exists() or not any(out.iterdir())
     missing = tmp_path / "missing.h5"
     with h5py.File(missing, "w") as h5:
@@ -98,7 +99,7 @@ def test_nan_charge_missing_dataset_and_missing_field_are_one_clear_error_and_no
 def test_ingest_writes_labelled_volumes_and_the_occupied_voxel_lists(tmp_path):
     events = [event(i, [[1, 2, 3], [i % 16, 5, 6]], [2.0, 4.0], [0, 1]) for i in range(1, 9)]
     path = small_file(tmp_path / "e.h5", events)
-    outputs = ingest_volumes([path], tmp_path / "store", spec())
+    outputs = ingest([path], tmp_path / "store", spec())
     store = SampleStore(outputs["train"])
     assert store.attrs["grid"]["shape"] == [16, 16, 16]
     assert store.attrs["classes"] == ["a", "b"]
@@ -132,7 +133,7 @@ def test_larndsim_hits_get_z_from_drift_time_and_fitted_tracks_become_keypoints(
 @pytest.mark.skipif(not LARNDSIM.exists(), reason="needs ../shared/data")
 def test_larndsim_ingests_onto_its_pixel_pitch_with_every_positive_hit_and_track_end_kept(tmp_path):
     data = {"grid": [16, 72, 72], "pitch_mm": 4.434, "split": {"train": 0.7, "val": 0.15, "test": 0.15}}
-    outputs = ingest_volumes([LARNDSIM], tmp_path, {**spec(), "task": "keypoints", "data": data})
+    outputs = ingest([LARNDSIM], tmp_path, {**spec(), "task": "keypoints", "data": data})
     stores = [SampleStore(p) for p in outputs.values()]
     skipped = stores[0].attrs["skipped"]
     assert skipped["points with charge <= 0 dropped"] == 2187
@@ -164,7 +165,7 @@ def test_a_regression_store_keeps_its_target_and_skips_events_with_nothing_depos
         e.truth = {"deposited_energy_mev": float(i), "true_energy_mev": 2.0 * i + 1}  # event 0: nothing deposited
     path = small_file(tmp_path / "e.h5", events)
     regression = {**spec(target="deposited_energy_mev"), "task": "regression"}
-    outputs = ingest_volumes([path], tmp_path / "stores", regression)
+    outputs = ingest([path], tmp_path / "stores", regression)
     stores = [SampleStore(p) for p in outputs.values()]
     assert sum(len(s) for s in stores) == 7
     assert stores[0].attrs["skipped"]["events with deposited_energy_mev <= 0 skipped (log10 target)"] == 1
@@ -173,11 +174,11 @@ def test_a_regression_store_keeps_its_target_and_skips_events_with_nothing_depos
         meta = store.meta()
         np.testing.assert_array_equal(meta["deposited_energy_mev"], meta["event_id"])  # each event keeps its own
     linear = {**regression, "model": {"target_log10": False}}
-    assert sum(len(SampleStore(p)) for p in ingest_volumes([path], tmp_path / "linear", linear).values()) == 8
+    assert sum(len(SampleStore(p)) for p in ingest([path], tmp_path / "linear", linear).values()) == 8
     for e in events:
         e.truth = {"true_energy_mev": 1.0}
     with pytest.raises(InputError, match="deposited_energy_mev"):
-        ingest_volumes([small_file(tmp_path / "no_truth.h5", events)], tmp_path / "none", regression)
+        ingest([small_file(tmp_path / "no_truth.h5", events)], tmp_path / "none", regression)
     assert not (tmp_path / "none").exists() or not list((tmp_path / "none").iterdir())
 
 
@@ -186,7 +187,7 @@ def test_a_denoising_store_has_signal_and_noise_labels_and_keeps_each_voxels_cla
     events = [event(i, [[1, 2, 3], [i % 16, 5, 6], [9, 9, 9]], [2.0, 4.0, 1.0], [0, 1, 2]) for i in range(1, 9)]
     path = write_sparse_volumes(tmp_path / "e.h5", events, {**ATTRS, "classes": classes})
     denoising = {**spec(), "task": "denoising"}
-    outputs = ingest_volumes([path], tmp_path / "store", denoising)
+    outputs = ingest([path], tmp_path / "store", denoising)
     store = SampleStore(outputs["train"])
     assert store.attrs["classes"] == ["signal", "noise"] and store.attrs["truth_classes"] == classes
     extra = store.extra()
@@ -196,5 +197,5 @@ def test_a_denoising_store_has_signal_and_noise_labels_and_keeps_each_voxels_cla
     assert labels[9, 9, 9] == 1 and labels[1, 2, 3] == 0 and (labels >= 0).sum() == 3
     no_noise = write_sparse_volumes(tmp_path / "n.h5", events, ATTRS)  # classes a, b: no noise class
     with pytest.raises(InputError, match=r"n\.h5: denoising needs .* naming 'noise', got classes \['a', 'b'\]"):
-        ingest_volumes([no_noise], tmp_path / "none", denoising)
+        ingest([no_noise], tmp_path / "none", denoising)
     assert not (tmp_path / "none").exists() or not list((tmp_path / "none").iterdir())

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from sciimg.config import validate_config
-from sciimg.data.ingest_volumes import ingest_volumes
 from sciimg.data.volume_dataset import VolumeKeypointDataset
+from sciimg.kinds import ingest
 from sciimg.simulate.lartpc import simulate_volume_file
 from sciimg.tasks import KeypointTask
 from sciimg.tasks.fit import fit
@@ -49,7 +49,7 @@ def test_crops_carry_heat_on_their_keypoints_and_two_fits_with_one_seed_are_iden
         }
     }
     spec = validate_config(config)["experiments"]["points"]
-    stores = ingest_volumes([simulate_volume_file(tmp_path / "events.h5", 12, 2, grid=16)], tmp_path / "store", spec)
+    stores = ingest([simulate_volume_file(tmp_path / "events.h5", 12, 2, grid=16)], tmp_path / "store", spec)
     dataset = VolumeKeypointDataset(stores["train"], train=True, seed=1, patch_size=16, heat_sigma=1.5)
     with_centres = 0
     for index in range(len(dataset)):

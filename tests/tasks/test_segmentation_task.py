@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from sciimg.config import validate_config
-from sciimg.data.ingest_volumes import ingest_volumes
 from sciimg.errors import ConfigError
+from sciimg.kinds import ingest
 from sciimg.simulate.lartpc import simulate_volume_file
 from sciimg.tasks import SegmentationTask
 from sciimg.tasks.fit import fit
@@ -40,7 +40,7 @@ def volume_spec(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("segmentation")
     spec = volume_config("segmentation")
     path = simulate_volume_file(tmp / "events.h5", 12, 2, grid=16)
-    ingest_volumes([path], tmp / "store", spec)
+    ingest([path], tmp / "store", spec)
     return spec, tmp / "store"
 
 
@@ -77,14 +77,15 @@ def test_empty_voxels_carry_no_loss():
 
 
 def test_volume_denoising_trains_a_two_class_voxel_classifier_where_image_denoising_regresses(tmp_path):
-    from sciimg.tasks import DenoisingTask, task_class
+    from sciimg.kinds import get_kind
+    from sciimg.tasks import DenoisingTask
 
-    assert task_class("denoising", "detector3d") is SegmentationTask
-    assert task_class("denoising", "sky") is task_class("denoising") is DenoisingTask
+    assert get_kind("detector3d", "denoising").load("task_class") is SegmentationTask
+    assert get_kind("sky", "denoising").load("task_class") is DenoisingTask
     spec = volume_config("denoising", noisy_pixels=1)
     assert spec["model"]["n_classes"] == 2 and spec["baselines"] == ["threshold_isolated"]
     path = simulate_volume_file(tmp_path / "events.h5", 12, 2, grid=16, noisy_pixels=1)
-    ingest_volumes([path], tmp_path / "store", spec)
+    ingest([path], tmp_path / "store", spec)
     task, _ = fit(spec, tmp_path / "store", tmp_path / "run")
     assert isinstance(task, SegmentationTask) and task(torch.zeros(1, 1, 16, 16, 16)).shape == (1, 2, 16, 16, 16)
     six = {**spec, "model": {**spec["model"], "n_classes": 6}}

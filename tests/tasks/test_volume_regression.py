@@ -4,8 +4,8 @@ import numpy as np
 import torch
 
 from sciimg.config import validate_config
-from sciimg.data.ingest_volumes import ingest_volumes
 from sciimg.data.volume_dataset import VolumeEventDataset
+from sciimg.kinds import ingest
 from sciimg.simulate.lartpc import simulate_volume_file
 from sciimg.tasks import RegressionTask
 from sciimg.tasks.fit import fit
@@ -30,7 +30,7 @@ def test_same_seed_gives_the_same_weights_on_cpu_and_training_events_are_whole_a
     }
     spec = validate_config(config)["experiments"]["energy"]
     path = simulate_volume_file(tmp_path / "events.h5", 12, 2, grid=16)
-    stores = ingest_volumes([path], tmp_path / "store", spec)
+    stores = ingest([path], tmp_path / "store", spec)
     first, best = fit(spec, tmp_path / "store", tmp_path / "a")
     second, _ = fit(spec, tmp_path / "store", tmp_path / "b")
     for p, q in zip(first.parameters(), second.parameters(), strict=True):

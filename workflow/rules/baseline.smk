@@ -1,38 +1,23 @@
+def baseline_inputs(wildcards):
+    """The train and test splits; the suffix must be the one the experiment's kind writes."""
+    if wildcards.suffix != output_suffix(wildcards.experiment):
+        raise ValueError(
+            f"{wildcards.experiment} writes baselines as .{output_suffix(wildcards.experiment)}, "
+            f"not .{wildcards.suffix}"
+        )
+    return {name: f"data/interim/{wildcards.experiment}/{name}.h5" for name in ("train", "test")}
+
+
 rule baseline:
     wildcard_constraints:
-        experiment=of_suffix("ecsv"),
-        baseline="(?!model$)[a-z_]+",
+        baseline="(?!model$)[a-z0-9_]+",
+        suffix="|".join(SUFFIXES),
     input:
-        train="data/interim/{experiment}/train.h5",
-        test="data/interim/{experiment}/test.h5",
+        unpack(baseline_inputs),
     output:
-        "results/{experiment}/baselines/{baseline}.ecsv",
+        "results/{experiment}/baselines/{baseline}.{suffix}",
     log:
-        "results/{experiment}/logs/baseline_{baseline}.log",
+        "results/{experiment}/logs/baseline_{baseline}.{suffix}.log",
     shell:
         "sciimg baseline --name {wildcards.baseline} --train {input.train:q} --test {input.test:q} "
         "--output {output:q} > {log:q} 2>&1"
-
-
-use rule baseline as baseline_fields with:
-    wildcard_constraints:
-        experiment=of_suffix("nc"),
-        baseline="(?!model$)[a-z_]+",
-    output:
-        "results/{experiment}/baselines/{baseline}.nc",
-
-
-use rule baseline as baseline_sky with:
-    wildcard_constraints:
-        experiment=of_suffix("fits"),
-        baseline="(?!model$)[a-z0-9_]+",
-    output:
-        "results/{experiment}/baselines/{baseline}.fits",
-
-
-use rule baseline as baseline_volumes with:
-    wildcard_constraints:
-        experiment=of_suffix("h5"),
-        baseline="(?!model$)[a-z0-9_]+",
-    output:
-        "results/{experiment}/baselines/{baseline}.h5",

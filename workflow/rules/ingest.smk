@@ -1,11 +1,18 @@
 def ingest_inputs(wildcards):
-    """Simulated file, or the user's files (paths/globs) named in data.files."""
+    """The simulator's folder, or the user's files (paths/globs) named in data.files."""
     data = experiment(wildcards)["data"]
     if "files" in data:
-        from sciimg.data.splits import expand_inputs
+        from sciimg.io.inputs import expand_inputs
 
         return [str(p) for p in expand_inputs(data["files"]["paths"])]
-    return [f"data/raw/{wildcards.experiment}/{RAW[experiment(wildcards)['modality']]}"]
+    return [f"data/raw/{wildcards.experiment}"]
+
+
+def ingest_paths(wildcards, input):
+    """What ingest reads: the user's files, or what the simulator wrote into its folder."""
+    if "files" in experiment(wildcards)["data"]:
+        return list(input)
+    return [os.path.join(input[0], kind(wildcards).raw_name)]
 
 
 rule ingest:
@@ -17,8 +24,9 @@ rule ingest:
         test="data/interim/{experiment}/test.h5",
     params:
         spec=data_spec,
+        inputs=ingest_paths,
         out_dir=lambda wildcards, output: os.path.dirname(output.train),
     log:
         "results/{experiment}/logs/ingest.log",
     shell:
-        "sciimg ingest --spec {params.spec:q} --input {input:q} --output-dir {params.out_dir:q} > {log:q} 2>&1"
+        "sciimg ingest --spec {params.spec:q} --input {params.inputs:q} --output-dir {params.out_dir:q} > {log:q} 2>&1"

@@ -1,47 +1,35 @@
+def predict_inputs(wildcards):
+    """The trained model and the test split; the suffix must be the one the experiment's kind writes."""
+    if wildcards.suffix != output_suffix(wildcards.experiment):
+        raise ValueError(
+            f"{wildcards.experiment} writes predictions as .{output_suffix(wildcards.experiment)}, "
+            f"not .{wildcards.suffix}"
+        )
+    return {"model": f"results/{wildcards.experiment}/model", "test": f"data/interim/{wildcards.experiment}/test.h5"}
+
+
 rule predict:
     wildcard_constraints:
-        experiment=of_suffix("ecsv"),
+        suffix="|".join(SUFFIXES),
     input:
-        model="results/{experiment}/model",
-        test="data/interim/{experiment}/test.h5",
+        unpack(predict_inputs),
     output:
-        "results/{experiment}/predictions/model.ecsv",
+        "results/{experiment}/predictions/model.{suffix}",
     log:
-        "results/{experiment}/logs/predict.log",
+        "results/{experiment}/logs/predict.{suffix}.log",
     shell:
         "sciimg predict --model {input.model:q} --input {input.test:q} --output {output:q} > {log:q} 2>&1"
 
 
-use rule predict as predict_fields with:
-    wildcard_constraints:
-        experiment=of_suffix("nc"),
-    output:
-        "results/{experiment}/predictions/model.nc",
-
-
-use rule predict as predict_sky with:
-    wildcard_constraints:
-        experiment=of_suffix("fits"),
-    output:
-        "results/{experiment}/predictions/model.fits",
-
-
-use rule predict as predict_volumes with:
-    wildcard_constraints:
-        experiment=of_suffix("h5"),
-    output:
-        "results/{experiment}/predictions/model.h5",
-
-
 rule apply:
-    """The trained field model on a real file named in data.apply_to (no truth: maps in the report)."""
+    """The trained model on a real file named in data.apply_to (no truth: maps in the report)."""
     input:
         model="results/{experiment}/model",
         source=lambda wildcards: applied_files(wildcards.experiment)[
-            f"results/{wildcards.experiment}/applied/{wildcards.name}.nc"
+            f"results/{wildcards.experiment}/applied/{wildcards.name}"
         ],
     output:
-        "results/{experiment}/applied/{name}.nc",
+        "results/{experiment}/applied/{name}",
     log:
         "results/{experiment}/logs/apply_{name}.log",
     shell:

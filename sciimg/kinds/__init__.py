@@ -1,0 +1,160 @@
+"""Experiment kinds: the (modality, task) pairs sciimg runs, each declared once.
+
+A :class:`Kind` names every piece one experiment kind uses, from simulator to report
+section. Pieces that import heavy libraries (PyTorch, ctapipe, scikit-learn ...) are named
+by ``"module:attribute"`` and imported on first use (:meth:`Kind.load`), so validating a
+config or starting ``sciimg`` stays fast. Small pure functions (config checks, the input
+layout, the dataset's options) are plain callables of the modality's module.
+
+Each modality has one module in this package with a ``KINDS`` tuple; the registry finds
+every such module by itself, so adding a kind is one module (plus its schema entry).
+Everything else (cli, Snakefile, fit, predict, baselines, evaluate, report) asks the kind.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pkgutil
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from sciimg.errors import ConfigError
+from sciimg.io.inputs import expand_inputs
+
+Spec = Mapping[str, Any]
+
+
+def no_check(key: str, spec: Spec) -> None:
+    """A kind whose config needs no check beyond the schema."""
+
+
+def no_card(spec: Spec, attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """A kind whose model card needs nothing beyond the common fields."""
+    return {}
+
+
+WINDOW_WIDE_NORMS = ("group", "instance")
+
+
+def _window_wide_norms(options: Any) -> list[str]:
+    """Norm layers named anywhere in nested backbone options that normalise over a whole input."""
+    if isinstance(options, Mapping):
+        found = [v for k, v in options.items() if k == "norm" and v in WINDOW_WIDE_NORMS]
+        return found + [n for v in options.values() for n in _window_wide_norms(v)]
+    return []
+
+
+def check_windowed_model(key: str, model: Mapping[str, Any]) -> None:
+    """A model predicted window by window must not normalise over a whole window."""
+    for options in ("backbone_options", "inpaint_backbone_options"):
+        norms = _window_wide_norms(model.get(options, {}))
+        if norms:
+            raise ConfigError(
+                f"{key}.model.{options}: norm {norms[0]!r} normalises over a whole input window, so a large "
+                "image predicted window by window would depend on the tiling; use 'batch' (or 'none')"
+            )
+
+
+def data_keys(*keys: str) -> Callable[[Spec], dict[str, Any]]:
+    """Dataset options: these keys of the data section."""
+    return lambda spec: {key: spec["data"][key] for key in keys}
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One experiment kind: what each pipeline stage uses for a (modality, task) pair.
+
+    Attributes named ``*_path`` or documented as "module:attribute" are imported on first
+    use by :meth:`load`; the others are cheap values or functions.
+    """
+
+    modality: str
+    task: str
+    # simulate and ingest
+    simulator: str  # module:function(output, seed=, provenance=, **data.simulate) writing native files
+    raw_name: str  # what the simulator writes under data/raw/<experiment>/simulated/
+    ingester: str  # module:function(inputs, out_dir, spec, **ingest_options) -> {split: store path}
+    # fit
+    task_class: str  # module:LightningModule
+    dataset: str  # module:Dataset, built as cls(path, train, seed, **dataset_options(spec))
+    dataset_options: Callable[[Spec], dict[str, Any]]
+    input_layout: Callable[[Spec], tuple[int, int]]  # spec -> (in_channels, spatial_dims)
+    # predict
+    model_class: str  # module:TrainedModel subclass that load_model returns
+    predict: str  # module:function(model, input paths, output) -> output path
+    output_suffix: str  # of predictions and baseline outputs
+    # baselines, evaluate, report
+    baselines: tuple[str, ...]
+    baseline_runner: str  # module:function(name, train store, test store, output) -> output path
+    evaluate: str  # module:function(experiment, predictions, test, out_dir, **evaluate_options)
+    figures: tuple[str, ...]  # PNG files evaluate writes; caption: workflow/report/<stem>.rst
+    report_section: str  # module:function(metrics, folder) -> HTML
+    # config checks and the model card
+    check_data: Callable[[str, Spec], None] = no_check  # (config key prefix, experiment) -> raises ConfigError
+    card: Callable[[Spec, Mapping[str, Any]], dict[str, Any]] = no_card  # (spec, train store attrs) -> card fields
+    calibrate: str | None = None  # module:function(task, val store, spec) -> card fields, chosen on validation
+    # what the model needs at predict time from the train store's arrays (per-tile models need none)
+    keeps_train_arrays: bool = False
+    needs_classes: bool = False  # a voxel classifier: model.n_classes must equal the data's classes
+    exportable: bool = False  # `sciimg export` writes an ONNX graph
+    ingest_options: Mapping[str, Any] = field(default_factory=dict)  # what this kind's stores hold
+    evaluate_options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """``<modality>_<task>``, as in rule names."""
+        return f"{self.modality}_{self.task}"
+
+    def load(self, attribute: str) -> Any:
+        """Import the object named by the "module:attribute" string in field ``attribute``."""
+        module, _, name = getattr(self, attribute).partition(":")
+        return getattr(importlib.import_module(module), name)
+
+
+@cache
+def _registry() -> dict[tuple[str, str], Kind]:
+    """Every kind of every module in this package."""
+    kinds: dict[tuple[str, str], Kind] = {}
+    for module in pkgutil.iter_modules(__path__):
+        for kind in importlib.import_module(f"{__name__}.{module.name}").KINDS:
+            kinds[kind.modality, kind.task] = kind
+    return kinds
+
+
+def all_kinds() -> list[Kind]:
+    """Every registered kind, sorted by modality and task."""
+    return [kind for _, kind in sorted(_registry().items())]
+
+
+def get_kind(modality: str | None, task: str | None) -> Kind:
+    """The kind of a (modality, task) pair.
+
+    Raises:
+        ConfigError: the pair is not supported (the message lists what is).
+    """
+    kinds = _registry()
+    if (modality, task) in kinds:
+        return kinds[modality, task]  # type: ignore[index]
+    tasks = sorted(t for m, t in kinds if m == modality)
+    if tasks:
+        raise ConfigError(f"task must be one of {tasks} for {modality}, got {task!r}")
+    raise ConfigError(f"modality must be one of {sorted({m for m, _ in kinds})}, got {modality!r}")
+
+
+def kind_of(record: Mapping[str, Any]) -> Kind:
+    """The kind of an experiment spec, a model card, a store's attributes or a metrics record."""
+    return get_kind(record.get("modality"), record.get("task"))
+
+
+def ingest(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike, spec: Spec) -> dict[str, Path]:
+    """Ingest files (paths or globs) for the experiment ``spec`` into ``out_dir/{train,val,test}.h5``, as its kind
+    does."""
+    kind = kind_of(spec)
+    return kind.load("ingester")(expand_inputs(inputs), Path(out_dir), spec, **kind.ingest_options)
+
+
+__all__ = ["Kind", "all_kinds", "check_windowed_model", "data_keys", "get_kind", "ingest", "kind_of"]

@@ -1,0 +1,75 @@
+"""Experiment kinds: every declared piece exists, and nothing outside sciimg/kinds branches on a kind."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from pathlib import Path
+
+import pytest
+
+from sciimg.errors import ConfigError
+from sciimg.kinds import Kind, all_kinds, get_kind, kind_of
+
+ROOT = Path(__file__).resolve().parents[1]
+LOADED = ("simulator", "ingester", "task_class", "dataset", "model_class", "predict", "baseline_runner", "evaluate")
+SOURCES = [
+    *(p for p in (ROOT / "sciimg").rglob("*.py") if "kinds" not in p.relative_to(ROOT / "sciimg").parts),
+    ROOT / "Snakefile",
+    *(ROOT / "workflow" / "rules").glob("*.smk"),
+]
+
+
+def test_every_kind_names_pieces_that_exist_and_figures_with_captions():
+    kinds = all_kinds()
+    assert len(kinds) == len({k.name for k in kinds}) >= 10
+    for kind in kinds:
+        for attribute in LOADED + ("report_section",) + (("calibrate",) if kind.calibrate else ()):
+            assert callable(kind.load(attribute)), f"{kind.name}.{attribute}"
+        for figure in kind.figures:
+            assert (ROOT / "workflow" / "report" / f"{figure.removesuffix('.png')}.rst").is_file(), figure
+        assert kind.output_suffix in ("ecsv", "nc", "fits", "h5") and kind.baselines
+        runner = inspect.signature(kind.load("baseline_runner"))
+        assert list(runner.parameters)[:4] == ["name", "train", "test", "output"], kind.name
+
+
+def test_the_schema_offers_exactly_the_registered_modalities_tasks_and_baselines():
+    import yaml
+
+    schema = yaml.safe_load((ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    experiment = schema["definitions"]["experiment"]["properties"]
+    kinds = all_kinds()
+    assert set(experiment["modality"]["enum"]) == {k.modality for k in kinds}
+    assert set(experiment["task"]["enum"]) == {k.task for k in kinds}
+    assert set(experiment["baselines"]["items"]["enum"]) == {b for k in kinds for b in k.baselines}
+
+
+def test_an_unknown_pair_is_one_error_naming_what_is_supported():
+    assert get_kind("sky", "detection").load("task_class").__name__ == "DetectionTask"
+    assert kind_of({"modality": "detector3d", "task": "denoising"}).needs_classes
+    with pytest.raises(ConfigError, match=r"task must be one of \['cleaning', 'denoising', 'detection'\] for sky"):
+        get_kind("sky", "regression")
+    with pytest.raises(ConfigError, match=r"modality must be one of \['cherenkov', 'climate', 'detector3d', 'sky'\]"):
+        kind_of({"modality": "radio", "task": "regression"})
+
+
+def test_nothing_outside_the_kinds_package_branches_on_a_modality_or_task_name():
+    branch = re.compile(r"\b(modality|task)\b[\"'\])]*\s*(==|!=|\bin\b)")
+    table = re.compile(r"[\"'](cherenkov|climate|sky|detector3d)( [a-z0-9]+)?[\"']\s*:")
+    found = []
+    for path in SOURCES:
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if branch.search(line) or table.search(line):
+                found.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert not found, "\n".join(found)
+
+
+def test_kinds_are_plain_declarations_that_import_nothing_heavy():
+    import subprocess
+    import sys
+
+    heavy = "{'torch', 'h5py', 'ctapipe', 'astropy'}"
+    script = f"import sys, sciimg.kinds as k; k.all_kinds(); print(sorted({heavy} & set(sys.modules)))"
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+    assert all(isinstance(kind, Kind) for kind in all_kinds())
