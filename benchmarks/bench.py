@@ -231,12 +231,14 @@ def cherenkov_inference(directory: Path, repeats: int) -> dict[str, Any]:
     from sciimg.inference.onnx_export import export_onnx
     from sciimg.io.dl1 import read_events
     from sciimg.io.store import SampleStore
-    from sciimg.tasks import task_class
-    from sciimg.tasks.fit import input_layout, task_options
+    from sciimg.kinds import kind_of
+    from sciimg.tasks.fit import task_options
 
     store, spec, dl1 = camera_store(directory, 4000)  # the default config's number of events
     torch.manual_seed(spec["seed"])
-    network = task_class(spec["task"], spec["modality"])(**task_options(spec, *input_layout(spec)))
+    kind = kind_of(spec)
+    cls = kind.load("task_class")
+    network = cls(**task_options(spec, cls, *kind.input_layout(spec)))
     checkpoint = save_checkpoint(directory / "untrained.ckpt", network)
     regressor = sciimg.load_regressor(export_model(checkpoint, store, spec, "bench", directory / "model"))
     session = onnxruntime.InferenceSession(str(export_onnx(directory / "model", directory / "model.onnx")))

@@ -2,6 +2,8 @@
 
 import importlib
 
+FIT_EVENTS = 60  # train events a detector-volume baseline's cuts are chosen on
+
 # name -> (module, class); imported when chosen (the random forest loads scikit-learn, seconds)
 BASELINES = {
     "hillas_rf": ("sciimg.baselines.hillas_rf", "HillasRandomForest"),
@@ -17,4 +19,4 @@ def baseline_class(name: str) -> type:
     return getattr(importlib.import_module(module), cls)
 
 
-__all__ = ["BASELINES", "baseline_class"]
+__all__ = ["BASELINES", "FIT_EVENTS", "baseline_class"]

@@ -15,6 +15,8 @@ anomaly field at a time: ``fill(anomaly, observed, lat, lon)`` with NaN at the g
 from __future__ import annotations
 
 import logging
+import os
+from pathlib import Path
 
 import numpy as np
 from scipy.ndimage import gaussian_filter
@@ -22,6 +24,7 @@ from scipy.optimize import curve_fit
 from sklearn.neighbors import BallTree
 
 from sciimg.io.store import SampleStore
+from sciimg.outputs import filled_cells, write_store_fields
 
 log = logging.getLogger(__name__)
 VARIOGRAM_SAMPLES = 40  # train fields the variogram is fitted on
@@ -206,3 +209,24 @@ FIELD_BASELINES: dict[str, type[FieldBaseline]] = {
     "kriging": Kriging,
     "gaussian_filter": GaussianSmoothing,
 }
+
+
+def run_field_baseline(name: str, train: SampleStore, test: SampleStore, output: str | os.PathLike) -> Path:
+    """Fill (or denoise) every test field with a classical method; NetCDF like the model's output."""
+    if name not in FIELD_BASELINES:
+        raise ValueError(f"baseline must be one of {sorted(FIELD_BASELINES)} for temperature fields, got {name!r}")
+    method = FIELD_BASELINES[name]().fit(train)
+    extra = test.extra()
+    lat, lon, domain = extra["lat"], extra["lon"], extra["domain"].astype(bool)
+    corruption = test.attrs["corruption"]
+    fields = np.full((len(test), len(lat), len(lon)), np.nan, np.float32)
+    filled = np.zeros(fields.shape, bool)
+    for row in range(len(test)):
+        sample = test[row]
+        image = sample["image"][0]
+        observed = domain.copy() if corruption == "noise" else np.isfinite(image) & domain
+        fields[row] = method.fill(image, observed, lat, lon)
+        filled[row] = filled_cells(corruption, observed, domain)
+    fields[:, ~domain] = np.nan
+    log.info("%s: %d test fields", name, len(test))
+    return write_store_fields(test.path, fields, filled, output, f"baseline {name}", [train.path, test.path])

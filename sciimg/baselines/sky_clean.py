@@ -16,12 +16,21 @@ Every method writes, per test tile, the layers the evaluation compares:
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
+from astropy.io import fits
 from skimage.restoration import inpaint_biharmonic
 
-from sciimg.baselines.sky_denoise import Tile, masked_median
+from sciimg.baselines.sky_denoise import Tile, masked_median, store_tiles
+from sciimg.io.fits_tiles import write_tile_images
+from sciimg.io.store import SampleStore
+from sciimg.io.store_readers import artefact_holes
+
+log = logging.getLogger(__name__)
 
 SIGCLIP_GRID = tuple(np.round(np.geomspace(2.0, 60.0, 18), 3))
 DEFAULT_SIGCLIP = 4.5
@@ -90,3 +99,19 @@ def clean_tile(name: str, tile: Tile, saturation_adu: float, true_holes: np.ndar
         "MASK": replaced,
         "FILLED": np.where(true_holes, fill(image, true_holes), tile.image),
     }
+
+
+def run_sky_cleaner(name: str, train: SampleStore, test: SampleStore, output: str | os.PathLike) -> Path:
+    """Find and fill artefacts in every test tile with a classical method; FITS tiles like the model's output."""
+    from sciimg.baselines.sky_clean import clean_tile
+
+    files, dilation = test.meta()["file"], int(test.attrs["mask_dilation"])
+    saturation = [float(fits.Header.fromstring(str(h)).get("SATURATE", np.inf)) for h in test.extra()["headers"]]
+    layers: dict[str, list[np.ndarray]] = {}
+    for row, tile in enumerate(store_tiles(test)):
+        holes = artefact_holes(test[row]["labels"][0], dilation) | ~tile.usable
+        for layer, image in clean_tile(name, tile, saturation[int(files[row])], holes).items():
+            layers.setdefault(layer, []).append(image)
+    log.info("%s: %d test tiles", name, len(test))
+    stacked = {layer: np.stack(images) for layer, images in layers.items()}
+    return write_tile_images(test.path, stacked, output, f"baseline {name}", [test.path])

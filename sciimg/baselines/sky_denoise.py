@@ -16,15 +16,21 @@ the median of their usable 5 x 5 neighbours.
 
 from __future__ import annotations
 
+import logging
+import os
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from scipy import ndimage
 
 from sciimg.data.sky_scale import anscombe, inverse_anscombe
+from sciimg.io.fits_tiles import write_tile_images
 from sciimg.io.store import SampleStore
+
+log = logging.getLogger(__name__)
 
 FILTER_WIDTHS = (0.5, 0.75, 1.0, 1.5, 2.0)
 
@@ -169,3 +175,19 @@ def store_tiles(store: SampleStore) -> Iterator[Tile]:
             gain=gain if known else None,
             read_noise_e=read_noise if known else None,
         )
+
+
+FIT_TILES = 32  # train tiles a sky denoiser's parameters are chosen on
+
+
+def run_sky_denoiser(name: str, train: SampleStore, test: SampleStore, output: str | os.PathLike) -> Path:
+    """Denoise every test tile with a classical method, its parameters chosen on train tiles; FITS like the model's."""
+    if name not in SKY_DENOISERS:
+        raise ValueError(f"baseline must be one of {sorted(SKY_DENOISERS)} for sky denoising, got {name!r}")
+    chosen = set(np.random.default_rng(0).permutation(len(train))[:FIT_TILES].tolist())
+    tiles = [tile for row, tile in enumerate(store_tiles(train)) if row in chosen]
+    clean = [train[row]["target"][0] for row in sorted(chosen)] if "target" in train.keys else None
+    method = SKY_DENOISERS[name]().fit(tiles, clean)
+    images = np.stack([method.denoise(tile) for tile in store_tiles(test)])
+    log.info("%s: %d test tiles", name, len(images))
+    return write_tile_images(test.path, {"TILE": images}, output, f"baseline {name}", [train.path, test.path])

@@ -11,11 +11,23 @@ events.
 from __future__ import annotations
 
 import itertools
+import logging
+import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from scipy.spatial import cKDTree
+
+from sciimg.baselines import FIT_EVENTS
+from sciimg.io.store import SampleStore
+from sciimg.io.store_readers import stored_events
+from sciimg.outputs import kept_voxels, write_denoised
+from sciimg.provenance import provenance
+
+log = logging.getLogger(__name__)
 
 THRESHOLD_QUANTILES = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4)  # of the train voxels' charges
 MIN_NEIGHBOURS = (1, 2, 3, 4)
@@ -59,3 +71,29 @@ class ThresholdIsolated:
             if f1 > best_f1:
                 best, best_f1 = candidate, f1
         return best
+
+
+def run_denoise_baseline(name: str, train: SampleStore, test: SampleStore, output: str | os.PathLike) -> Path:
+    """Noise voxels of every test event removed by threshold and isolation, the cuts fitted on train events."""
+    from sciimg.baselines.volume_denoise import ThresholdIsolated
+
+    if name != "threshold_isolated":
+        raise ValueError(f"baseline must be one of ['threshold_isolated'] for detector denoising, got {name!r}")
+    noise = list(test.attrs["classes"]).index("noise")
+    fitting = [(e.coords, e.values, e.semantic == noise) for e in stored_events(train)[:FIT_EVENTS]]
+    method = ThresholdIsolated.fit(fitting)
+    log.info("%s: cuts %s fitted on %d train events", name, method, len(fitting))
+    events, n_removed, seconds = [], [], []
+    for event in stored_events(test):
+        started = time.perf_counter()
+        keep = method.keep(event.coords, event.values)
+        seconds.append(time.perf_counter() - started)
+        events.append(kept_voxels(event, keep))
+        n_removed.append(int((~keep).sum()))
+    attrs = {
+        "value_units": test.attrs["units"]["image"],
+        "baseline": name,
+        "cuts": {key: float(value) for key, value in method.__dict__.items()},
+        "provenance": provenance(inputs=[train.path, test.path]),
+    }
+    return write_denoised(output, events, n_removed, seconds, test.attrs["grid"], attrs)

@@ -12,13 +12,26 @@ cuts are fitted on train events for the best F1 of points within 3 voxels of a t
 from __future__ import annotations
 
 import itertools
+import logging
+import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from sciimg.baselines import FIT_EVENTS
 from sciimg.baselines.volume_segment import clusters
-from sciimg.evaluate.matching import match_positions
+from sciimg.geometry.voxels import VoxelGrid
+from sciimg.io.catalogs import write_catalog
+from sciimg.io.store import SampleStore
+from sciimg.io.store_readers import stored_events, stored_keypoints
+from sciimg.outputs import point_catalog, point_rows
+from sciimg.provenance import provenance
+from sciimg.scoring import match_positions
+
+log = logging.getLogger(__name__)
 
 THRESHOLD_QUANTILES = (0.0, 0.03, 0.1)  # of the train voxels' charges
 MIN_VOXELS = (3, 5, 10)
@@ -66,3 +79,26 @@ class PCAEnds:
             if f1 > best_f1:
                 best, best_f1 = candidate, f1
         return best
+
+
+def run_keypoint_baseline(name: str, train: SampleStore, test: SampleStore, output: str | os.PathLike) -> Path:
+    """Track end points of every test event by PCA of straight clusters, the cuts fitted on train events."""
+    from sciimg.baselines.volume_keypoints import PCAEnds
+
+    if name != "pca_ends":
+        raise ValueError(f"baseline must be one of ['pca_ends'] for detector keypoints, got {name!r}")
+    truth = stored_keypoints(train)[:FIT_EVENTS]
+    fitting = [(e.coords, e.values, t) for e, t in zip(stored_events(train)[:FIT_EVENTS], truth, strict=True)]
+    method = PCAEnds.fit(fitting)
+    log.info("%s: cuts %s fitted on %d train events", name, method, len(fitting))
+    grid = VoxelGrid.of(**test.attrs["grid"])
+    rows, seconds = [], []
+    for event in stored_events(test):
+        started = time.perf_counter()
+        points, scores = method.find(event.coords, event.values)
+        seconds.append(time.perf_counter() - started)
+        rows.append(point_rows(event.event_id, points, scores, grid))
+    table = point_catalog(rows, grid, seconds)
+    table.meta.update({"baseline": name, "cuts": {key: float(value) for key, value in method.__dict__.items()}})
+    prov = provenance(inputs=[train.path, test.path])
+    return write_catalog(table, output, prov, f"baseline {name} (all end points; score = cluster linearity)")

@@ -9,7 +9,7 @@ writes) adds the clean image as ``target``.
 Store keys: ``image`` (ADU, NaN at bad pixels), ``mask`` (1 = usable pixel), ``target``
 (clean ADU, when truth exists), ``pair`` (for Noise2Noise: the second exposure
 ``<name>.pair.fits``, ADU) and, for the cleaning task, ``labels``: per pixel the
-artefact the truth masks name (:data:`ARTEFACT_CODES`). For the detection task,
+artefact the truth masks name (:data:`sciimg.io.store_readers.ARTEFACT_CODES`). For the detection task,
 ``extra/sources`` lists the truth sources of every tile (:data:`SOURCE_FIELDS`, tile
 pixel coordinates). Per tile, ``meta`` holds the file index, the tile's
 corner, and its sky level and noise (median and MAD standard deviation of usable
@@ -27,15 +27,14 @@ from typing import Any
 
 import numpy as np
 from astropy.io import fits
-from scipy.ndimage import binary_dilation
 
 from sciimg.data.sky_scale import detector_noise
 from sciimg.data.splits import split_indices
 from sciimg.errors import InputError
-from sciimg.io.fits import FitsImage, Region
-from sciimg.io.store import SampleStore, StoreWriter
+from sciimg.io.fits import PAIR_SUFFIX, TRUTH_SUFFIX, FitsImage, Region
+from sciimg.io.store import StoreWriter
+from sciimg.io.store_readers import ARTEFACT_CODES
 from sciimg.provenance import provenance
-from sciimg.simulate.sky import PAIR_SUFFIX, TRUTH_SUFFIX
 
 log = logging.getLogger(__name__)
 TILE_COLUMNS = {
@@ -49,7 +48,6 @@ TILE_COLUMNS = {
 }
 FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fits.fz")
 # Per-pixel label codes of the cleaning task, from the truth masks (later ones win).
-ARTEFACT_CODES = {"none": 0, "cosmic_ray": 1, "defect": 2, "trail": 3, "saturated": 4}
 MAD_TO_STD = 1.482602218505602  # the standard deviation of a Gaussian over its median absolute deviation
 # Truth sources per tile (detection task): the tile's row, position in tile pixels, flux (ADU), SNR, star or galaxy.
 SOURCE_FIELDS = [("tile", "<i8"), ("y", "<f4"), ("x", "<f4"), ("flux", "<f4"), ("snr", "<f4"), ("star", "?")]
@@ -118,12 +116,6 @@ def artefact_labels(truth: fits.HDUList, region: Region) -> np.ndarray:
     return labels
 
 
-def artefact_holes(labels: np.ndarray, dilation: int) -> np.ndarray:
-    """Pixels an inpainter fills: the artefacts (cosmic rays, defects, trails), grown by ``dilation`` pixels."""
-    artefacts = (labels > ARTEFACT_CODES["none"]) & (labels < ARTEFACT_CODES["saturated"])
-    return binary_dilation(artefacts, iterations=dilation) if dilation > 0 and artefacts.any() else artefacts
-
-
 def tile_sources(truth: fits.HDUList, region: Region) -> np.ndarray:
     """Truth sources centred in a tile (pixel centres at integers), in tile pixels; :data:`SOURCE_FIELDS` rows
     (``tile`` left 0 for the caller)."""
@@ -137,17 +129,6 @@ def tile_sources(truth: fits.HDUList, region: Region) -> np.ndarray:
     rows["flux"], rows["snr"] = np.asarray(table["flux"])[inside], np.asarray(table["snr"])[inside]
     rows["star"] = np.char.strip(np.asarray(table["type"]).astype(str))[inside] == "star"
     return rows
-
-
-def sources_by_tile(store: SampleStore) -> list[np.ndarray]:
-    """A detection store's truth sources (``extra/sources``), one array per tile."""
-    extra = store.extra()
-    if "sources" not in extra:
-        raise InputError(f"{store.path}: has no truth source catalogs (ingest with task detection)")
-    sources = extra["sources"]
-    order = np.argsort(sources["tile"], kind="stable")
-    bounds = np.searchsorted(sources["tile"][order], np.arange(len(store) + 1))
-    return [sources[order[bounds[i] : bounds[i + 1]]] for i in range(len(store))]
 
 
 @dataclass

@@ -32,9 +32,9 @@ from typing import Any
 import numpy as np
 
 from sciimg.data.splits import split_indices
-from sciimg.data.voxels import VoxelGrid, bin_points
 from sciimg.errors import InputError
-from sciimg.io.store import SampleStore, StoreWriter
+from sciimg.geometry.voxels import VoxelGrid, bin_points
+from sciimg.io.store import StoreWriter
 from sciimg.io.volumes import TRUTH_COLUMNS, SparseEvent, read_volume_events, volume_file_attrs
 from sciimg.provenance import provenance
 
@@ -181,33 +181,6 @@ def _write_split(path: Path, events: list[GridEvent], grid: VoxelGrid, attrs: di
                 labels[tuple(event.coords.T)] = event.semantic
                 block["labels"] = labels[None]
             store.write(i, block)
-
-
-def stored_events(store: SampleStore) -> list[SparseEvent]:
-    """The occupied voxels of every event of a volume store, in store order, with their classes when stored."""
-    meta, extra = store.meta(), store.extra()
-    semantic = extra.get("occupied_semantic")
-    events = []
-    for i, (first, count) in enumerate(zip(meta["first_occupied"], meta["n_occupied"], strict=True)):
-        rows = slice(int(first), int(first + count))
-        events.append(
-            SparseEvent(
-                int(meta["event_id"][i]),
-                extra["occupied"][rows].astype(np.int64),
-                extra["occupied_value"][rows],
-                semantic=semantic[rows] if semantic is not None else None,
-            )
-        )
-    return events
-
-
-def stored_keypoints(store: SampleStore) -> list[np.ndarray]:
-    """The truth keypoints (voxel units, ``(k, 3)``) of every event of a volume store, in store order."""
-    meta, keypoints = store.meta(), store.read("extra/keypoints")
-    return [
-        keypoints[int(first) : int(first + count)]
-        for first, count in zip(meta["first_keypoint"], meta["n_keypoints"], strict=True)
-    ]
 
 
 def _regression_events(

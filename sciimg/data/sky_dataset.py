@@ -33,10 +33,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from sciimg.data.ingest_sky import ARTEFACT_CODES, artefact_holes
 from sciimg.data.sky_scale import TileScale
 from sciimg.errors import ConfigError
 from sciimg.io.store import SampleStore
+from sciimg.io.store_readers import ARTEFACT_CODES, artefact_holes
 from sciimg.simulate.sky import cosmic_rays
 
 TRAINING_TARGETS = ("clean", "noise2noise", "noise2void")

@@ -20,9 +20,9 @@ import os
 import numpy as np
 import torch
 
-from sciimg.data.ingest_sky import sources_by_tile
 from sciimg.data.sky_dataset import CropTurn, SkyDenoisingDataset
 from sciimg.data.sky_scale import TileScale, asinh_stretch
+from sciimg.io.store_readers import sources_by_tile
 
 RENDER_RADIUS = 3  # the heat of a source is drawn on a (2 r + 1)^2 stamp
 

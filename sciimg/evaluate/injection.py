@@ -34,12 +34,12 @@ from scipy.spatial import cKDTree
 from sciimg.baselines.sky_denoise import Tile
 from sciimg.baselines.sky_detect import sep_sources
 from sciimg.errors import InputError
-from sciimg.evaluate.matching import match_positions
 from sciimg.evaluate.sky_detect import binned_share
 from sciimg.io.atomic import write_text_atomic
 from sciimg.io.catalogs import read_catalog
 from sciimg.io.fits import FitsImage
 from sciimg.provenance import provenance
+from sciimg.scoring import match_positions
 from sciimg.simulate.sky import Psf, add_stamp
 
 SNR_RANGE = (2.0, 50.0)

@@ -32,11 +32,11 @@ from astropy.io import fits
 from scipy import ndimage
 from sklearn.metrics import roc_curve
 
-from sciimg.data.ingest_sky import ARTEFACT_CODES, artefact_holes
 from sciimg.errors import InputError
 from sciimg.io.atomic import write_text_atomic
 from sciimg.io.fits_tiles import read_tile_layers
 from sciimg.io.store import SampleStore
+from sciimg.io.store_readers import ARTEFACT_CODES, artefact_holes
 from sciimg.provenance import provenance
 
 FPR_POINTS = (0.0005, 0.005)

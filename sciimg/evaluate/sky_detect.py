@@ -34,14 +34,14 @@ from astropy.stats import mad_std
 from astropy.table import Table
 from scipy.spatial import cKDTree
 
-from sciimg.data.ingest_sky import sources_by_tile
 from sciimg.errors import InputError
-from sciimg.evaluate.matching import match_positions, threshold_for_purity
 from sciimg.evaluate.sky_clean import EDGE, sky_plane
 from sciimg.io.atomic import write_text_atomic
 from sciimg.io.catalogs import read_catalog
 from sciimg.io.store import SampleStore
+from sciimg.io.store_readers import sources_by_tile
 from sciimg.provenance import provenance
+from sciimg.scoring import match_positions, threshold_for_purity
 
 SNR_BINS = (1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 15.0, 20.0, 50.0, 100.0, np.inf)
 BRIGHT = 5.0  # SNR at which the targets apply, and above which errors are measured

@@ -24,11 +24,11 @@ from typing import Any
 import numpy as np
 
 from sciimg.baselines.volume_denoise import noise_f1
-from sciimg.data.ingest_volumes import stored_events
-from sciimg.data.voxels import VoxelGrid
 from sciimg.errors import InputError
+from sciimg.geometry.voxels import VoxelGrid
 from sciimg.io.atomic import write_text_atomic
 from sciimg.io.store import SampleStore
+from sciimg.io.store_readers import stored_events
 from sciimg.io.volumes import SparseEvent, read_volume_events, volume_file_attrs
 from sciimg.simulate.lartpc import NOISE_KINDS
 

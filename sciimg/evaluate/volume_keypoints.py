@@ -19,12 +19,12 @@ from typing import Any
 import numpy as np
 from astropy.table import Table
 
-from sciimg.data.ingest_volumes import stored_events, stored_keypoints
 from sciimg.errors import InputError
-from sciimg.evaluate.matching import match_positions
 from sciimg.io.atomic import write_text_atomic
 from sciimg.io.catalogs import read_catalog
 from sciimg.io.store import SampleStore
+from sciimg.io.store_readers import stored_events, stored_keypoints
+from sciimg.scoring import match_positions
 
 log = logging.getLogger(__name__)
 RADII = (3.0, 10.0)  # voxels

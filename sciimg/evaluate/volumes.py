@@ -16,27 +16,15 @@ from typing import Any
 
 import numpy as np
 
-from sciimg.data.ingest_volumes import stored_events
 from sciimg.errors import InputError
 from sciimg.io.atomic import write_text_atomic
 from sciimg.io.store import SampleStore
+from sciimg.io.store_readers import stored_events
 from sciimg.io.volumes import SparseEvent, read_volume_events, volume_file_attrs
+from sciimg.scoring import class_scores
 
 log = logging.getLogger(__name__)
 VIEW_EVENTS = 3
-
-
-def class_scores(truth: np.ndarray, predicted: np.ndarray, n_classes: int) -> dict[str, np.ndarray]:
-    """Confusion matrix (rows truth, columns prediction) and per-class precision, recall, F1 (NaN where undefined)."""
-    confusion = np.bincount(
-        np.asarray(truth, np.int64) * n_classes + np.asarray(predicted, np.int64), minlength=n_classes**2
-    ).reshape(n_classes, n_classes)
-    hits = np.diag(confusion).astype(float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        precision = hits / confusion.sum(axis=0)
-        recall = hits / confusion.sum(axis=1)
-        f1 = 2 * hits / (confusion.sum(axis=0) + confusion.sum(axis=1))
-    return {"confusion": confusion, "precision": precision, "recall": recall, "f1": f1}
 
 
 def _rounded(values: np.ndarray) -> list[float | None]:

@@ -1,4 +1,4 @@
-"""Camera geometries and hexagonal-pixel -> square-grid mappers."""
+"""Camera geometries, hexagonal-pixel -> square-grid mappers, and voxel grids."""
 
 from sciimg.geometry.mappers import MAPPERS, GridMapper, build_mapper
 

@@ -8,7 +8,6 @@ filled (inpainting) or replaced (denoising) the value.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,43 +21,10 @@ from sciimg.inference.load import TrainedModel
 from sciimg.io.netcdf import FieldInfo, encode_times, open_field, write_fields
 from sciimg.io.store import SampleStore
 from sciimg.kinds import kind_of
+from sciimg.outputs import filled_cells, write_store_fields
 from sciimg.provenance import provenance
 
 BATCH = 32
-
-
-def filled_cells(corruption: str, observed: np.ndarray, domain: np.ndarray) -> np.ndarray:
-    """Cells a method writes: the gaps within the domain (``gaps``), or the whole domain (``noise``)."""
-    return (observed if corruption == "noise" else ~observed) & domain
-
-
-def store_fields(store: SampleStore, anomalies: np.ndarray) -> np.ndarray:
-    """Anomalies ``(N, Y, X)`` of a store's samples -> absolute values (adds the train climatology)."""
-    climatology = store.read("extra/climatology")
-    return anomalies + climatology[store.read("meta/month") - 1]
-
-
-def write_store_fields(
-    store_path: str | os.PathLike,
-    anomalies: np.ndarray,
-    filled: np.ndarray,
-    output: str | os.PathLike,
-    method: str,
-    inputs: list[str | os.PathLike],
-    config: Mapping[str, Any] | None = None,
-) -> Path:
-    """Write a method's fields for every sample of a store as NetCDF in the source file's form."""
-    store = SampleStore(store_path)
-    info = FieldInfo.from_json(store.attrs["field_info"])
-    if store.attrs["time_units"] == "steps":
-        info.time_name = info.time_name or "time"  # several steps: keep a time axis
-    values = store_fields(store, anomalies)
-    times = (store.read("meta/time"), store.attrs["time_units"], store.attrs["calendar"])
-    extra = store.extra()
-    history = f"sciimg: {method} on the {store.attrs['split']} split of {Path(store_path).name}"
-    write_fields(output, values, info, extra["lat"], extra["lon"], times, filled, history, provenance(config, inputs))
-    store.close()
-    return Path(output)
 
 
 class FieldModel(TrainedModel):

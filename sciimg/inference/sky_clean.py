@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from sciimg.data.ingest_sky import artefact_holes
 from sciimg.data.sky_dataset import SkyCleaningDataset
 from sciimg.data.sky_scale import TileScale
 from sciimg.inference.sky import SkyModel
+from sciimg.io.store_readers import artefact_holes
 from sciimg.tasks.cleaning import CleaningTask
 
 PROBABILITY, MASK, CLEANED = range(3)  # channels of a cleaned window

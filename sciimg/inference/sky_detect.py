@@ -27,12 +27,12 @@ from scipy import ndimage
 
 from sciimg.data.sky_detection import SkyDetectionDataset
 from sciimg.data.sky_scale import TileScale, asinh_stretch
-from sciimg.evaluate.matching import scored_candidates, threshold_for_purity
 from sciimg.inference.sky import SkyModel, sampled_noise_level
 from sciimg.io.catalogs import add_sky_positions, write_catalog
 from sciimg.io.fits import FitsImage, Region
 from sciimg.io.store import SampleStore
 from sciimg.provenance import provenance
+from sciimg.scoring import scored_candidates, threshold_for_purity
 from sciimg.tasks.detection import HEAT, LOG_FLUX, OFFSET_X, OFFSET_Y, DetectionTask
 
 CANDIDATE_FLOOR = 0.1  # calibration and test-split catalogs keep every peak above this probability

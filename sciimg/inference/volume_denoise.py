@@ -14,57 +14,12 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-
-from sciimg.data.ingest_volumes import GridEvent
 from sciimg.inference.volumes import VolumeModel, input_events
-from sciimg.io.volumes import SparseEvent, write_sparse_volumes
+from sciimg.outputs import kept_voxels, write_denoised
 from sciimg.provenance import provenance
 
 log = logging.getLogger(__name__)
-
-
-def kept_voxels(event: GridEvent | SparseEvent, keep: np.ndarray, scores: np.ndarray | None = None) -> SparseEvent:
-    """The event's voxels where ``keep`` is true, each called signal (class 0)."""
-    return SparseEvent(
-        event_id=event.event_id,
-        coords=np.asarray(event.coords)[keep],
-        values=np.asarray(event.values)[keep],
-        semantic=np.zeros(int(keep.sum()), np.int8),
-        scores=scores[keep] if scores is not None else None,
-    )
-
-
-def write_denoised(
-    output: str | os.PathLike,
-    events: list[SparseEvent],
-    n_removed: list[int],
-    seconds: list[float],
-    grid: dict[str, Any],
-    attrs: dict[str, Any],
-) -> Path:
-    """Write denoised events (voxel indices on ``grid``) as one sparse file, with removal counts and timings."""
-    log.info(
-        "%d events, %d voxels removed, median %.3f s per event",
-        len(events),
-        sum(n_removed),
-        float(np.median(seconds)) if seconds else 0.0,
-    )
-    return write_sparse_volumes(
-        output,
-        events,
-        {
-            "grid": list(grid["shape"]),
-            "pitch_mm": grid["pitch_mm"],
-            "origin_mm": list(grid["origin_mm"]),
-            "classes": ["signal", "noise"],
-            "n_removed": n_removed,
-            "seconds_per_event": seconds,
-            **attrs,
-        },
-    )
 
 
 def predict_denoised(model: VolumeModel, inputs: list[Path], output: str | os.PathLike) -> Path:

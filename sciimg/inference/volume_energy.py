@@ -12,8 +12,8 @@ from astropy.table import Table
 
 from sciimg.data.ingest_volumes import GridEvent
 from sciimg.data.volume_dataset import volume_input
-from sciimg.data.voxels import VoxelGrid
 from sciimg.errors import InputError
+from sciimg.geometry.voxels import VoxelGrid
 from sciimg.inference.load import Regressor
 from sciimg.io.store import SampleStore
 from sciimg.io.volumes import TRUTH_COLUMNS, SparseEvent

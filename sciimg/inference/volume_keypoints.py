@@ -14,23 +14,20 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import torch
-from astropy.table import Table
 from scipy.spatial import cKDTree
 
-from sciimg.data.voxels import VoxelGrid
 from sciimg.inference.volumes import VolumeModel, input_events
 from sciimg.io.catalogs import write_catalog
+from sciimg.outputs import point_catalog, point_rows
 from sciimg.provenance import provenance
 
 log = logging.getLogger(__name__)
 PEAK_RADIUS = 2.0  # voxels
 SCORE_FLOOR = 0.05
-COLUMNS = ("event_id", "z", "y", "x", "z_mm", "y_mm", "x_mm", "score")
 
 
 def heat_peaks(
@@ -51,33 +48,6 @@ def heat_peaks(
     beaten[first[value[first] < value[second]]] = True
     beaten[second[value[second] <= value[first]]] = True
     return candidates[~beaten]
-
-
-def point_rows(event_id: int, coords: np.ndarray, scores: np.ndarray, grid: VoxelGrid) -> dict[str, np.ndarray]:
-    """Catalog columns of one event's points (voxel centres, in voxel units and mm)."""
-    centres = np.asarray(coords, float).reshape(-1, 3) + 0.5
-    millimetres = np.asarray(grid.origin_mm) + centres * grid.pitch_mm
-    return {
-        "event_id": np.full(len(centres), event_id, np.int64),
-        **{axis: centres[:, i] for i, axis in enumerate("zyx")},
-        **{f"{axis}_mm": millimetres[:, i] for i, axis in enumerate("zyx")},
-        "score": np.asarray(scores, np.float32),
-    }
-
-
-def point_catalog(rows: Iterable[dict[str, np.ndarray]], grid: VoxelGrid, seconds: list[float]) -> Table:
-    """One table of the points of all events, with the grid and the time per event in its meta."""
-    rows = list(rows)
-    table = Table({c: np.concatenate([r[c] for r in rows]) if rows else np.zeros(0) for c in COLUMNS})
-    for axis in "zyx":
-        table[f"{axis}_mm"].unit = "mm"
-    table.meta.update(
-        {
-            "grid": {"shape": list(grid.shape), "pitch_mm": grid.pitch_mm, "origin_mm": list(grid.origin_mm)},
-            "seconds_per_event": seconds,
-        }
-    )
-    return table
 
 
 class KeypointModel(VolumeModel):

@@ -20,12 +20,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sciimg.data.ingest_volumes import GridEvent, place_event, stored_events
+from sciimg.data.ingest_volumes import GridEvent, place_event
 from sciimg.data.volume_dataset import volume_input
-from sciimg.data.voxels import VoxelGrid
+from sciimg.geometry.voxels import VoxelGrid
 from sciimg.inference.load import TrainedModel
 from sciimg.inference.sliding_window import sliding_window, window_starts
 from sciimg.io.store import SampleStore
+from sciimg.io.store_readers import stored_events
 from sciimg.io.volumes import SparseEvent, read_volume_events, write_sparse_volumes
 from sciimg.provenance import provenance
 

@@ -37,6 +37,10 @@ COMPRESSION = ("ZIMAGE", "ZBITPIX", "ZNAXIS", "ZNAXIS1", "ZNAXIS2", "ZTILE1", "Z
 PROVENANCE_KEY = "SCIPROV"
 DQ_NAMES = ("DQ", "MASK", "BPM")
 
+# Sidecars beside an image, as the simulator writes them and ingest reads them.
+TRUTH_SUFFIX = ".truth.fits"  # clean image, artefact masks and source catalog
+PAIR_SUFFIX = ".pair.fits"  # a second exposure of the same field, for Noise2Noise
+
 
 def _image_hdus(hdul: fits.HDUList) -> list[int]:
     return [i for i, h in enumerate(hdul) if h.is_image and h.header.get("NAXIS", 0) >= 2]

@@ -76,7 +76,7 @@ class Kind:
     task: str
     # simulate and ingest
     simulator: str  # module:function(output, seed=, provenance=, **data.simulate) writing native files
-    raw_name: str  # what the simulator writes under data/raw/<experiment>/simulated/
+    raw_name: str  # what the simulator writes in data/raw/<experiment>/ (a file, or a folder of files)
     ingester: str  # module:function(inputs, out_dir, spec, **ingest_options) -> {split: store path}
     # fit
     task_class: str  # module:LightningModule

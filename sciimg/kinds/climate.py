@@ -60,7 +60,7 @@ FIELDS = {  # shared by both climate kinds
     "model_class": "sciimg.inference.fields:FieldModel",
     "predict": "sciimg.inference.fields:predict_fields",
     "output_suffix": "nc",
-    "baseline_runner": "sciimg.baselines.run:run_field_baseline",
+    "baseline_runner": "sciimg.baselines.infill:run_field_baseline",
     "evaluate": "sciimg.evaluate.fields:evaluate_fields",
     "figures": ("field_maps.png", "area_mean.png"),
     "report_section": "sciimg.evaluate.report:field_section",

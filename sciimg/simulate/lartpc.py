@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from sciimg.data.voxels import bin_points
+from sciimg.geometry.voxels import bin_points
 from sciimg.io.volumes import SparseEvent, write_dense_volumes, write_sparse_volumes
 
 CLASSES = ("shower", "track", "michel", "delta", "low_energy")

@@ -39,10 +39,9 @@ from scipy.signal import fftconvolve
 from scipy.special import gammaincinv
 
 from sciimg.io.atomic import atomic_directory
+from sciimg.io.fits import PAIR_SUFFIX, TRUTH_SUFFIX
 
 OVERSAMPLE = 3
-TRUTH_SUFFIX = ".truth.fits"
-PAIR_SUFFIX = ".pair.fits"  # a second exposure of the same field, for Noise2Noise
 
 
 @dataclass

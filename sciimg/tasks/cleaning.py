@@ -50,30 +50,11 @@ class CleaningTask(BaseTask):
     def __init__(
         self,
         backbone: str = "unet",
-        backbone_options: dict[str, Any] | None = None,
         inpaint_backbone: str = "unet",
         inpaint_backbone_options: dict[str, Any] | None = None,
-        spatial_dims: int = 2,
-        in_channels: int = 1,
-        optimizer: str = "adamw",
-        lr: float = 1e-3,
-        weight_decay: float = 1e-4,
-        momentum: float = 0.9,
-        scheduler: str = "cosine",
-        max_epochs: int = 10,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(
-            backbone,
-            backbone_options,
-            spatial_dims,
-            in_channels,
-            optimizer,
-            lr,
-            weight_decay,
-            momentum,
-            scheduler,
-            max_epochs,
-        )
+        super().__init__(backbone=backbone, **kwargs)
 
     def configure_models(self) -> None:
         hp = self.hparams

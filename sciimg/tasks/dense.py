@@ -49,34 +49,15 @@ class DenseTask(BaseTask):
     def __init__(
         self,
         backbone: str = "pconv_unet",
-        backbone_options: dict[str, Any] | None = None,
-        spatial_dims: int = 2,
-        in_channels: int = 1,
         loss: str = "mse",
         hole_weight: float = 6.0,
         prefill_sigma: float = 0.0,
         residual: bool = False,
-        optimizer: str = "adamw",
-        lr: float = 1e-3,
-        weight_decay: float = 1e-4,
-        momentum: float = 0.9,
-        scheduler: str = "cosine",
-        max_epochs: int = 10,
+        **kwargs: Any,
     ) -> None:
         if loss not in LOSSES:
             raise ValueError(f"loss must be one of {list(LOSSES)}, got {loss!r}")
-        super().__init__(
-            backbone,
-            backbone_options,
-            spatial_dims,
-            in_channels,
-            optimizer,
-            lr,
-            weight_decay,
-            momentum,
-            scheduler,
-            max_epochs,
-        )
+        super().__init__(backbone=backbone, **kwargs)
 
     def configure_models(self) -> None:
         hp = self.hparams

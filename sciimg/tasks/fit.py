@@ -26,6 +26,18 @@ from sciimg.tasks.checkpoints import LAST, ResumeCheckpoint, discard_stale_check
 log = logging.getLogger(__name__)
 
 
+def init_arguments(cls: type[BaseTask]) -> list[str]:
+    """The named ``__init__`` arguments of a task class and of the classes it passes ``**kwargs`` on to."""
+    names: list[str] = []
+    for klass in cls.__mro__:
+        if issubclass(klass, BaseTask) and "__init__" in vars(klass):
+            for parameter in inspect.signature(klass.__init__).parameters.values():
+                named = parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
+                if named and parameter.name != "self" and parameter.name not in names:
+                    names.append(parameter.name)
+    return names
+
+
 def task_options(
     spec: Mapping[str, Any], cls: type[BaseTask], in_channels: int, spatial_dims: int = 2
 ) -> dict[str, Any]:
@@ -34,7 +46,7 @@ def task_options(
     Raises:
         ConfigError: an option the task does not accept (named, with the accepted ones).
     """
-    accepted = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+    accepted = init_arguments(cls)
     options = dict(spec["model"])
     unknown = sorted(set(options) - set(accepted))
     if unknown:

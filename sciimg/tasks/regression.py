@@ -31,35 +31,15 @@ class RegressionTask(BaseTask):
 
     def __init__(
         self,
-        backbone: str = "resnet18",
-        backbone_options: dict[str, Any] | None = None,
-        spatial_dims: int = 2,
-        in_channels: int = 1,
         target_log10: bool = True,
         heteroscedastic: bool = False,
         head_hidden: int = 0,
         head_dropout: float = 0.0,
         aux_targets: list[str] | None = None,
         aux_weight: float = 0.1,
-        optimizer: str = "adamw",
-        lr: float = 1e-3,
-        weight_decay: float = 1e-4,
-        momentum: float = 0.9,
-        scheduler: str = "cosine",
-        max_epochs: int = 10,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(
-            backbone,
-            backbone_options,
-            spatial_dims,
-            in_channels,
-            optimizer,
-            lr,
-            weight_decay,
-            momentum,
-            scheduler,
-            max_epochs,
-        )
+        super().__init__(**kwargs)
 
     def configure_models(self) -> None:
         hp = self.hparams

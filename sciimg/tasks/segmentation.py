@@ -33,34 +33,16 @@ class SegmentationTask(BaseTask):
     def __init__(
         self,
         backbone: str = "unet",
-        backbone_options: dict[str, Any] | None = None,
         spatial_dims: int = 3,
-        in_channels: int = 1,
         n_classes: int = 6,
         class_weights: list[float] | None = None,
-        optimizer: str = "adamw",
-        lr: float = 1e-3,
-        weight_decay: float = 1e-4,
-        momentum: float = 0.9,
-        scheduler: str = "cosine",
-        max_epochs: int = 10,
+        **kwargs: Any,
     ) -> None:
         if n_classes < 2:
             raise ValueError(f"n_classes must be at least 2, got {n_classes}")
         if class_weights is not None and len(class_weights) != n_classes:
             raise ValueError(f"class_weights must have n_classes = {n_classes} entries, got {len(class_weights)}")
-        super().__init__(
-            backbone,
-            backbone_options,
-            spatial_dims,
-            in_channels,
-            optimizer,
-            lr,
-            weight_decay,
-            momentum,
-            scheduler,
-            max_epochs,
-        )
+        super().__init__(backbone=backbone, spatial_dims=spatial_dims, **kwargs)
 
     def configure_models(self) -> None:
         hp = self.hparams

@@ -133,7 +133,8 @@ def test_users_multi_extension_files_with_dq_and_no_truth(tmp_path):
 
 
 def test_noise2noise_pairs_two_exposures_of_the_same_field(tmp_path):
-    from sciimg.simulate.sky import PAIR_SUFFIX, SkyOptions, simulate_image
+    from sciimg.io.fits import PAIR_SUFFIX
+    from sciimg.simulate.sky import SkyOptions, simulate_image
 
     options = SkyOptions(shape=(64, 64), stars=(5, 5), galaxies=(1, 1), exposures=2)
     sim = simulate_image(options, np.random.default_rng(4))

@@ -6,13 +6,14 @@ import torch
 from astropy.io import fits
 
 from sciimg.config import validate_config
-from sciimg.data.ingest_sky import ARTEFACT_CODES, artefact_holes
 from sciimg.data.sky_dataset import SkyCleaningDataset
 from sciimg.errors import InputError
 from sciimg.inference.sky_clean import calibrate_threshold
+from sciimg.io.fits import TRUTH_SUFFIX
 from sciimg.io.store import SampleStore
+from sciimg.io.store_readers import ARTEFACT_CODES, artefact_holes
 from sciimg.kinds import ingest
-from sciimg.simulate.sky import TRUTH_SUFFIX, simulate_sky_folder
+from sciimg.simulate.sky import simulate_sky_folder
 from sciimg.tasks.cleaning import CleaningTask, grow
 
 ARTEFACTS = {"cosmic_rays_per_mpix": [3000, 3000], "hot_pixel_fraction": 0.002, "bad_columns": [1, 1]}

@@ -6,13 +6,15 @@ import torch
 from astropy.io import fits
 
 from sciimg.config import validate_config
-from sciimg.data.ingest_sky import sources_by_tile, tile_regions
+from sciimg.data.ingest_sky import tile_regions
 from sciimg.data.sky_dataset import CropTurn
 from sciimg.data.sky_detection import SkyDetectionDataset, render_targets
 from sciimg.inference.sky_detect import calibrate_detection_threshold
+from sciimg.io.fits import TRUTH_SUFFIX
 from sciimg.io.store import SampleStore
+from sciimg.io.store_readers import sources_by_tile
 from sciimg.kinds import ingest
-from sciimg.simulate.sky import TRUTH_SUFFIX, simulate_sky_folder
+from sciimg.simulate.sky import simulate_sky_folder
 from sciimg.tasks.detection import DetectionTask, focal_heatmap_loss
 
 SMALL_UNET = {"encoder": "resnet18", "encoder_options": {"widths": [4, 8], "blocks_per_stage": [1, 1]}}

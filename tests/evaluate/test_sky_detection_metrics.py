@@ -6,9 +6,9 @@ from astropy.table import Table
 
 from sciimg.baselines.sky_denoise import Tile
 from sciimg.baselines.sky_detect import SKY_DETECTORS
-from sciimg.evaluate.matching import match_positions, real_detections, threshold_for_purity
 from sciimg.evaluate.sky_detect import DetectionTruth, binned_share, match_catalog, operating_point
 from sciimg.inference.sky_detect import RowPeaks, peak_rows
+from sciimg.scoring import match_positions, real_detections, threshold_for_purity
 from sciimg.simulate.sky import Psf, add_stamp
 
 

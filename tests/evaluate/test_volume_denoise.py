@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from sciimg.baselines.volume_denoise import ThresholdIsolated, noise_f1
-from sciimg.data.voxels import VoxelGrid
 from sciimg.errors import InputError
 from sciimg.evaluate.volume_denoise import kept_mask, method_metrics
+from sciimg.geometry.voxels import VoxelGrid
 from sciimg.io.volumes import SparseEvent, write_sparse_volumes
 
 LINE = [[5, 5, x] for x in range(2, 8)]  # a track: each inner voxel has two neighbours, the ends one

@@ -6,7 +6,7 @@ import torch
 
 from sciimg.baselines.volume_segment import ThresholdPCA, clusters
 from sciimg.data.volume_dataset import VolumeDataset, volume_input
-from sciimg.evaluate.volumes import class_scores, method_metrics
+from sciimg.evaluate.volumes import method_metrics
 from sciimg.inference.sliding_window import sliding_window, window_starts
 from sciimg.inference.volumes import (
     MIN_WINDOW,
@@ -18,6 +18,7 @@ from sciimg.inference.volumes import (
 )
 from sciimg.io.volumes import SparseEvent, write_sparse_volumes
 from sciimg.kinds import ingest
+from sciimg.scoring import class_scores
 from sciimg.simulate.lartpc import LABELS
 from sciimg.tasks import SegmentationTask
 

@@ -1,7 +1,9 @@
-"""Matching detections to truth positions, and the score threshold that reaches a purity.
+"""Scoring shared by every method: detections matched to truth positions, the score threshold
+that reaches a purity, per-class precision and recall.
 
-Used by the evaluation, the model's threshold calibration and the classical detectors'
-calibration alike, so every method is matched and calibrated the same way.
+Used by the evaluation, the model's threshold calibration and the classical methods' fits
+alike, so every method is matched, scored and calibrated the same way (below baselines,
+inference and evaluate, so all of them import it).
 """
 
 from __future__ import annotations
@@ -69,3 +71,16 @@ def threshold_for_purity(scores: np.ndarray, real: np.ndarray, target: float) ->
     reached = np.flatnonzero(last_of_tie & (purity >= target))
     best = reached[-1] if len(reached) else int(np.argmax(np.where(last_of_tie, purity, -1)))
     return float(sorted_scores[best])
+
+
+def class_scores(truth: np.ndarray, predicted: np.ndarray, n_classes: int) -> dict[str, np.ndarray]:
+    """Confusion matrix (rows truth, columns prediction) and per-class precision, recall, F1 (NaN where undefined)."""
+    confusion = np.bincount(
+        np.asarray(truth, np.int64) * n_classes + np.asarray(predicted, np.int64), minlength=n_classes**2
+    ).reshape(n_classes, n_classes)
+    hits = np.diag(confusion).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = hits / confusion.sum(axis=0)
+        recall = hits / confusion.sum(axis=1)
+        f1 = 2 * hits / (confusion.sum(axis=0) + confusion.sum(axis=1))
+    return {"confusion": confusion, "precision": precision, "recall": recall, "f1": f1}
