@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import os
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
+
+from sciimg.version import __version__
 
 if TYPE_CHECKING:
     from sciimg.inference.load import Regressor, TrainedModel
-
-try:
-    __version__ = version("sciimg")
-except PackageNotFoundError:  # running from a source tree without install
-    __version__ = "0.0.0+unknown"
 
 __all__ = ["__version__", "load_model", "load_regressor"]
 

@@ -1,7 +1,9 @@
 """The ``sciimg`` command: one subcommand per pipeline stage, plus ``nets``.
 
 Errors in inputs or config print one line (``sciimg: error: ...``) and exit with status 2;
-no traceback, no partial output.
+no traceback, no partial output. Each handler imports its stage when it runs: most stages
+load PyTorch, Lightning or ctapipe (seconds), which ``sciimg --help`` and the stages that
+do not need them should not pay.
 """
 
 from __future__ import annotations
@@ -12,16 +14,17 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from sciimg.config import load_experiment
 from sciimg.errors import SciimgError
-from sciimg.kinds import ingest, kind_of
-from sciimg.provenance import provenance
 
 Handler = Callable[[argparse.Namespace], None]
 PREEMPTED = 128 + 15  # exit status of a run stopped by SIGTERM, as a shell reports it
 
 
 def _simulate(args: argparse.Namespace) -> None:
+    from sciimg.config import load_experiment
+    from sciimg.kinds import kind_of
+    from sciimg.provenance import provenance
+
     spec = load_experiment(args.spec, check_models=False)
     sim = dict(spec["data"].get("simulate") or {})
     if not sim:
@@ -32,6 +35,9 @@ def _simulate(args: argparse.Namespace) -> None:
 
 
 def _ingest(args: argparse.Namespace) -> None:
+    from sciimg.config import load_experiment
+    from sciimg.kinds import ingest
+
     spec = load_experiment(args.spec, check_models=False)
     ingest(args.input, args.output_dir, spec)
 
@@ -39,7 +45,9 @@ def _ingest(args: argparse.Namespace) -> None:
 def _fit(args: argparse.Namespace) -> None:
     from lightning.pytorch.utilities.exceptions import SIGTERMException  # Lightning: seconds, fit only
 
+    from sciimg.config import load_experiment
     from sciimg.inference.export import export_model
+    from sciimg.kinds import kind_of
     from sciimg.tasks.checkpoints import TrainingStoppedError
     from sciimg.tasks.fit import fit
 
@@ -76,6 +84,7 @@ def _baseline(args: argparse.Namespace) -> None:
 
 def _evaluate(args: argparse.Namespace) -> None:
     from sciimg.io.store import SampleStore
+    from sciimg.kinds import kind_of
 
     predictions = dict(item.split("=", 1) for item in args.predictions)
     kind = kind_of(SampleStore(args.test).attrs)
@@ -98,6 +107,7 @@ def _inject(args: argparse.Namespace) -> None:
 
 def _report(args: argparse.Namespace) -> None:
     from sciimg.evaluate.report import write_report
+    from sciimg.kinds import kind_of
 
     path = write_report(args.metrics, args.output, lambda metrics: kind_of(metrics).load("report_section"))
     print(f"report written to {path.resolve()}")
@@ -142,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", nargs="+", required=True, help="sample stores, DL1, sim_telarray, NetCDF or FITS files")
     p.add_argument("--output", required=True, help="output path")
 
-    p = add("export", _export, "export a trained camera regressor to ONNX (pixels in, energy and std out)")
+    p = add("export", _export, "export a trained model to ONNX (camera regressors: pixels in, energy and std out)")
     p.add_argument("--model", required=True, help="trained model folder")
     p.add_argument("--output", required=True, help="output .onnx file")
 

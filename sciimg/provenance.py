@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import sciimg
+from sciimg.version import __version__
 
 
 def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
@@ -34,7 +34,7 @@ def provenance(
 ) -> dict[str, Any]:
     """Build the provenance record stored with an output file."""
     return {
-        "sciimg_version": sciimg.__version__,
+        "sciimg_version": __version__,
         "config_hash": config_hash(config or {}),
         "inputs": [{"name": Path(p).name, "sha256": sha256_file(p)} for p in inputs],
         "seed": seed,

@@ -73,3 +73,53 @@ def test_kinds_are_plain_declarations_that_import_nothing_heavy():
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
     assert all(isinstance(kind, Kind) for kind in all_kinds())
+
+
+def module_imports() -> dict[str, set[str]]:
+    """Each sciimg module -> the sciimg modules it imports anywhere (lazy imports in functions too)."""
+    import ast
+
+    package = ROOT / "sciimg"
+    names = {
+        ".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): p for p in package.rglob("*.py")
+    }
+    graph: dict[str, set[str]] = {}
+    for name, path in names.items():
+        edges = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            targets = []
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("sciimg"):
+                targets = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+            elif isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            edges |= {t for t in targets if t in names and t != name}
+        graph[name] = edges
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """A cycle of the directed graph as a list of names (first == last), or None."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(name: str, path: list[str]) -> list[str] | None:
+        state[name] = 1
+        for other in sorted(graph[name]):
+            if state.get(other) == 1:
+                return [*path[path.index(other) :], name, other] if other in path else [name, other]
+            if other not in state and (cycle := visit(other, [*path, name])):
+                return cycle
+        state[name] = 2
+        return None
+
+    for module in sorted(graph):
+        if module not in state and (cycle := visit(module, [])):
+            return cycle
+    return None
+
+
+def test_no_module_imports_itself_back_through_others():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == ["a", "b", "c", "a"]
+    graph = module_imports()
+    assert "sciimg.kinds" in graph["sciimg.tasks.fit"] and "sciimg.io.store" in graph["sciimg.io.store_readers"]
+    cycle = find_cycle(graph)
+    assert cycle is None, " -> ".join(cycle)

@@ -103,7 +103,6 @@ def clean_tile(name: str, tile: Tile, saturation_adu: float, true_holes: np.ndar
 
 def run_sky_cleaner(name: str, train: SampleStore, test: SampleStore, output: str | os.PathLike) -> Path:
     """Find and fill artefacts in every test tile with a classical method; FITS tiles like the model's output."""
-    from sciimg.baselines.sky_clean import clean_tile
 
     files, dilation = test.meta()["file"], int(test.attrs["mask_dilation"])
     saturation = [float(fits.Header.fromstring(str(h)).get("SATURATE", np.inf)) for h in test.extra()["headers"]]

@@ -75,7 +75,6 @@ class ThresholdIsolated:
 
 def run_denoise_baseline(name: str, train: SampleStore, test: SampleStore, output: str | os.PathLike) -> Path:
     """Noise voxels of every test event removed by threshold and isolation, the cuts fitted on train events."""
-    from sciimg.baselines.volume_denoise import ThresholdIsolated
 
     if name != "threshold_isolated":
         raise ValueError(f"baseline must be one of ['threshold_isolated'] for detector denoising, got {name!r}")

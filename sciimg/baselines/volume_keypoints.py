@@ -83,7 +83,6 @@ class PCAEnds:
 
 def run_keypoint_baseline(name: str, train: SampleStore, test: SampleStore, output: str | os.PathLike) -> Path:
     """Track end points of every test event by PCA of straight clusters, the cuts fitted on train events."""
-    from sciimg.baselines.volume_keypoints import PCAEnds
 
     if name != "pca_ends":
         raise ValueError(f"baseline must be one of ['pca_ends'] for detector keypoints, got {name!r}")

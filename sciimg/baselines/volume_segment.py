@@ -109,7 +109,6 @@ class ThresholdPCA:
 
 def run_volume_baseline(name: str, train: SampleStore, test: SampleStore, output: str | os.PathLike) -> Path:
     """Voxel classes of every test event by the classical chain, its cuts fitted on train events."""
-    from sciimg.baselines.volume_segment import ThresholdPCA
 
     if name != "threshold_pca":
         raise ValueError(f"baseline must be one of ['threshold_pca'] for detector volumes, got {name!r}")

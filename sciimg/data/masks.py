@@ -83,7 +83,7 @@ def coverage_from_file(path: str | os.PathLike, lat: np.ndarray, lon: np.ndarray
     The file's grid is mapped onto ``lat``/``lon`` by nearest cell centre, with longitudes
     compared modulo 360 (0..360 and -180..180 files mix) and either latitude order.
     """
-    from sciimg.io.netcdf import open_field
+    from sciimg.io.netcdf import open_field  # xarray and dask: only for coverage from a file
 
     field, info = open_field(path)
     observed = field.notnull().values

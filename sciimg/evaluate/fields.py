@@ -21,6 +21,7 @@ import numpy as np
 import xarray as xr
 
 from sciimg.errors import InputError
+from sciimg.evaluate.field_plots import plot_applied, plot_area_means, plot_maps
 from sciimg.io.atomic import write_text_atomic
 from sciimg.io.netcdf import CELSIUS, FieldInfo
 from sciimg.io.store import SampleStore
@@ -109,8 +110,6 @@ def evaluate_fields(
         predictions: method name -> NetCDF output on the test store, the model first.
         applied: real input file -> the model's output on it (maps only: no truth).
     """
-    from sciimg.evaluate.field_plots import plot_applied, plot_area_means, plot_maps
-
     out_dir = Path(out_dir)
     store = SampleStore(test)
     truth = store.read("target")[:, 0].astype(np.float64)

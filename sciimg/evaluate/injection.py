@@ -35,6 +35,8 @@ from sciimg.baselines.sky_denoise import Tile
 from sciimg.baselines.sky_detect import sep_sources
 from sciimg.errors import InputError
 from sciimg.evaluate.sky_detect import binned_share
+from sciimg.evaluate.sky_plots import plot_injection_cutouts
+from sciimg.inference.load import load_model
 from sciimg.io.atomic import write_text_atomic
 from sciimg.io.catalogs import read_catalog
 from sciimg.io.fits import FitsImage
@@ -114,9 +116,6 @@ def injection_recovery(
     seed: int = 0,
 ) -> dict[str, Any]:
     """Inject stars into each real image, run the model and sep, write ``injection.json`` and cutouts."""
-    from sciimg.evaluate.sky_plots import plot_injection_cutouts
-    from sciimg.inference.load import load_model
-
     out_dir = Path(out_dir)
     model = load_model(model_dir)
     cuts = {name: float(read_catalog(path).meta["THRESH"]) for name, path in baseline_catalogs.items()}

@@ -10,8 +10,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-import sciimg
 from sciimg.io.atomic import write_text_atomic
+from sciimg.version import __version__
 
 Section = Callable[[dict, Path], str]  # one experiment's metrics and folder -> HTML
 
@@ -344,7 +344,7 @@ def write_report(
     figures in its folder) as HTML: its kind's report section.
     """
     parts = [
-        f"<h1>sciimg report</h1><p>sciimg {html.escape(sciimg.__version__)}. "
+        f"<h1>sciimg report</h1><p>sciimg {html.escape(__version__)}. "
         "All figures are on held-out test events; every model sits next to its classical baseline.</p>"
     ]
     for metrics_file in metrics_files:

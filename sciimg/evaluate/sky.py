@@ -22,6 +22,7 @@ import numpy as np
 from skimage.metrics import structural_similarity
 
 from sciimg.errors import InputError
+from sciimg.evaluate.sky_plots import plot_cutouts
 from sciimg.io.atomic import write_text_atomic
 from sciimg.io.fits_tiles import read_tile_images
 from sciimg.io.store import SampleStore
@@ -82,8 +83,6 @@ def evaluate_sky_denoising(
         training_target: how the model was trained (``clean``, ``noise2noise`` or ``noise2void``), for the
             targets; by default as the test store records it.
     """
-    from sciimg.evaluate.sky_plots import plot_cutouts
-
     out_dir = Path(out_dir)
     store = SampleStore(test)
     training_target = training_target or store.attrs.get("training_target", "clean")

@@ -33,6 +33,7 @@ from scipy import ndimage
 from sklearn.metrics import roc_curve
 
 from sciimg.errors import InputError
+from sciimg.evaluate.sky_plots import plot_cleaning_cutouts, plot_roc
 from sciimg.io.atomic import write_text_atomic
 from sciimg.io.fits_tiles import read_tile_layers
 from sciimg.io.store import SampleStore
@@ -190,8 +191,6 @@ def evaluate_sky_cleaning(
     experiment: str, predictions: Mapping[str, str | os.PathLike], test: str | os.PathLike, out_dir: str | os.PathLike
 ) -> dict[str, Any]:
     """Score every method's layers (see the module docstring); write ``metrics.json`` and two figures."""
-    from sciimg.evaluate.sky_plots import plot_cleaning_cutouts, plot_roc
-
     out_dir = Path(out_dir)
     store = SampleStore(test)
     truth = Truth(store)

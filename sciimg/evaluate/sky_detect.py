@@ -36,6 +36,7 @@ from scipy.spatial import cKDTree
 
 from sciimg.errors import InputError
 from sciimg.evaluate.sky_clean import EDGE, sky_plane
+from sciimg.evaluate.sky_plots import plot_completeness, plot_detection_cutouts
 from sciimg.io.atomic import write_text_atomic
 from sciimg.io.catalogs import read_catalog
 from sciimg.io.store import SampleStore
@@ -49,6 +50,15 @@ APERTURE = 2.5  # pixels, for a detection's own SNR
 PAIR_SEPARATION = (1.5, 4.0)  # pixels: close pairs a detector must deblend
 TARGETS = {"completeness_at_snr_5": 0.9, "purity": 0.99}
 LOOSER_PURITY = 0.95  # a second equal-purity comparison, less sensitive to a few offset bright sources
+
+
+def pair_centres(truth: DetectionTruth) -> list[list[tuple[float, float]]]:
+    """Per tile, the (y, x) centres of its close pairs of bright sources (:func:`close_pairs`)."""
+    centres = []
+    for row in range(len(truth.sources)):
+        yx = truth.yx(row)
+        centres.append([tuple((yx[a] + yx[b]) / 2) for a, b in close_pairs(truth, row)])
+    return centres
 
 
 @dataclass
@@ -231,8 +241,6 @@ def evaluate_sky_detection(
     injection: str | os.PathLike | None = None,
 ) -> dict[str, Any]:
     """Score every method's catalog (see the module docstring); write ``metrics.json`` and figures."""
-    from sciimg.evaluate.sky_plots import plot_completeness, plot_detection_cutouts
-
     out_dir = Path(out_dir)
     store = SampleStore(test)
     truth = DetectionTruth.from_store(store)
@@ -254,7 +262,7 @@ def evaluate_sky_detection(
     model = next(iter(predictions))
     figures = [
         plot_completeness(out_dir / "detection_completeness.png", methods, SNR_BINS),
-        plot_detection_cutouts(out_dir / "detection_cutouts.png", truth, catalogs),
+        plot_detection_cutouts(out_dir / "detection_cutouts.png", truth, catalogs, pair_centres(truth)),
     ]
     n_truth = sum(len(s) for s in truth.sources)
     metrics: dict[str, Any] = {

@@ -146,11 +146,16 @@ def plot_completeness(path: Path, methods: Mapping[str, Mapping], edges: Sequenc
 
 
 def plot_detection_cutouts(
-    path: Path, truth, catalogs: Mapping[str, Table], n_cutouts: int = 3, size: int = 40
+    path: Path,
+    truth,
+    catalogs: Mapping[str, Table],
+    pair_centres: Sequence[Sequence[tuple[float, float]]],
+    n_cutouts: int = 3,
+    size: int = 40,
 ) -> Path:
-    """Cutouts around close pairs of the test tiles; truth sources at SNR >= 3 circled, each method's kept
-    detections crossed (one column per method)."""
-    spots = [(row, pair) for row in range(len(truth.sources)) for pair in close_pairs_of(truth, row)][:n_cutouts]
+    """Cutouts around close pairs of the test tiles (``pair_centres``, (y, x) per tile); truth sources at
+    SNR >= 3 circled, each method's kept detections crossed (one column per method)."""
+    spots = [(row, pair) for row, pairs in enumerate(pair_centres) for pair in pairs][:n_cutouts]
     if not spots:
         spots = [(row, None) for row in range(min(n_cutouts, len(truth.sources)))]
     fig, axes = plt.subplots(len(spots), len(catalogs), figsize=(2.4 * len(catalogs), 2.4 * len(spots)), squeeze=False)
@@ -177,14 +182,6 @@ def plot_detection_cutouts(
             if r == 0:
                 ax.set_title(name, fontsize=8)
     return _save(fig, path)
-
-
-def close_pairs_of(truth, row: int) -> list[tuple[float, float]]:
-    """Centres of a tile's close pairs of bright sources (see :func:`sciimg.evaluate.sky_detect.close_pairs`)."""
-    from sciimg.evaluate.sky_detect import close_pairs
-
-    yx = truth.yx(row)
-    return [tuple((yx[a] + yx[b]) / 2) for a, b in close_pairs(truth, row)]
 
 
 def plot_injection_cutouts(path: Path, panels: Sequence[tuple], n_stars: int = 4, size: int = 32) -> Path:

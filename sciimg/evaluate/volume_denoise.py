@@ -25,6 +25,7 @@ import numpy as np
 
 from sciimg.baselines.volume_denoise import noise_f1
 from sciimg.errors import InputError
+from sciimg.evaluate.volume_plots import plot_event_views
 from sciimg.geometry.voxels import VoxelGrid
 from sciimg.io.atomic import write_text_atomic
 from sciimg.io.store import SampleStore
@@ -98,8 +99,6 @@ def evaluate_volume_denoising(
     experiment: str, predictions: Mapping[str, str], test: str | os.PathLike, out_dir: str | os.PathLike
 ) -> dict[str, Any]:
     """metrics.json and the event views for every method on the test store."""
-    from sciimg.evaluate.volume_plots import plot_event_views
-
     store = SampleStore(test)
     noise = list(store.attrs["classes"]).index("noise")
     grid = VoxelGrid.of(**store.attrs["grid"])

@@ -20,6 +20,7 @@ import numpy as np
 from astropy.table import Table
 
 from sciimg.errors import InputError
+from sciimg.evaluate.volume_plots import plot_keypoint_curves, plot_keypoint_views
 from sciimg.io.atomic import write_text_atomic
 from sciimg.io.catalogs import read_catalog
 from sciimg.io.store import SampleStore
@@ -110,8 +111,6 @@ def evaluate_volume_keypoints(
     experiment: str, predictions: Mapping[str, str], test: str | os.PathLike, out_dir: str | os.PathLike
 ) -> dict[str, Any]:
     """metrics.json, the efficiency-purity curves and event views for every method on the test store."""
-    from sciimg.evaluate.volume_plots import plot_keypoint_curves, plot_keypoint_views
-
     store = SampleStore(test)
     events = stored_events(store)
     truth = stored_keypoints(store)

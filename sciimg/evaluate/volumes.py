@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from sciimg.errors import InputError
+from sciimg.evaluate.volume_plots import plot_event_views
 from sciimg.io.atomic import write_text_atomic
 from sciimg.io.store import SampleStore
 from sciimg.io.store_readers import stored_events
@@ -65,8 +66,6 @@ def evaluate_volume_segmentation(
     experiment: str, predictions: Mapping[str, str], test: str | os.PathLike, out_dir: str | os.PathLike
 ) -> dict[str, Any]:
     """metrics.json and the event views for every method on the test store."""
-    from sciimg.evaluate.volume_plots import plot_event_views
-
     store = SampleStore(test)
     classes = list(store.attrs["classes"])
     truth = stored_events(store)

@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 
-import sciimg
 from sciimg.io.atomic import atomic_directory
 from sciimg.io.store import SampleStore
 from sciimg.kinds import kind_of
+from sciimg.version import __version__
 
 CHECKPOINT = "model.ckpt"
 CARD = "card.json"
@@ -44,7 +44,7 @@ def export_model(
         "experiment": experiment,
         "task": spec["task"],
         "modality": attrs["modality"],
-        "sciimg_version": sciimg.__version__,
+        "sciimg_version": __version__,
         "axes": attrs["axes"],
         "channels": attrs["channels"],
         "units": attrs["units"],

@@ -87,7 +87,7 @@ class TrainedModel:
         channels = self.metadata["channels"]
         masks = None
         if set(channels) - {"charge"}:
-            from sciimg.data.image_parameters import Cleaning, cleaning_masks
+            from sciimg.data.image_parameters import Cleaning, cleaning_masks  # ctapipe: seconds, only if used
 
             masks = cleaning_masks(self.geometry, images, Cleaning(**self.metadata["cleaning"]))
         if "peak_time" in channels:
@@ -105,7 +105,7 @@ class TrainedModel:
 def _camera_arrays(events: CameraInput) -> tuple[np.ndarray, np.ndarray | None]:
     """Pixel images and peak times from an array, a Table with ``image`` columns, or a file."""
     if isinstance(events, str | os.PathLike):
-        from sciimg.io.dl1 import read_events
+        from sciimg.io.dl1 import read_events  # ctapipe: seconds to import, only for files
 
         events = read_events(events).table
     if isinstance(events, Table):

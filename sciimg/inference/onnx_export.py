@@ -18,8 +18,9 @@ from torch import nn
 
 from sciimg.errors import InputError
 from sciimg.geometry.mappers import GridMapper
-from sciimg.inference.load import Regressor, load_regressor
+from sciimg.inference.load import Regressor, load_model
 from sciimg.io.atomic import atomic_path
+from sciimg.kinds import all_kinds, kind_of
 
 
 def gather_table(mapper: GridMapper) -> tuple[np.ndarray, np.ndarray]:
@@ -66,8 +67,16 @@ class CameraRegressor(nn.Module):
 
 
 def export_onnx(model_dir: str | os.PathLike, output: str | os.PathLike, opset: int = 18) -> Path:
-    """Write the regressor in ``model_dir`` as an ONNX file (dynamic batch size), atomically."""
-    model = load_regressor(model_dir)
+    """Write the regressor in ``model_dir`` as an ONNX file (dynamic batch size), atomically.
+
+    Raises:
+        InputError: the model's kind has no ONNX export (only exportable kinds do).
+    """
+    model = load_model(model_dir)
+    kind = kind_of(model.metadata)
+    if not kind.exportable:
+        exportable = [k.name for k in all_kinds() if k.exportable]
+        raise InputError(f"{model_dir}: ONNX export is available for the kinds {exportable}, not {kind.name}")
     module = CameraRegressor(model).eval()
     channels = len(model.metadata["channels"])
     example = torch.zeros(2, channels, model.mapper.n_pixels)

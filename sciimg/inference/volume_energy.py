@@ -15,6 +15,7 @@ from sciimg.data.volume_dataset import volume_input
 from sciimg.errors import InputError
 from sciimg.geometry.voxels import VoxelGrid
 from sciimg.inference.load import Regressor
+from sciimg.inference.volumes import input_events
 from sciimg.io.store import SampleStore
 from sciimg.io.volumes import TRUTH_COLUMNS, SparseEvent
 
@@ -66,8 +67,6 @@ class VolumeRegressor(Regressor):
 
     def file_events(self, path: Path) -> list[GridEvent | SparseEvent]:
         """The events of a volume store or of a sparse, dense or larnd-sim file, on the model's grid."""
-        from sciimg.inference.volumes import input_events
-
         return list(input_events(path, self.grid))
 
     def predict(  # type: ignore[override]

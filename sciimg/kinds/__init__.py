@@ -9,6 +9,8 @@ layout, the dataset's options) are plain callables of the modality's module.
 Each modality has one module in this package with a ``KINDS`` tuple; the registry finds
 every such module by itself, so adding a kind is one module (plus its schema entry).
 Everything else (cli, Snakefile, fit, predict, baselines, evaluate, report) asks the kind.
+The kinds sit on top of the layers, but this registry imports none of them (only errors
+and path expansion), so a stage in any layer may look its kind up without an import circle.
 """
 
 from __future__ import annotations
@@ -68,8 +70,8 @@ def data_keys(*keys: str) -> Callable[[Spec], dict[str, Any]]:
 class Kind:
     """One experiment kind: what each pipeline stage uses for a (modality, task) pair.
 
-    Attributes named ``*_path`` or documented as "module:attribute" are imported on first
-    use by :meth:`load`; the others are cheap values or functions.
+    Fields holding a ``"module:attribute"`` string are imported on first use by :meth:`load`;
+    the others are cheap values or functions.
     """
 
     modality: str
@@ -102,7 +104,7 @@ class Kind:
     needs_classes: bool = False  # a voxel classifier: model.n_classes must equal the data's classes
     exportable: bool = False  # `sciimg export` writes an ONNX graph
     ingest_options: Mapping[str, Any] = field(default_factory=dict)  # what this kind's stores hold
-    evaluate_options: Mapping[str, Any] = field(default_factory=dict)
+    evaluate_options: Mapping[str, Any] = field(default_factory=dict)  # keyword arguments of evaluate
 
     @property
     def name(self) -> str:
@@ -121,6 +123,8 @@ def _registry() -> dict[tuple[str, str], Kind]:
     kinds: dict[tuple[str, str], Kind] = {}
     for module in pkgutil.iter_modules(__path__):
         for kind in importlib.import_module(f"{__name__}.{module.name}").KINDS:
+            if (kind.modality, kind.task) in kinds:
+                raise ValueError(f"kind {kind.name} is declared twice (second time in {module.name})")
             kinds[kind.modality, kind.task] = kind
     return kinds
 

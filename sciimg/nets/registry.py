@@ -1,4 +1,8 @@
-"""One registry of backbones, chosen by name; options are plain strings, numbers and lists."""
+"""One registry of backbones, chosen by name; options are plain strings, numbers and lists.
+
+The backbones register themselves in :mod:`sciimg.nets` (its ``__init__``), so a network
+that builds another by name (a U-Net's encoder) imports this module without a circle.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,6 @@ from typing import Any
 from torch import nn
 
 from sciimg.nets.encoder import Encoder
-from sciimg.nets.inception import Inception
-from sciimg.nets.partial_conv import PartialConvUNet
-from sciimg.nets.resnet import RESNET_PRESETS, ResNet
-from sciimg.nets.unet import UNet
-from sciimg.nets.vgg import VGG, VGG_PRESETS
 
 Builder = Callable[..., nn.Module]
 _REGISTRY: dict[str, tuple[Builder, dict[str, Any]]] = {}
@@ -68,13 +67,3 @@ def build_encoder(name: str, spatial_dims: int, in_channels: int, **options: Any
         encoders = [n for n in available() if issubclass(_REGISTRY[n][0], Encoder)]
         raise ValueError(f"encoder must be one of {encoders}, got {name!r}")
     return model
-
-
-for _name, _convs in VGG_PRESETS.items():
-    register(_name, VGG, convs_per_stage=_convs)
-for _name, (_block, _blocks) in RESNET_PRESETS.items():
-    register(_name, ResNet, block=_block, blocks_per_stage=_blocks)
-register("inception", Inception)
-register("inception_factorised", Inception, factorised=True)
-register("unet", UNet)
-register("pconv_unet", PartialConvUNet)

@@ -10,6 +10,7 @@ from torch import nn
 
 from sciimg.nets.heads import DenseHead
 from sciimg.nets.layers import ConvNormAct, ConvTranspose, check_spatial_dims, init_weights
+from sciimg.nets.registry import build_encoder
 
 
 class DecoderBlock(nn.Module):
@@ -53,7 +54,6 @@ class UNet(nn.Module):
         act: str = "relu",
     ) -> None:
         super().__init__()
-        from sciimg.nets.registry import build_encoder
 
         check_spatial_dims(spatial_dims)
         self.encoder = build_encoder(encoder, spatial_dims, in_channels, **(encoder_options or {}))
