@@ -286,8 +286,8 @@ GRID_128 = {"lat_min": -80, "lat_max": 80, "lon_min": 0, "lon_max": 360, "dlat":
 PEAK_SCRIPT = """
 import json, sys
 from pathlib import Path
-from sciimg.data.ingest_fields import ingest_fields
-ingest_fields([Path(sys.argv[1])], Path(sys.argv[2]), json.loads(sys.argv[3]))
+from sciimg.data.ingest_climate import ingest_climate
+ingest_climate([Path(sys.argv[1])], Path(sys.argv[2]), json.loads(sys.argv[3]))
 status = open("/proc/self/status").read()
 print(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM")))
 """
@@ -301,7 +301,7 @@ def netcdf_ingest(directory: Path, repeats: int) -> dict[str, Any]:
     import xarray as xr
 
     from sciimg.config import validate_config
-    from sciimg.data.ingest_fields import ingest_fields
+    from sciimg.data.ingest_climate import ingest_climate
     from sciimg.simulate.climate import simulate_climate_file
 
     experiment = {"modality": "climate", "task": "inpainting", "data": {"files": {"paths": ["x"]}}, "model": {}}
@@ -311,7 +311,7 @@ def netcdf_ingest(directory: Path, repeats: int) -> dict[str, Any]:
     paths = {years: simulate_climate_file(directory / f"{years}y.nc", years, 0, grid=GRID_128) for years in (40, 400)}
     megabytes = {years: years * 12 * 128 * 128 * 4 / 2**20 for years in paths}  # float32 field in memory
     small = paths[40]
-    ingest_s = timed(lambda: ingest_fields([small], directory / "store", spec), repeats)
+    ingest_s = timed(lambda: ingest_climate([small], directory / "store", spec), repeats)
     read_s = timed(lambda: xr.open_dataset(small).tas.load(), repeats)
     copy_s = timed(lambda: write_hdf5(directory / "copy.h5", [xr.open_dataset(small).tas.values]), repeats)
     results["field_megabytes"] = megabytes[40]
@@ -657,7 +657,7 @@ def volume_inference(directory: Path) -> dict[str, Any]:
     import sys
 
     from sciimg.io.volumes import read_volume_events
-    from sciimg.simulate.lartpc import LABELS, simulate_volume_file
+    from sciimg.simulate.detector3d import LABELS, simulate_detector3d_file
     from sciimg.tasks import SegmentationTask
 
     torch.manual_seed(0)
@@ -674,7 +674,7 @@ def volume_inference(directory: Path) -> dict[str, Any]:
             "volume": {"grid": grid, "classes": list(LABELS), "patch_size": 32},
         }
         model = save_model_dir(directory / f"model_{side}", task, card)
-        events = simulate_volume_file(directory / f"events_{side}.h5", VOLUME_EVENTS, 5, grid=side)
+        events = simulate_detector3d_file(directory / f"events_{side}.h5", VOLUME_EVENTS, 5, grid=side)
         voxels = [len(e.values) for e in read_volume_events(events)]
         script = [sys.executable, "-c", VOLUME_SCRIPT, str(model), str(events), str(directory / f"out_{side}.h5")]
         seconds, peak, anon = (

@@ -123,3 +123,17 @@ def test_no_module_imports_itself_back_through_others():
     assert "sciimg.kinds" in graph["sciimg.tasks.fit"] and "sciimg.io.store" in graph["sciimg.io.store_readers"]
     cycle = find_cycle(graph)
     assert cycle is None, " -> ".join(cycle)
+
+
+def test_packages_point_one_way():
+    """Folders of the package (io, data, baselines, ...) import each other without a circle."""
+    packages: dict[str, set[str]] = {}
+    for module, imported in module_imports().items():
+        folder = module.split(".")[1] if "." in module else "sciimg"
+        packages.setdefault(folder, set()).update(m.split(".")[1] for m in imported if "." in m)
+    graph = {name: edges - {name} for name, edges in packages.items()}
+    graph = {name: {e for e in edges if e in graph} for name, edges in graph.items()}
+    assert {"io", "data", "baselines", "inference", "evaluate"} <= set(graph) and "io" in graph["data"]
+    assert not (graph["io"] | graph["geometry"]) - {"errors", "provenance", "version"}  # the bottom layer
+    cycle = find_cycle(graph)
+    assert cycle is None, " -> ".join(cycle)

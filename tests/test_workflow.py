@@ -602,7 +602,7 @@ VOLUME_DENOISE = "tiny_volume_denoise"
 
 
 def test_volume_denoising_keeps_input_voxels_as_read_and_scores_every_test_voxel(workflow_run, tmp_path):
-    from sciimg.baselines.volume_denoise import ThresholdIsolated
+    from sciimg.baselines.detector3d_denoise import ThresholdIsolated
     from sciimg.io.store_readers import stored_events
     from sciimg.io.volumes import read_volume_events, volume_file_attrs
 

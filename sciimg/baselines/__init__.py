@@ -7,7 +7,7 @@ FIT_EVENTS = 60  # train events a detector-volume baseline's cuts are chosen on
 # name -> (module, class); imported when chosen (the random forest loads scikit-learn, seconds)
 BASELINES = {
     "hillas_rf": ("sciimg.baselines.hillas_rf", "HillasRandomForest"),
-    "calorimetric": ("sciimg.baselines.calorimetric", "Calorimetric"),
+    "calorimetric": ("sciimg.baselines.detector3d_calorimetric", "Calorimetric"),
 }
 
 

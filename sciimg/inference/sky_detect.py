@@ -25,7 +25,7 @@ import torch
 from astropy.table import Table, vstack
 from scipy import ndimage
 
-from sciimg.data.sky_detection import SkyDetectionDataset
+from sciimg.data.sky_detection_dataset import SkyDetectionDataset
 from sciimg.data.sky_scale import TileScale, asinh_stretch
 from sciimg.inference.sky import SkyModel, sampled_noise_level
 from sciimg.io.catalogs import add_sky_positions, write_catalog

@@ -17,7 +17,7 @@ pixel position (px, py, mm), the time tick ``ts`` and the charge ``q``; the drif
 coordinate is ``z = (ts - ts_start of the event) * vd * clock_period`` (the ``tracks``
 attributes), and each fitted track's ``start`` and ``end`` (x, y, z mm) become keypoints.
 
-Readers yield :class:`SparseEvent` in millimetres; :mod:`sciimg.data.ingest_volumes` puts them
+Readers yield :class:`SparseEvent` in millimetres; :mod:`sciimg.data.ingest_detector3d` puts them
 on a grid.
 """
 

@@ -63,7 +63,7 @@ KINDS = (
         model_class="sciimg.inference.sky:SkyModel",
         baselines=("gaussian_filter", "median_filter", "wavelet", "nl_means", "bm3d"),
         baseline_runner="sciimg.baselines.sky_denoise:run_sky_denoiser",
-        evaluate="sciimg.evaluate.sky:evaluate_sky_denoising",
+        evaluate="sciimg.evaluate.sky_denoise:evaluate_sky_denoising",
         figures=("denoise_cutouts.png",),
         report_section="sciimg.evaluate.report:sky_section",
         card=denoising_card,
@@ -88,7 +88,7 @@ KINDS = (
     Kind(
         task="detection",
         task_class="sciimg.tasks.detection:DetectionTask",
-        dataset="sciimg.data.sky_detection:SkyDetectionDataset",
+        dataset="sciimg.data.sky_detection_dataset:SkyDetectionDataset",
         dataset_options=data_keys("patch_size", "crops_per_tile", "min_snr", "heat_sigma"),
         model_class="sciimg.inference.sky_detect:DetectionModel",
         baselines=("sep", "photutils"),

@@ -4,7 +4,7 @@ A dense backbone (``unet``, ``spatial_dims=3``) gives one logit per voxel that a
 lies there. Training uses CenterNet's penalty-reduced focal loss (as source detection does)
 on occupied voxels only: empty space holds no charge and so no keypoint the data could
 show, and would otherwise swamp the loss. Points are read off as local maxima of the
-heatmap among occupied voxels (:mod:`sciimg.inference.volume_keypoints`).
+heatmap among occupied voxels (:mod:`sciimg.inference.detector3d_keypoints`).
 """
 
 from __future__ import annotations

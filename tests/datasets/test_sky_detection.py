@@ -8,7 +8,7 @@ from astropy.io import fits
 from sciimg.config import validate_config
 from sciimg.data.ingest_sky import tile_regions
 from sciimg.data.sky_dataset import CropTurn
-from sciimg.data.sky_detection import SkyDetectionDataset, render_targets
+from sciimg.data.sky_detection_dataset import SkyDetectionDataset, render_targets
 from sciimg.inference.sky_detect import calibrate_detection_threshold
 from sciimg.io.fits import TRUTH_SUFFIX
 from sciimg.io.store import SampleStore

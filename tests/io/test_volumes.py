@@ -7,7 +7,7 @@ import h5py
 import numpy as np
 import pytest
 
-from sciimg.data.ingest_volumes import read_grid_events
+from sciimg.data.ingest_detector3d import read_grid_events
 from sciimg.errors import InputError
 from sciimg.io.store import SampleStore
 from sciimg.io.volumes import SparseEvent, read_volume_events, write_sparse_volumes
@@ -146,9 +146,9 @@ def test_larndsim_ingests_onto_its_pixel_pitch_with_every_positive_hit_and_track
 
 
 def test_dead_readout_columns_read_nothing_and_their_charge_is_counted(tmp_path):
-    from sciimg.simulate.lartpc import simulate_volume_file
+    from sciimg.simulate.detector3d import simulate_detector3d_file
 
-    path = simulate_volume_file(tmp_path / "dead.h5", 6, 3, grid=24, pitch_mm=2.0, dead_fraction=0.3)
+    path = simulate_detector3d_file(tmp_path / "dead.h5", 6, 3, grid=24, pitch_mm=2.0, dead_fraction=0.3)
     events = list(read_volume_events(path))
     dead = np.concatenate([e.dead for e in events])
     assert 0.05 < dead.mean() < 0.6

@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from sciimg.config import validate_config
-from sciimg.data.volume_dataset import VolumeKeypointDataset
+from sciimg.data.detector3d_dataset import VolumeKeypointDataset
 from sciimg.kinds import ingest
-from sciimg.simulate.lartpc import simulate_volume_file
+from sciimg.simulate.detector3d import simulate_detector3d_file
 from sciimg.tasks import KeypointTask
 from sciimg.tasks.fit import fit
 
@@ -49,7 +49,7 @@ def test_crops_carry_heat_on_their_keypoints_and_two_fits_with_one_seed_are_iden
         }
     }
     spec = validate_config(config)["experiments"]["points"]
-    stores = ingest([simulate_volume_file(tmp_path / "events.h5", 12, 2, grid=16)], tmp_path / "store", spec)
+    stores = ingest([simulate_detector3d_file(tmp_path / "events.h5", 12, 2, grid=16)], tmp_path / "store", spec)
     dataset = VolumeKeypointDataset(stores["train"], train=True, seed=1, patch_size=16, heat_sigma=1.5)
     with_centres = 0
     for index in range(len(dataset)):

@@ -7,7 +7,7 @@ import torch
 from sciimg.config import validate_config
 from sciimg.errors import ConfigError
 from sciimg.kinds import ingest
-from sciimg.simulate.lartpc import simulate_volume_file
+from sciimg.simulate.detector3d import simulate_detector3d_file
 from sciimg.tasks import SegmentationTask
 from sciimg.tasks.fit import fit
 
@@ -39,7 +39,7 @@ def volume_config(task: str, **simulate) -> dict:
 def volume_spec(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("segmentation")
     spec = volume_config("segmentation")
-    path = simulate_volume_file(tmp / "events.h5", 12, 2, grid=16)
+    path = simulate_detector3d_file(tmp / "events.h5", 12, 2, grid=16)
     ingest([path], tmp / "store", spec)
     return spec, tmp / "store"
 
@@ -84,7 +84,7 @@ def test_volume_denoising_trains_a_two_class_voxel_classifier_where_image_denois
     assert get_kind("sky", "denoising").load("task_class") is DenoisingTask
     spec = volume_config("denoising", noisy_pixels=1)
     assert spec["model"]["n_classes"] == 2 and spec["baselines"] == ["threshold_isolated"]
-    path = simulate_volume_file(tmp_path / "events.h5", 12, 2, grid=16, noisy_pixels=1)
+    path = simulate_detector3d_file(tmp_path / "events.h5", 12, 2, grid=16, noisy_pixels=1)
     ingest([path], tmp_path / "store", spec)
     task, _ = fit(spec, tmp_path / "store", tmp_path / "run")
     assert isinstance(task, SegmentationTask) and task(torch.zeros(1, 1, 16, 16, 16)).shape == (1, 2, 16, 16, 16)

@@ -4,11 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from sciimg.baselines.volume_segment import ThresholdPCA, clusters
-from sciimg.data.volume_dataset import VolumeDataset, volume_input
-from sciimg.evaluate.volumes import method_metrics
-from sciimg.inference.sliding_window import sliding_window, window_starts
-from sciimg.inference.volumes import (
+from sciimg.baselines.detector3d_segment import ThresholdPCA, clusters
+from sciimg.data.detector3d_dataset import VolumeDataset, volume_input
+from sciimg.evaluate.detector3d_segment import method_metrics
+from sciimg.inference.detector3d import (
     MIN_WINDOW,
     OVERLAP,
     VOXELS_PER_PASS,
@@ -16,10 +15,11 @@ from sciimg.inference.volumes import (
     window_reader,
     window_side,
 )
+from sciimg.inference.sliding_window import sliding_window, window_starts
 from sciimg.io.volumes import SparseEvent, write_sparse_volumes
 from sciimg.kinds import ingest
 from sciimg.scoring import class_scores
-from sciimg.simulate.lartpc import LABELS
+from sciimg.simulate.detector3d import LABELS
 from sciimg.tasks import SegmentationTask
 
 CLASSES = list(LABELS)

@@ -106,7 +106,7 @@ def train_climatology(
 CORRUPTIONS = ("gaps", "noise")  # what the network input lacks: observations, or quiet
 
 
-def ingest_fields(
+def ingest_climate(
     inputs: list[Path], out_dir: Path, spec: Mapping[str, Any], corruption: str = "gaps"
 ) -> dict[str, Path]:
     """NetCDF temperature fields -> ``train/val/test.h5`` stores for inpainting or denoising.
@@ -122,10 +122,10 @@ def ingest_fields(
     if corruption not in CORRUPTIONS:
         raise ConfigError(f"corruption must be one of {list(CORRUPTIONS)}, got {corruption!r}")
     with dask.config.set(scheduler="synchronous"):
-        return _ingest_fields(inputs, out_dir, spec, corruption)
+        return _ingest_climate(inputs, out_dir, spec, corruption)
 
 
-def _ingest_fields(inputs: list[Path], out_dir: Path, spec: Mapping[str, Any], corruption: str) -> dict[str, Path]:
+def _ingest_climate(inputs: list[Path], out_dir: Path, spec: Mapping[str, Any], corruption: str) -> dict[str, Path]:
     data, seed = spec["data"], spec["seed"]
     field, info = open_fields(inputs, data.get("files", {}).get("variable"))
     field.attrs["source"] = ", ".join(str(p) for p in inputs)

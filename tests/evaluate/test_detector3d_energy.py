@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
-from sciimg.baselines.calorimetric import Calorimetric
+from sciimg.baselines.detector3d_calorimetric import Calorimetric
 from sciimg.errors import InputError
 from sciimg.evaluate.regression import compare_overall, evaluate_energy
 from sciimg.io.volumes import SparseEvent, write_sparse_volumes

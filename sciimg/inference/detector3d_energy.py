@@ -10,12 +10,12 @@ import astropy.units as u
 import numpy as np
 from astropy.table import Table
 
-from sciimg.data.ingest_volumes import GridEvent
-from sciimg.data.volume_dataset import volume_input
+from sciimg.data.detector3d_dataset import volume_input
+from sciimg.data.ingest_detector3d import GridEvent
 from sciimg.errors import InputError
 from sciimg.geometry.voxels import VoxelGrid
+from sciimg.inference.detector3d import input_events
 from sciimg.inference.load import Regressor
-from sciimg.inference.volumes import input_events
 from sciimg.io.store import SampleStore
 from sciimg.io.volumes import TRUTH_COLUMNS, SparseEvent
 

@@ -1,7 +1,7 @@
 """Noise-voxel removal in detector events: the denoised events, written as sparse HDF5.
 
 A denoising model is a two-class voxel classifier (signal, noise) run by the same
-bounded-memory sliding window as segmentation (:class:`~sciimg.inference.volumes.VolumeModel`).
+bounded-memory sliding window as segmentation (:class:`~sciimg.inference.detector3d.VolumeModel`).
 A voxel is removed when its noise probability exceeds one half. The output holds the kept
 voxels only, with their charges as read, so it is an event file like its input. The
 ``/scores`` dataset holds the kept voxels' class probabilities, and the ``n_removed``
@@ -15,7 +15,7 @@ import os
 import time
 from pathlib import Path
 
-from sciimg.inference.volumes import VolumeModel, input_events
+from sciimg.inference.detector3d import VolumeModel, input_events
 from sciimg.outputs import kept_voxels, write_denoised
 from sciimg.provenance import provenance
 

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sciimg.data.ingest_volumes import GridEvent, place_event
-from sciimg.data.volume_dataset import volume_input
+from sciimg.data.detector3d_dataset import volume_input
+from sciimg.data.ingest_detector3d import GridEvent, place_event
 from sciimg.geometry.voxels import VoxelGrid
 from sciimg.inference.load import TrainedModel
 from sciimg.inference.sliding_window import sliding_window, window_starts

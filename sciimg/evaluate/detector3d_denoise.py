@@ -23,15 +23,15 @@ from typing import Any
 
 import numpy as np
 
-from sciimg.baselines.volume_denoise import noise_f1
+from sciimg.baselines.detector3d_denoise import noise_f1
 from sciimg.errors import InputError
-from sciimg.evaluate.volume_plots import plot_event_views
+from sciimg.evaluate.detector3d_plots import plot_event_views
 from sciimg.geometry.voxels import VoxelGrid
 from sciimg.io.atomic import write_text_atomic
 from sciimg.io.store import SampleStore
 from sciimg.io.store_readers import stored_events
 from sciimg.io.volumes import SparseEvent, read_volume_events, volume_file_attrs
-from sciimg.simulate.lartpc import NOISE_KINDS
+from sciimg.simulate.detector3d import NOISE_KINDS
 
 log = logging.getLogger(__name__)
 VIEW_EVENTS = 3

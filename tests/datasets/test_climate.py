@@ -11,7 +11,7 @@ import pytest
 import xarray as xr
 
 from sciimg.config import validate_config
-from sciimg.data.field_dataset import FieldDataset
+from sciimg.data.climate_dataset import FieldDataset
 from sciimg.data.masks import coverage_from_file, draw_masks, nearest_index
 from sciimg.errors import InputError
 from sciimg.io.store import SampleStore
@@ -141,11 +141,11 @@ def test_items_mask_neighbours_from_other_splits_and_shuffle_masks_by_epoch(simu
 
 PEAK_SCRIPT = """
 import sys, json
-import sciimg.data.ingest_fields as ingest
+import sciimg.data.ingest_climate as ingest
 ingest.BLOCK_BYTES = 1 << 20
 from pathlib import Path
 spec = json.loads(sys.argv[3])
-ingest.ingest_fields([Path(sys.argv[1])], Path(sys.argv[2]), spec)
+ingest.ingest_climate([Path(sys.argv[1])], Path(sys.argv[2]), spec)
 status = open("/proc/self/status").read()  # VmHWM: this process's peak (ru_maxrss counts the forking parent)
 print(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM")))
 """
@@ -213,7 +213,7 @@ def test_time_as_depth_trains_a_3d_partial_convolution_network(simulated, tmp_pa
 
 def test_denoising_store_baseline_and_evaluation(simulated, tmp_path):
     from sciimg.baselines.run import run_baseline
-    from sciimg.evaluate.fields import evaluate_fields
+    from sciimg.evaluate.climate import evaluate_fields
 
     outputs = ingest([simulated], tmp_path / "n", spec(noise_std_k=0.8) | {"task": "denoising"})
     test = SampleStore(outputs["test"])

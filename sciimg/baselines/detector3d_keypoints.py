@@ -1,7 +1,7 @@
 """Classical track end points: the two ends of each straight cluster's principal axis.
 
 Voxels above a charge threshold are grouped into clusters of touching voxels
-(26-connectivity, as for :mod:`sciimg.baselines.volume_segment`); a cluster of at least
+(26-connectivity, as for :mod:`sciimg.baselines.detector3d_segment`); a cluster of at least
 ``min_voxels`` whose first principal axis holds at least ``linearity`` of its spatial
 variance is a track, and its two end points are its voxels that lie furthest along that
 axis in either direction. Each point's score is its cluster's linearity. A vertex where
@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from sciimg.baselines import FIT_EVENTS
-from sciimg.baselines.volume_segment import clusters
+from sciimg.baselines.detector3d_segment import clusters
 from sciimg.geometry.voxels import VoxelGrid
 from sciimg.io.catalogs import write_catalog
 from sciimg.io.store import SampleStore

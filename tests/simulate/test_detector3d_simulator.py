@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from sciimg.io.volumes import read_volume_events
-from sciimg.simulate.lartpc import (
+from sciimg.simulate.detector3d import (
     LABELS,
     MICHEL,
     MUON_MEV,
@@ -15,8 +15,8 @@ from sciimg.simulate.lartpc import (
     EventBuilder,
     EventModel,
     bragg_kleeman_dedx,
+    simulate_detector3d_file,
     simulate_events,
-    simulate_volume_file,
 )
 
 
@@ -65,7 +65,7 @@ def test_a_stopping_muon_emits_a_michel_electron_at_its_end_point():
 
 
 def test_file_holds_every_class_noise_above_threshold_and_keypoints_inside(tmp_path):
-    path = simulate_volume_file(tmp_path / "events.h5", 20, 5, grid=32, pitch_mm=3.0)
+    path = simulate_detector3d_file(tmp_path / "events.h5", 20, 5, grid=32, pitch_mm=3.0)
     events = list(read_volume_events(path))
     assert len(events) == 20
     semantic = np.concatenate([e.semantic for e in events])
@@ -82,8 +82,8 @@ def test_file_holds_every_class_noise_above_threshold_and_keypoints_inside(tmp_p
 
 
 def test_dense_file_holds_the_same_voxels_as_the_sparse_one(tmp_path):
-    sparse = list(read_volume_events(simulate_volume_file(tmp_path / "s.h5", 3, 2, grid=24)))
-    dense = list(read_volume_events(simulate_volume_file(tmp_path / "d.h5", 3, 2, grid=24, format="dense")))
+    sparse = list(read_volume_events(simulate_detector3d_file(tmp_path / "s.h5", 3, 2, grid=24)))
+    dense = list(read_volume_events(simulate_detector3d_file(tmp_path / "d.h5", 3, 2, grid=24, format="dense")))
     for a, b in zip(sparse, dense, strict=True):
         np.testing.assert_allclose(a.coords, b.coords)
         np.testing.assert_array_equal(a.values, b.values)

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from sciimg.baselines.volume_denoise import ThresholdIsolated, noise_f1
+from sciimg.baselines.detector3d_denoise import ThresholdIsolated, noise_f1
 from sciimg.errors import InputError
-from sciimg.evaluate.volume_denoise import kept_mask, method_metrics
+from sciimg.evaluate.detector3d_denoise import kept_mask, method_metrics
 from sciimg.geometry.voxels import VoxelGrid
 from sciimg.io.volumes import SparseEvent, write_sparse_volumes
 

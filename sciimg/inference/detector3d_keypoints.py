@@ -1,7 +1,7 @@
 """Keypoints of detector events: heatmap peaks among occupied voxels, written as a catalog of points.
 
 The keypoint heatmap is computed window by window like voxel classes
-(:class:`~sciimg.inference.volumes.VolumeModel`), kept at occupied voxels only; a point is
+(:class:`~sciimg.inference.detector3d.VolumeModel`), kept at occupied voxels only; a point is
 an occupied voxel whose heat is at least :data:`SCORE_FLOOR` and no lower than that of any
 occupied voxel within :data:`PEAK_RADIUS` voxels (non-maximum suppression). The catalog
 (ECSV) has one row per point: ``event_id``, its voxel centre ``z, y, x`` (voxel units of the
@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from scipy.spatial import cKDTree
 
-from sciimg.inference.volumes import VolumeModel, input_events
+from sciimg.inference.detector3d import VolumeModel, input_events
 from sciimg.io.catalogs import write_catalog
 from sciimg.outputs import point_catalog, point_rows
 from sciimg.provenance import provenance

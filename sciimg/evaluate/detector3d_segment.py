@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from sciimg.errors import InputError
-from sciimg.evaluate.volume_plots import plot_event_views
+from sciimg.evaluate.detector3d_plots import plot_event_views
 from sciimg.io.atomic import write_text_atomic
 from sciimg.io.store import SampleStore
 from sciimg.io.store_readers import stored_events

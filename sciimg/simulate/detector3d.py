@@ -444,7 +444,7 @@ def simulate_events(n_events: int, seed: int, detector: DetectorModel, events: E
         yield read_out(build_event(rng, detector, events), dead, i)
 
 
-def simulate_volume_file(
+def simulate_detector3d_file(
     path: str | os.PathLike,
     n_events: int,
     seed: int,

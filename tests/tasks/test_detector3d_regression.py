@@ -4,9 +4,9 @@ import numpy as np
 import torch
 
 from sciimg.config import validate_config
-from sciimg.data.volume_dataset import VolumeEventDataset
+from sciimg.data.detector3d_dataset import VolumeEventDataset
 from sciimg.kinds import ingest
-from sciimg.simulate.lartpc import simulate_volume_file
+from sciimg.simulate.detector3d import simulate_detector3d_file
 from sciimg.tasks import RegressionTask
 from sciimg.tasks.fit import fit
 
@@ -29,7 +29,7 @@ def test_same_seed_gives_the_same_weights_on_cpu_and_training_events_are_whole_a
         }
     }
     spec = validate_config(config)["experiments"]["energy"]
-    path = simulate_volume_file(tmp_path / "events.h5", 12, 2, grid=16)
+    path = simulate_detector3d_file(tmp_path / "events.h5", 12, 2, grid=16)
     stores = ingest([path], tmp_path / "store", spec)
     first, best = fit(spec, tmp_path / "store", tmp_path / "a")
     second, _ = fit(spec, tmp_path / "store", tmp_path / "b")

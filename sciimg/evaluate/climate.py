@@ -21,7 +21,7 @@ import numpy as np
 import xarray as xr
 
 from sciimg.errors import InputError
-from sciimg.evaluate.field_plots import plot_applied, plot_area_means, plot_maps
+from sciimg.evaluate.climate_plots import plot_applied, plot_area_means, plot_maps
 from sciimg.io.atomic import write_text_atomic
 from sciimg.io.netcdf import CELSIUS, FieldInfo
 from sciimg.io.store import SampleStore

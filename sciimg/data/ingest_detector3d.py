@@ -221,7 +221,7 @@ def _denoising_events(events: list[GridEvent], classes: list[str] | None, path: 
     return [replace(e, semantic=(e.semantic == noise).astype(np.int8), truth_class=e.semantic) for e in events]
 
 
-def ingest_volumes(
+def ingest_detector3d(
     inputs: list[Path],
     out_dir: Path,
     spec: Mapping[str, Any],

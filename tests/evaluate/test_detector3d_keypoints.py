@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from sciimg.baselines.volume_keypoints import PCAEnds
-from sciimg.data.volume_dataset import render_heat
-from sciimg.evaluate.volume_keypoints import curve, method_metrics, operating_point
-from sciimg.inference.volume_keypoints import heat_peaks
+from sciimg.baselines.detector3d_keypoints import PCAEnds
+from sciimg.data.detector3d_dataset import render_heat
+from sciimg.evaluate.detector3d_keypoints import curve, method_metrics, operating_point
+from sciimg.inference.detector3d_keypoints import heat_peaks
 
 
 def test_heat_is_one_at_the_nearest_occupied_voxel_and_gaussian_around_the_keypoint():

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from sciimg.data.field_dataset import FieldDataset
+from sciimg.data.climate_dataset import FieldDataset
 from sciimg.errors import InputError
 from sciimg.inference.load import TrainedModel
 from sciimg.io.netcdf import FieldInfo, encode_times, open_field, write_fields

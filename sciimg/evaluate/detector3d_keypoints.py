@@ -20,7 +20,7 @@ import numpy as np
 from astropy.table import Table
 
 from sciimg.errors import InputError
-from sciimg.evaluate.volume_plots import plot_keypoint_curves, plot_keypoint_views
+from sciimg.evaluate.detector3d_plots import plot_keypoint_curves, plot_keypoint_views
 from sciimg.io.atomic import write_text_atomic
 from sciimg.io.catalogs import read_catalog
 from sciimg.io.store import SampleStore

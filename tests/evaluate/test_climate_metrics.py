@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from sciimg.baselines.infill import Biharmonic, ClimatologyFill, InverseDistance, Kriging, is_global
-from sciimg.evaluate.fields import compare, field_scores
+from sciimg.baselines.climate_infill import Biharmonic, ClimatologyFill, InverseDistance, Kriging, is_global
+from sciimg.evaluate.climate import compare, field_scores
 from sciimg.nets.partial_conv import NormalisedConvolutionFill, PartialConvUNet
 
 
