@@ -83,19 +83,27 @@ def _baseline(args: argparse.Namespace) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
+    import inspect
+
     from sciimg.io.store import SampleStore
     from sciimg.kinds import kind_of
 
     predictions = dict(item.split("=", 1) for item in args.predictions)
     kind = kind_of(SampleStore(args.test).attrs)
+    evaluate = kind.load("evaluate")
     options = dict(kind.evaluate_options)
-    if args.applied:
-        options["applied"] = dict(item.split("=", 1) for item in args.applied)
-    if args.injection:
-        options["injection"] = args.injection
-    if args.training_target:
-        options["training_target"] = args.training_target
-    kind.load("evaluate")(args.experiment, predictions, args.test, args.output_dir, **options)
+    given = {
+        "applied": dict(item.split("=", 1) for item in args.applied) if args.applied else None,
+        "injection": args.injection,
+        "training_target": args.training_target,
+    }
+    for name, value in given.items():
+        if value is not None:
+            if name not in inspect.signature(evaluate).parameters:
+                flag = "--" + name.replace("_", "-")
+                raise SciimgError(f"{flag} does not apply to {kind.modality} {kind.task} experiments ({args.test})")
+            options[name] = value
+    evaluate(args.experiment, predictions, args.test, args.output_dir, **options)
 
 
 def _inject(args: argparse.Namespace) -> None:

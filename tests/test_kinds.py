@@ -137,3 +137,15 @@ def test_packages_point_one_way():
     assert not (graph["io"] | graph["geometry"]) - {"errors", "provenance", "version"}  # the bottom layer
     cycle = find_cycle(graph)
     assert cycle is None, " -> ".join(cycle)
+
+
+def test_cli_asks_the_stores_kind_and_refuses_options_it_does_not_take(tiny_stores, tmp_path, capsys):
+    from sciimg.cli import main
+
+    args = ["--test", str(tiny_stores["test"]), "--predictions", f"cnn={tmp_path / 'none.ecsv'}"]
+    assert main(["evaluate", "--experiment", "e", *args, "--training-target", "clean", "--output-dir", "o"]) == 2
+    assert "--training-target does not apply to cherenkov regression experiments" in capsys.readouterr().err
+    baseline = ["--train", str(tiny_stores["train"]), "--test", str(tiny_stores["test"])]
+    assert main(["baseline", "--name", "bm3d", *baseline, "--output", str(tmp_path / "b.ecsv")]) == 2
+    assert "baseline must be one of ['hillas_rf'] for cherenkov regression, got 'bm3d'" in capsys.readouterr().err
+    assert not (tmp_path / "b.ecsv").exists()
