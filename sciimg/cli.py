@@ -121,6 +121,16 @@ def _report(args: argparse.Namespace) -> None:
     print(f"report written to {path.resolve()}")
 
 
+def _samples(args: argparse.Namespace) -> None:
+    from sciimg import samples
+
+    for name in samples.available():
+        sample = samples.SAMPLES[name]
+        file = samples.SAMPLES_DIR / sample.file
+        size = f"{file.stat().st_size / 1e6:5.1f} MB" if file.is_file() else "missing"
+        print(f"{name:22s} {size:>9s}  {sample.description}\n{'':34s}{file}")
+
+
 def _nets(args: argparse.Namespace) -> None:
     from sciimg.nets.summary import summary_table
 
@@ -195,6 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("report", _report, "write the HTML report from metrics.json files")
     p.add_argument("--metrics", nargs="+", required=True, help="metrics.json files")
     p.add_argument("--output", required=True, help="output HTML file")
+
+    add("samples", _samples, "list the real sample files that ship with sciimg (sciimg.samples.path(name))")
 
     p = add("nets", _nets, "print parameters, receptive field, FLOPs and stride of every backbone")
     p.add_argument("--spatial-dims", type=int, default=2, choices=(2, 3))

@@ -5,38 +5,26 @@ from pathlib import Path
 import pytest
 import yaml
 
+from sciimg import samples
 from sciimg.config import validate_config
 from sciimg.data.ingest_cherenkov import ingest_cherenkov
 from sciimg.simulate.cherenkov import simulate_cherenkov_file
 
 TINY_CONFIG = Path(__file__).parent / "data" / "tiny.yaml"
-SHARED_DATA = Path(__file__).parents[1] / ".." / "shared" / "data"
-LST_GEOMETRY = SHARED_DATA / "cherenkov" / "LSTCam.camgeom.fits.gz"
-LST_MUONS = SHARED_DATA / "cherenkov" / "lst_muons.simtel.zst"
 
 
 @pytest.fixture(scope="session")
-def lst_geometry_or_none():
-    """The real LST camera from ../shared/data, or None where that folder is absent."""
+def lst_geometry():
+    """The real LST camera (1855 hexagonal pixels), from data/samples."""
     from sciimg.geometry.camera import load_camera_geometry
 
-    return load_camera_geometry(LST_GEOMETRY) if LST_GEOMETRY.exists() else None
-
-
-@pytest.fixture(scope="session")
-def lst_geometry(lst_geometry_or_none):
-    """The real LST camera (1855 hexagonal pixels); skips where ../shared/data is absent."""
-    if lst_geometry_or_none is None:
-        pytest.skip("../shared/data/cherenkov/LSTCam.camgeom.fits.gz not present")
-    return lst_geometry_or_none
+    return load_camera_geometry(samples.path("lst_camera"))
 
 
 @pytest.fixture(scope="session")
 def lst_muons() -> Path:
-    """The real LST sim_telarray file (30 muon events); skips where ../shared/data is absent."""
-    if not LST_MUONS.exists():
-        pytest.skip("../shared/data/cherenkov/lst_muons.simtel.zst not present")
-    return LST_MUONS
+    """The real LST sim_telarray file (30 muon events), from data/samples."""
+    return samples.path("lst_muons")
 
 
 @pytest.fixture(scope="session")

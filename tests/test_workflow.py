@@ -17,6 +17,7 @@ from astropy.io import fits
 from astropy.table import Table
 from astropy.wcs import WCS
 
+from sciimg import samples
 from sciimg.data.sky_scale import TileScale
 from sciimg.inference.load import load_model
 from sciimg.inference.sky import sampled_noise_level
@@ -29,9 +30,8 @@ TINY = ROOT / "tests" / "data" / "tiny.yaml"
 TINY_FIELDS = ROOT / "tests" / "data" / "tiny_fields.yaml"
 TINY_SKY = ROOT / "tests" / "data" / "tiny_sky.yaml"
 TINY_VOLUMES = ROOT / "tests" / "data" / "tiny_volumes.yaml"
-SHARED = (ROOT / ".." / "shared" / "data").resolve()
-HADCRUT = SHARED / "climate" / "tas_hadcrut_187709_189308.nc"
-M67 = SHARED / "sky" / "M6707HH.fits"
+HADCRUT = samples.path("hadcrut4_gaps")
+M67 = samples.path("m67_plate")
 EXP = "tiny_energy"
 FIELDS = "tiny_fields"
 SKY = "tiny_sky"
@@ -40,19 +40,19 @@ SKY_DETECT = "tiny_sky_detect"
 
 
 def fields_config(workdir: Path) -> Path:
-    """The tiny field config with the real HadCRUT file as an absolute path (dropped if absent)."""
+    """The tiny field config with the real HadCRUT file as an absolute path."""
     config = yaml.safe_load(TINY_FIELDS.read_text())
     data = config["experiments"][FIELDS]["data"]
-    data["apply_to"] = [str(HADCRUT)] if HADCRUT.exists() else []
+    data["apply_to"] = [str(HADCRUT)]
     path = workdir / "tiny_fields.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
 
 
 def sky_config(workdir: Path) -> Path:
-    """The tiny sky configs with the real M67 plate as the detector's injection image (dropped if absent)."""
+    """The tiny sky configs with the real M67 plate as the detector's injection image."""
     config = yaml.safe_load(TINY_SKY.read_text())
-    config["experiments"][SKY_DETECT]["data"]["inject_into"] = [str(M67)] if M67.exists() else []
+    config["experiments"][SKY_DETECT]["data"]["inject_into"] = [str(M67)]
     path = workdir / "tiny_sky.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
@@ -296,7 +296,6 @@ def test_field_experiment_outputs_keep_the_source_form(workflow_run):
     assert f"{FIELDS} (inpainting)" in report and "pconv_unet vs classical" in report
 
 
-@pytest.mark.skipif(not HADCRUT.exists(), reason="../shared/data not present")
 def test_real_hadcrut_gaps_are_filled_and_observations_kept(workflow_run):
     source = xr.open_dataset(HADCRUT)
     filled = xr.open_dataset(workflow_run / "results" / FIELDS / "applied" / "tas_hadcrut_187709_189308.nc")
@@ -467,7 +466,7 @@ def test_detecting_sources_in_a_users_image_gives_ra_dec_only_with_a_wcs(workflo
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-LARNDSIM = SHARED / "detector3d" / "larndsim_evd_qc_tpc.h5"
+LARNDSIM = samples.path("larndsim_cosmics")
 VOLUMES = "tiny_volumes"
 
 
@@ -488,7 +487,6 @@ def test_volume_segmentation_scores_every_occupied_test_voxel_for_model_and_base
     assert (results / "volume_views.png").stat().st_size > 10_000
 
 
-@pytest.mark.skipif(not LARNDSIM.exists(), reason="needs ../shared/data")
 def test_volume_model_classifies_a_real_larndsim_file_and_counts_what_falls_outside_its_grid(workflow_run, tmp_path):
     model = workflow_run / "results" / VOLUMES / "model"
     before = LARNDSIM.stat().st_mtime_ns

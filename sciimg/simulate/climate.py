@@ -169,7 +169,7 @@ def simulate_climate_file(
         seed: random seed (same seed, same file).
         start_year: year of the first January.
         grid: ``lat_min, lat_max, lon_min, lon_max, dlat, dlon`` in degrees; the default is
-            the 2.5 x 5 degree global grid (72 x 72 cells) of the HadCRUT4 file in ../shared/data.
+            the 2.5 x 5 degree global grid (72 x 72 cells) of the HadCRUT4 sample file (data/samples/climate).
         provenance: recorded as the ``sciimg_provenance`` global attribute.
         **options: :class:`ClimateSimulator` options.
     """

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from sciimg import samples
 from sciimg.config import validate_config
 from sciimg.data.climate_dataset import FieldDataset
 from sciimg.data.masks import coverage_from_file, draw_masks, nearest_index
@@ -171,17 +172,13 @@ def test_ingest_peak_memory_stays_flat_when_the_input_grows_tenfold(tmp_path):
     assert sizes[1] > 70 and growth < 0.2 * (sizes[1] - sizes[0]), (peaks, sizes)
 
 
-SHARED = Path(__file__).parents[2] / ".." / "shared" / "data" / "climate"
-
-
-@pytest.mark.skipif(not SHARED.exists(), reason="../shared/data not present")
 def test_real_files_ingest(tmp_path):
     """HadCM3 (annual, 360-day calendar) by years; WFDE5 (one month hourly, sea NaN) by days."""
-    hadcm3 = spec(masks={"kind": "file", "file": str(SHARED / "tas_hadcrut_187709_189308.nc")})
-    outputs = ingest([SHARED / "E1_north_america.nc"], tmp_path / "hadcm3", hadcm3)
+    hadcm3 = spec(masks={"kind": "file", "file": str(samples.path("hadcrut4_gaps"))})
+    outputs = ingest([samples.path("hadcm3_north_america")], tmp_path / "hadcm3", hadcm3)
     test = SampleStore(outputs["test"])
     assert 0.3 < test.read("mask").mean() < 0.8 and test.attrs["field_info"]["variable"] == "air_temperature"
-    wfde5 = ingest([SHARED / "wfde5_air_temperature_unifhy.nc"], tmp_path / "wfde5", spec())
+    wfde5 = ingest([samples.path("wfde5_britain")], tmp_path / "wfde5", spec())
     stores = {name: SampleStore(path) for name, path in wfde5.items()}
     days = {name: {int(t // 24) for t in s.read("meta/time")} for name, s in stores.items()}  # hours since ...
     assert sum(len(s) for s in stores.values()) == 744 and not days["train"] & days["test"]
@@ -189,7 +186,7 @@ def test_real_files_ingest(tmp_path):
     assert 0.2 < domain.mean() < 0.8  # the sea is outside the domain
     assert np.isnan(stores["test"].read("target")[:, 0][:, ~domain]).all()
     with pytest.raises(InputError, match=r"at least 3 different years \(or days\) to split"):
-        ingest([SHARED / "tas_hadcrut_187709_189308.nc"], tmp_path / "hadcrut", spec())
+        ingest([samples.path("hadcrut4_gaps")], tmp_path / "hadcrut", spec())
 
 
 def test_time_as_depth_trains_a_3d_partial_convolution_network(simulated, tmp_path):

@@ -12,17 +12,16 @@ def _xy(geometry):
     return geometry.pix_x.value, geometry.pix_y.value
 
 
-def _cameras(lst_geometry_or_none):
+def _cameras(lst_geometry):
     cameras = {f"sim_rot{r}": hexagonal_camera(n_pixels=397, rotation_deg=r) for r in (0.0, 23.0, 100.893)}
-    if lst_geometry_or_none is not None:
-        cameras["LSTCam"] = lst_geometry_or_none
+    cameras["LSTCam"] = lst_geometry
     return cameras
 
 
 @pytest.mark.parametrize("name", sorted(MAPPERS))
-def test_every_mapper_conserves_total_charge(name, lst_geometry_or_none):
+def test_every_mapper_conserves_total_charge(name, lst_geometry):
     rng = np.random.default_rng(0)
-    for label, geometry in _cameras(lst_geometry_or_none).items():
+    for label, geometry in _cameras(lst_geometry).items():
         mapper = build_mapper(name, *_xy(geometry))
         images = rng.gamma(0.5, 20.0, size=(16, geometry.n_pixels))
         grid = mapper.to_grid(images)
@@ -36,8 +35,8 @@ def test_every_mapper_conserves_total_charge(name, lst_geometry_or_none):
 
 
 @pytest.mark.parametrize("name", ["axial", "oversampling"])
-def test_exact_mappers_round_trip_every_pixel(name, lst_geometry_or_none):
-    for label, geometry in _cameras(lst_geometry_or_none).items():
+def test_exact_mappers_round_trip_every_pixel(name, lst_geometry):
+    for label, geometry in _cameras(lst_geometry).items():
         mapper = build_mapper(name, *_xy(geometry))
         values = np.random.default_rng(1).normal(size=(3, geometry.n_pixels))
         np.testing.assert_allclose(mapper.to_pixels(mapper.to_grid(values)), values, atol=1e-12, err_msg=label)
@@ -95,10 +94,9 @@ def test_arrays_round_trip(name):
     np.testing.assert_array_equal(again.to_grid(values), mapper.to_grid(values))
 
 
-def test_symmetries_of_real_and_simulated_cameras(lst_geometry_or_none):
+def test_symmetries_of_real_and_simulated_cameras(lst_geometry):
     cameras = {"sim": hexagonal_camera(n_pixels=331, rotation_deg=23.0)}
-    if lst_geometry_or_none is not None:
-        cameras["LSTCam"] = lst_geometry_or_none
+    cameras["LSTCam"] = lst_geometry
     for label, geometry in cameras.items():
         permutations = symmetry_permutations(*_xy(geometry))
         assert len(permutations) >= 6, label  # every rotation by 60 degrees is exact

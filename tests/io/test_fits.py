@@ -7,14 +7,13 @@ import pytest
 from astropy.io import fits
 from astropy.wcs import WCS
 
+from sciimg import samples
 from sciimg.errors import InputError
 from sciimg.io.fits import FitsImage, Region, header_cards, read_image, write_image
 
-SKY = (Path(__file__).parents[2] / ".." / "shared" / "data" / "sky").resolve()
-REAL = sorted(SKY.glob("*.fits"))
+REAL = [samples.path(name) for name in ("horsehead_plate", "m67_plate", "spitzer_irac")]
 
 
-@pytest.mark.skipif(not REAL, reason="../shared/data/sky is not available")
 @pytest.mark.parametrize("path", REAL, ids=lambda p: p.name)
 def test_real_files_round_trip_with_headers_and_wcs_identical(path, tmp_path):
     data, bad, source = read_image(path)

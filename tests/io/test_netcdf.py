@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from sciimg import samples
 from sciimg.errors import InputError
 from sciimg.io.netcdf import encode_times, open_field, open_fields, write_fields
-
-SHARED = Path(__file__).parents[2] / ".." / "shared" / "data" / "climate"
 
 
 def cf_file(path: Path, values: np.ndarray, lat: np.ndarray, lon: np.ndarray, units: str = "K", **names) -> Path:
@@ -109,11 +108,10 @@ def test_files_with_other_units_cannot_be_joined(tmp_path):
         open_fields([a, b])
 
 
-@pytest.mark.skipif(not SHARED.exists(), reason="../shared/data not present")
 def test_real_files_open_with_their_own_conventions():
-    model, info = open_field(SHARED / "E1_north_america.nc")  # cftime 360-day calendar, 0..360 longitudes
+    model, info = open_field(samples.path("hadcm3_north_america"))  # cftime 360-day calendar, 0..360 longitudes
     assert model.shape == (240, 37, 49) and info.variable == "air_temperature" and not info.is_anomaly
-    hadcrut, info = open_field(SHARED / "tas_hadcrut_187709_189308.nc")  # anomalies with real gaps
+    hadcrut, info = open_field(samples.path("hadcrut4_gaps"))  # anomalies with real gaps
     assert info.is_anomaly and 0.6 < float(hadcrut.isnull().mean()) < 0.8
-    wfde5, info = open_field(SHARED / "wfde5_air_temperature_unifhy.nc")  # -180..180, sea as NaN
+    wfde5, info = open_field(samples.path("wfde5_britain"))  # -180..180, sea as NaN
     assert info.variable == "Tair" and float(wfde5.lon.min()) < 0 and 250 < float(wfde5[0].mean()) < 290

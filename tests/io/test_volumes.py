@@ -1,19 +1,19 @@
 """Detector-volume files and their ingest (sparse, dense, larnd-sim); bad input: a clear error or a counted skip."""
 
 import json
-from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 
+from sciimg import samples
 from sciimg.data.ingest_detector3d import read_grid_events
 from sciimg.errors import InputError
 from sciimg.io.store import SampleStore
 from sciimg.io.volumes import SparseEvent, read_volume_events, write_sparse_volumes
 from sciimg.kinds import ingest
 
-LARNDSIM = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "detector3d" / "larndsim_evd_qc_tpc.h5"
+LARNDSIM = samples.path("larndsim_cosmics")
 ATTRS = {
     "grid": [16, 16, 16],
     "pitch_mm": 2.0,
@@ -114,7 +114,6 @@ def test_ingest_writes_labelled_volumes_and_the_occupied_voxel_lists(tmp_path):
         assert (sample["labels"] >= 0).sum() == len(coords)
 
 
-@pytest.mark.skipif(not LARNDSIM.exists(), reason="needs ../shared/data")
 def test_larndsim_hits_get_z_from_drift_time_and_fitted_tracks_become_keypoints():
     events = list(read_volume_events(LARNDSIM))
     assert len(events) == 324
@@ -130,7 +129,6 @@ def test_larndsim_hits_get_z_from_drift_time_and_fitted_tracks_become_keypoints(
     assert list(events[0].keypoint_kind) == [0, 1]
 
 
-@pytest.mark.skipif(not LARNDSIM.exists(), reason="needs ../shared/data")
 def test_larndsim_ingests_onto_its_pixel_pitch_with_every_positive_hit_and_track_end_kept(tmp_path):
     data = {"grid": [16, 72, 72], "pitch_mm": 4.434, "split": {"train": 0.7, "val": 0.15, "test": 0.15}}
     outputs = ingest([LARNDSIM], tmp_path, {**spec(), "task": "keypoints", "data": data})
