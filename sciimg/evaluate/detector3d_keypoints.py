@@ -1,7 +1,7 @@
 """Keypoint metrics on held-out events: efficiency and purity within 3 and 10 voxels, over all score cuts.
 
 At a score cut, each event's kept points are matched one-to-one to its truth keypoints
-within a radius (minimum summed distance, :func:`~sciimg.evaluate.matching.match_positions`):
+within a radius (minimum summed distance, :func:`~sciimg.scoring.match_positions`):
 efficiency is matched truth points / truth points and purity matched points / kept points,
 over all test events. Each method's figure is its highest efficiency at a cut where purity
 is at least 0.9 (the issue's operating point), with the whole curve in the figure.

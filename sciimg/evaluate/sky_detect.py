@@ -3,7 +3,7 @@
 Every method's catalog lists candidates with a ``score``; its operating point keeps those
 at or above the catalog's ``THRESH`` (calibrated to the target purity on the validation
 split for the model, on the train split for sep and photutils). Detections are matched
-one to one to truth sources within 1.5 pixels (:mod:`sciimg.evaluate.matching`).
+one to one to truth sources within 1.5 pixels (:mod:`sciimg.scoring`).
 
 * Completeness: share of truth sources found, per bin of their true signal-to-noise
   (:data:`SNR_BINS`; the simulator's SNR with the PSF's noise-equivalent area).
