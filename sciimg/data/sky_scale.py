@@ -1,9 +1,10 @@
 """The scale a sky network works on: pixel noise of unit variance, with the sky near zero.
 
-With the detector's gain and read noise known (GAIN and RDNOISE header cards), pixels go
-through the generalised Anscombe transform, which turns Poisson + read noise into noise of
-unit variance at every brightness; then a faint galaxy and a bright star core weigh alike
-in a squared-error loss. Without them, pixels are standardised by the tile's sky level and
+With the detector's gain and read noise known (GAIN and RDNOISE header cards, or another
+common spelling: :data:`GAIN_CARDS`, :data:`READ_NOISE_CARDS`), pixels go through the
+generalised Anscombe transform, which turns Poisson + read noise into noise of unit variance
+at every brightness; then a faint galaxy and a bright star core weigh alike in a
+squared-error loss. Without them, pixels are standardised by the tile's sky level and
 MAD noise. The sky level maps to zero either way.
 """
 
@@ -25,12 +26,29 @@ def inverse_anscombe(values: np.ndarray, read_noise_e: float) -> np.ndarray:
     return (np.asarray(values, np.float64) / 2.0) ** 2 - 3.0 / 8.0 - read_noise_e**2
 
 
+# Header spellings of the detector's gain (electrons/ADU) and read noise (electrons), first found wins:
+# IRAF/NOAO and most CCD cameras, SExtractor's EGAIN, HST's ATODGAIN and READNSEA, ESO-style RON.
+GAIN_CARDS = ("GAIN", "EGAIN", "CCDGAIN", "GAINA", "ATODGAIN")
+READ_NOISE_CARDS = ("RDNOISE", "READNOIS", "RON", "RDNOISEA", "READNSEA")
+
+
+def _first_number(header: fits.Header, names: tuple[str, ...]) -> float | None:
+    """The value of the first of ``names`` that the header holds as a number (or a numeric string)."""
+    for name in names:
+        try:
+            return float(header[name])
+        except (KeyError, TypeError, ValueError):
+            continue
+    return None
+
+
 def detector_noise(header: fits.Header) -> tuple[float, float]:
-    """Gain (electrons/ADU) and read noise (electrons) from GAIN/RDNOISE cards; NaN when not given."""
-    gain, read_noise = header.get("GAIN"), header.get("RDNOISE")
-    if not gain or read_noise is None or float(gain) <= 0:
+    """Gain (electrons/ADU) and read noise (electrons) from the header (:data:`GAIN_CARDS`,
+    :data:`READ_NOISE_CARDS`); NaN when either is missing or the gain is not positive."""
+    gain, read_noise = _first_number(header, GAIN_CARDS), _first_number(header, READ_NOISE_CARDS)
+    if gain is None or read_noise is None or not gain > 0 or read_noise < 0:
         return float("nan"), float("nan")
-    return float(gain), float(read_noise)
+    return gain, read_noise
 
 
 @dataclass

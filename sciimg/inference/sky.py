@@ -17,7 +17,7 @@ import torch
 
 from sciimg.data.ingest_sky import noise_level
 from sciimg.data.sky_dataset import SkyDenoisingDataset
-from sciimg.data.sky_scale import TileScale, detector_noise
+from sciimg.data.sky_scale import GAIN_CARDS, READ_NOISE_CARDS, TileScale, detector_noise
 from sciimg.errors import InputError
 from sciimg.inference.load import TrainedModel
 from sciimg.inference.sliding_window import Sink, sliding_window
@@ -97,8 +97,9 @@ class SkyModel(TrainedModel):
         gain, read_noise = detector_noise(source.header)
         if not np.isfinite(gain):
             raise InputError(
-                f"{source.path}: this model works on the Anscombe scale and needs the detector's GAIN "
-                "(electrons/ADU) and RDNOISE (electrons) header cards, which this image lacks"
+                f"{source.path}: this model works on the Anscombe scale and needs the detector's gain "
+                f"(electrons/ADU, one of the cards {list(GAIN_CARDS)}) and read noise (electrons, one of "
+                f"{list(READ_NOISE_CARDS)}), which this image lacks"
             )
         return gain, read_noise
 

@@ -181,3 +181,19 @@ def test_tile_noise_level_is_the_median_and_mad_std_of_the_usable_pixels_even_wh
     masked[200, 9:29] = tile[200, 9:29] + 1000.0  # ... and 20 bright ones: all 25 are what is measured
     usable = masked[np.isfinite(masked)]
     assert noise_level(masked) == pytest.approx((float(np.median(usable)), float(mad_std(usable))), rel=1e-5)
+
+
+def test_gain_and_read_noise_are_read_under_their_common_header_spellings():
+    from astropy.io import fits
+
+    from sciimg.data.sky_scale import detector_noise
+
+    def header(**cards):
+        return fits.Header(list(cards.items()))
+
+    assert detector_noise(header(GAIN=1.5, RDNOISE=4.0)) == (1.5, 4.0)
+    assert detector_noise(header(EGAIN=2.2, READNOIS="3.5")) == (2.2, 3.5)  # numeric strings count
+    assert detector_noise(header(ATODGAIN=1.0, READNSEA=5.1)) == (1.0, 5.1)  # HST
+    assert detector_noise(header(RON=9.0, GAIN=2.0, RDNOISE=4.0)) == (2.0, 4.0)  # RDNOISE is read before RON
+    for bad in (header(GAIN=1.5), header(RDNOISE=4.0), header(GAIN=0.0, RON=3.0), header(GAIN="n/a", RON=3.0)):
+        assert all(np.isnan(detector_noise(bad)))
