@@ -36,6 +36,14 @@ def output_suffix(name):
     return KINDS[name].output_suffix
 
 
+def checked_suffix(wildcards, what):
+    """The requested file suffix, which must be the one the experiment's kind writes ``what`` as."""
+    expected = output_suffix(wildcards.experiment)
+    if wildcards.suffix != expected:
+        raise ValueError(f"{wildcards.experiment} writes {what} as .{expected}, not .{wildcards.suffix}")
+    return wildcards.suffix
+
+
 def matching(names):
     """Experiment names as a wildcard pattern (never empty, so always a valid regex)."""
     return "|".join(names) or "(?!)"

@@ -91,6 +91,7 @@ def _evaluate(args: argparse.Namespace) -> None:
     predictions = dict(item.split("=", 1) for item in args.predictions)
     kind = kind_of(SampleStore(args.test).attrs)
     evaluate = kind.load("evaluate")
+    accepted = inspect.signature(evaluate).parameters
     options = dict(kind.evaluate_options)
     given = {
         "applied": dict(item.split("=", 1) for item in args.applied) if args.applied else None,
@@ -99,7 +100,7 @@ def _evaluate(args: argparse.Namespace) -> None:
     }
     for name, value in given.items():
         if value is not None:
-            if name not in inspect.signature(evaluate).parameters:
+            if name not in accepted:
                 flag = "--" + name.replace("_", "-")
                 raise SciimgError(f"{flag} does not apply to {kind.modality} {kind.task} experiments ({args.test})")
             options[name] = value

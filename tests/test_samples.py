@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -38,12 +39,12 @@ def test_a_changed_or_unknown_sample_is_one_clear_error(tmp_path, monkeypatch):
 
 def test_nothing_in_the_project_refers_outside_the_repository():
     outside = re.compile(r"\.\./shared|/work/")
-    kinds = ("*.py", "*.yaml", "*.md", "*.smk", "*.sh", "*.rst", "Snakefile", "Makefile")
-    files = {p for kind in kinds for p in ROOT.rglob(kind)} - {Path(__file__).resolve()}
-    found = [
-        str(p.relative_to(ROOT))
-        for p in files
-        if not {".venv", "results", ".snakemake", ".git"} & set(p.relative_to(ROOT).parts)
-        and outside.search(p.read_text(errors="ignore"))
-    ]
+    suffixes, names = (".py", ".yaml", ".md", ".smk", ".sh", ".rst"), ("Snakefile", "Makefile")
+    skipped = {ROOT / name for name in (".venv", "results", ".snakemake", ".git", "data/raw", "data/interim")}
+    files = []
+    for folder, subfolders, names_here in os.walk(ROOT):
+        subfolders[:] = [d for d in subfolders if Path(folder, d) not in skipped]
+        files += [Path(folder, n) for n in names_here if n.endswith(suffixes) or n in names]
+    files = [p for p in files if p != Path(__file__).resolve()]
+    found = [str(p.relative_to(ROOT)) for p in files if outside.search(p.read_text(errors="ignore"))]
     assert not found, found

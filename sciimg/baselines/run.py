@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 
@@ -14,8 +13,6 @@ from sciimg.io.atomic import atomic_path
 from sciimg.io.store import SampleStore
 from sciimg.kinds import kind_of
 from sciimg.provenance import provenance
-
-log = logging.getLogger(__name__)
 
 
 def run_table_baseline(name: str, train: SampleStore, test: SampleStore, output: str | os.PathLike) -> Path:

@@ -1,10 +1,6 @@
 def baseline_inputs(wildcards):
     """The train and test splits; the suffix must be the one the experiment's kind writes."""
-    if wildcards.suffix != output_suffix(wildcards.experiment):
-        raise ValueError(
-            f"{wildcards.experiment} writes baselines as .{output_suffix(wildcards.experiment)}, "
-            f"not .{wildcards.suffix}"
-        )
+    checked_suffix(wildcards, "baselines")
     return {name: f"data/interim/{wildcards.experiment}/{name}.h5" for name in ("train", "test")}
 
 

@@ -1,10 +1,6 @@
 def predict_inputs(wildcards):
     """The trained model and the test split; the suffix must be the one the experiment's kind writes."""
-    if wildcards.suffix != output_suffix(wildcards.experiment):
-        raise ValueError(
-            f"{wildcards.experiment} writes predictions as .{output_suffix(wildcards.experiment)}, "
-            f"not .{wildcards.suffix}"
-        )
+    checked_suffix(wildcards, "predictions")
     return {"model": f"results/{wildcards.experiment}/model", "test": f"data/interim/{wildcards.experiment}/test.h5"}
 
 
