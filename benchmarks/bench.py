@@ -239,8 +239,7 @@ def cherenkov_inference(directory: Path, repeats: int) -> dict[str, Any]:
     kind = kind_of(spec)
     cls = kind.load("task_class")
     network = cls(**task_options(spec, cls, *kind.input_layout(spec)))
-    checkpoint = save_checkpoint(directory / "untrained.ckpt", network)
-    regressor = sciimg.load_regressor(export_model(checkpoint, store, spec, "bench", directory / "model"))
+    regressor = sciimg.load_regressor(export_model(network, store, spec, "bench", directory / "model"))
     session = onnxruntime.InferenceSession(str(export_onnx(directory / "model", directory / "model.onnx")))
     table = read_events(dl1).table[:CAMERA_EVENTS]
     images, peak_times = (np.asarray(table[name], np.float32) for name in ("image", "peak_time"))
@@ -430,22 +429,12 @@ CLEAN_NETS = {  # the networks of configs/sky.yaml's sky_clean
 }
 
 
-def save_checkpoint(path: Path, task: torch.nn.Module) -> Path:
-    """A Lightning checkpoint of an untrained task (weights and the arguments that rebuild it)."""
-    checkpoint = {"state_dict": task.state_dict(), "hyper_parameters": dict(task.hparams)}
-    torch.save({**checkpoint, "pytorch-lightning_version": L.__version__}, path)
-    return path
-
-
 def save_model_dir(folder: Path, task: torch.nn.Module, card: dict[str, Any]) -> Path:
-    """A model folder (checkpoint, card, empty preprocessing) from an untrained task."""
-    from sciimg.inference.export import CARD, CHECKPOINT, PREPROCESS
+    """A model folder (weights, card, empty preprocessing) from an untrained task."""
+    from sciimg.inference.export import save_model
+    from sciimg.predictors import predictor_options
 
-    folder.mkdir()
-    save_checkpoint(folder / CHECKPOINT, task)
-    (folder / CARD).write_text(json.dumps(card))
-    np.savez(folder / PREPROCESS)
-    return folder
+    return save_model(folder, task.predictor, predictor_options(type(task.predictor), task.hparams), card)
 
 
 def cleaning(directory: Path) -> dict[str, Any]:

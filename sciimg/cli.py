@@ -60,8 +60,9 @@ def _fit(args: argparse.Namespace) -> None:
     if trained is None:  # global rank 0 exports; other data-parallel processes only train
         return
     kind = kind_of(spec)
-    card = kind.load("calibrate")(trained[0], Path(args.store_dir) / "val.h5", spec) if kind.calibrate else {}
-    export_model(trained[1], Path(args.store_dir) / "train.h5", spec, args.experiment, args.output, card)
+    task = trained[0]
+    card = kind.load("calibrate")(task.predictor, Path(args.store_dir) / "val.h5", spec) if kind.calibrate else {}
+    export_model(task, Path(args.store_dir) / "train.h5", spec, args.experiment, args.output, card)
 
 
 def _predict(args: argparse.Namespace) -> None:

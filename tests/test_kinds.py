@@ -12,7 +12,7 @@ from sciimg.errors import ConfigError
 from sciimg.kinds import Kind, all_kinds, get_kind, kind_of
 
 ROOT = Path(__file__).resolve().parents[1]
-LOADED = ("simulator", "ingester", "task_class", "dataset", "model_class", "predict", "baseline_runner", "evaluate")
+LOADED = ("simulator", "ingester", "task_class", "predictor", "dataset", "model_class", "predict", "baseline_runner")
 SOURCES = [
     *(p for p in (ROOT / "sciimg").rglob("*.py") if "kinds" not in p.relative_to(ROOT / "sciimg").parts),
     ROOT / "Snakefile",
@@ -24,8 +24,9 @@ def test_every_kind_names_pieces_that_exist_and_figures_with_captions():
     kinds = all_kinds()
     assert len(kinds) == len({k.name for k in kinds}) >= 10
     for kind in kinds:
-        for attribute in LOADED + ("report_section",) + (("calibrate",) if kind.calibrate else ()):
+        for attribute in LOADED + ("evaluate", "report_section") + (("calibrate",) if kind.calibrate else ()):
             assert callable(kind.load(attribute)), f"{kind.name}.{attribute}"
+        assert kind.load("task_class").predictor_class is kind.load("predictor"), kind.name  # what folders rebuild
         for figure in kind.figures:
             assert (ROOT / "workflow" / "report" / f"{figure.removesuffix('.png')}.rst").is_file(), figure
         assert kind.output_suffix in ("ecsv", "nc", "fits", "h5") and kind.baselines

@@ -114,7 +114,7 @@ def test_outputs_and_metrics(workflow_run):
     for values in metrics["methods"].values():
         assert len(values["resolution"]) == len(values["bias"]) == len(values["n_events"]) == n_bins
         assert sum(values["n_events"]) == metrics["n_test_events"] == n_test
-    for name in ("model.ckpt", "card.json", "preprocess.npz"):
+    for name in ("weights.pt", "card.json", "preprocess.npz"):
         assert (results / EXP / "model" / name).is_file()
     assert {p.name for p in (results / EXP / "checkpoints").iterdir()} == {"best.ckpt", "last.ckpt"}
     for log in ("simulate", "ingest", "fit", "predict.ecsv", "evaluate", "baseline_hillas_rf.ecsv"):
@@ -154,6 +154,34 @@ np.save(sys.argv[1], np.stack([events["event_id"], mean.value, std.value]))
     np.testing.assert_array_equal(event_id[rows], table["event_id"])
     np.testing.assert_allclose(mean[rows], table["reco_energy"], rtol=1e-5)
     np.testing.assert_allclose(std[rows], table["reco_energy_std"], rtol=1e-5)
+
+
+def test_inference_imports_neither_lightning_nor_the_training_tasks(workflow_run, tmp_path):
+    models = sorted(str(p) for p in (workflow_run / "results").glob("*/model"))
+    assert len(models) >= 8  # every kind of the tiny configs
+    script = f"""
+import sys, numpy as np
+import sciimg
+reg = sciimg.load_regressor({str(workflow_run / "results" / EXP / "model")!r})
+assert np.isfinite(reg.predict(np.full((3, reg.mapper.n_pixels), 20.0, np.float32)).value).all()
+for model in {models!r}:
+    sciimg.load_model(model)
+training = ("lightning", "pytorch_lightning", "sciimg.tasks")
+loaded = sorted(m for m in sys.modules if m.split(".")[0] in training or m.startswith(training[-1]))
+assert not loaded, loaded
+"""
+    subprocess.run([sys.executable, "-c", script], check=True)
+    output = tmp_path / "denoised.fits"
+    command = [sys.executable, "-X", "importtime", "-m", "sciimg.cli", "predict", "--model"]
+    result = subprocess.run(
+        [*command, str(workflow_run / "results" / SKY / "model"), "--input", str(M67), "--output", str(output)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time")}
+    assert output.is_file() and "torch" in imported
+    assert not {m for m in imported if m.split(".")[0] == "lightning" or m.startswith("sciimg.tasks")}
 
 
 def test_cli_errors_are_one_line_and_leave_nothing(workflow_run, tmp_path):

@@ -139,7 +139,7 @@ class TileSettings:
     truth: bool  # every image has a truth sidecar
     labels: bool  # store the truth's artefact masks as per-pixel labels (cleaning task)
     sources: bool  # store the truth's source catalog per tile (detection task)
-    stabilised: bool  # every image's header gives GAIN and RDNOISE
+    stabilised: bool  # Anscombe scale: asked for, and every image's header gives gain and read noise
     hdu: int | str | None = None
     dq: int | str | None = None
     pairs: bool = False  # store every image's second exposure (<name>.pair.fits) for Noise2Noise
@@ -171,7 +171,8 @@ def ingest_sky(
     for index, path in enumerate(files):
         with FitsImage(path, options.get("hdu"), options.get("dq")) as image:
             plans.append((index, path, image.shape, image.header.tostring()))
-    stabilised = all(np.isfinite(detector_noise(fits.Header.fromstring(h))).all() for *_, h in plans)
+    with_noise_cards = all(np.isfinite(detector_noise(fits.Header.fromstring(h))).all() for *_, h in plans)
+    stabilised = data["pixel_scale"] == "auto" and with_noise_cards
     has_truth = [truth_path(p) is not None for p in files]
     if any(has_truth) and not all(has_truth):
         missing = [str(p) for p, t in zip(files, has_truth, strict=True) if not t][:3]

@@ -36,6 +36,7 @@ from sciimg.baselines.sky_detect import sep_sources
 from sciimg.errors import InputError
 from sciimg.evaluate.sky_detect import binned_share
 from sciimg.evaluate.sky_plots import plot_injection_cutouts
+from sciimg.inference.export import WEIGHTS
 from sciimg.inference.load import load_model
 from sciimg.io.atomic import write_text_atomic
 from sciimg.io.catalogs import read_catalog
@@ -167,7 +168,7 @@ def injection_recovery(
         "cuts": {"model": model.threshold, **cuts},
         "images": results,
         "figure": figure.name,
-        "provenance": provenance(inputs=[*images, Path(model_dir) / "model.ckpt"], seed=seed),
+        "provenance": provenance(inputs=[*images, Path(model_dir) / WEIGHTS], seed=seed),
     }
     write_text_atomic(out_dir / "injection.json", json.dumps(summary, indent=2))
     return summary

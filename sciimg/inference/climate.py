@@ -17,6 +17,7 @@ from torch.utils.data import DataLoader
 
 from sciimg.data.climate_dataset import FieldDataset
 from sciimg.errors import InputError
+from sciimg.inference.export import WEIGHTS
 from sciimg.inference.load import TrainedModel
 from sciimg.io.netcdf import FieldInfo, encode_times, open_field, write_fields
 from sciimg.io.store import SampleStore
@@ -50,7 +51,7 @@ class FieldModel(TrainedModel):
         with torch.no_grad():
             for batch in DataLoader(dataset, batch_size=BATCH):
                 batch = {k: v.to(self.device) for k, v in batch.items()}
-                outputs.append(self.task.predict_step(batch)["prediction"][:, 0].float().cpu().numpy())
+                outputs.append(self.network.predict(batch)["prediction"][:, 0].float().cpu().numpy())
         return np.concatenate(outputs) * np.float32(self.scale)
 
     def predict_store(self, store_path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
@@ -118,7 +119,7 @@ class FieldModel(TrainedModel):
                 if field["time_axis"] == "depth":
                     x, m = x[:, None], m[:, None]
                 batch = {"image": torch.from_numpy(x).to(self.device), "mask": torch.from_numpy(m).to(self.device)}
-                outputs.append(self.task.predict_step(batch)["prediction"][:, 0].float().cpu().numpy())
+                outputs.append(self.network.predict(batch)["prediction"][:, 0].float().cpu().numpy())
         return np.concatenate(outputs) * scale
 
 
@@ -127,7 +128,7 @@ def predict_fields(model: FieldModel, inputs: list[Path], output: str | os.PathL
     if len(inputs) != 1:
         raise InputError(f"temperature-field models take one input file at a time, got {len(inputs)}")
     path = inputs[0]
-    sources = [path, model.path / "model.ckpt"]
+    sources = [path, model.path / WEIGHTS]
     if SampleStore.is_store(path):
         anomalies, filled = model.predict_store(path)
         method = f"{model.metadata['task']} by {model.metadata.get('backbone')} ({model.path})"

@@ -23,6 +23,7 @@ import torch
 from sciimg.data.detector3d_dataset import volume_input
 from sciimg.data.ingest_detector3d import GridEvent, place_event
 from sciimg.geometry.voxels import VoxelGrid
+from sciimg.inference.export import WEIGHTS
 from sciimg.inference.load import TrainedModel
 from sciimg.inference.sliding_window import sliding_window, window_starts
 from sciimg.io.store import SampleStore
@@ -95,7 +96,7 @@ class VolumeModel(TrainedModel):
         self.scale = float(self.metadata["normalisation"]["scale"])
 
     def _probabilities(self, batch: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self.task(batch.to(self.device)), dim=1).float().cpu()
+        return torch.softmax(self.network(batch.to(self.device)), dim=1).float().cpu()
 
     def classify(self, coords: np.ndarray, values: np.ndarray) -> np.ndarray:
         """Class probabilities ``(n, n_classes)`` of the occupied voxels ``coords`` ``(n, 3)``."""
@@ -170,6 +171,6 @@ def predict_volumes(model: VolumeModel, inputs: list[Path], output: str | os.Pat
         "value_units": model.metadata["units"].get("image", ""),
         "seconds_per_event": seconds,
         "model": str(model.path),
-        "provenance": provenance(inputs=[*inputs, model.path / "model.ckpt"]),
+        "provenance": provenance(inputs=[*inputs, model.path / WEIGHTS]),
     }
     return write_sparse_volumes(output, predicted, attrs)

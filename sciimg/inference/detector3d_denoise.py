@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from sciimg.inference.detector3d import VolumeModel, input_events
+from sciimg.inference.export import WEIGHTS
 from sciimg.outputs import kept_voxels, write_denoised
 from sciimg.provenance import provenance
 
@@ -38,7 +39,7 @@ def predict_denoised(model: VolumeModel, inputs: list[Path], output: str | os.Pa
     attrs = {
         "value_units": model.metadata["units"].get("image", ""),
         "model": str(model.path),
-        "provenance": provenance(inputs=[*inputs, model.path / "model.ckpt"]),
+        "provenance": provenance(inputs=[*inputs, model.path / WEIGHTS]),
     }
     grid_attrs = {"shape": grid.shape, "pitch_mm": grid.pitch_mm, "origin_mm": grid.origin_mm}
     return write_denoised(output, events, n_removed, seconds, grid_attrs, attrs)

@@ -21,6 +21,7 @@ import torch
 from scipy.spatial import cKDTree
 
 from sciimg.inference.detector3d import VolumeModel, input_events
+from sciimg.inference.export import WEIGHTS
 from sciimg.io.catalogs import write_catalog
 from sciimg.outputs import point_catalog, point_rows
 from sciimg.provenance import provenance
@@ -58,7 +59,7 @@ class KeypointModel(VolumeModel):
         self.classes = ["keypoint"]  # one output channel: the heat
 
     def _probabilities(self, batch: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.task(batch.to(self.device))).float().cpu()
+        return torch.sigmoid(self.network(batch.to(self.device))).float().cpu()
 
     def find(self, coords: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Voxel indices ``(k, 3)`` and scores of the keypoints among occupied voxels ``coords``."""
@@ -79,5 +80,5 @@ def predict_keypoints(model: KeypointModel, inputs: list[Path], output: str | os
     log.info("%d events, median %.3f s per event", len(seconds), float(np.median(seconds)) if seconds else 0.0)
     table = point_catalog(rows, model.grid, seconds)
     table.meta["model"] = str(model.path)
-    prov = provenance(inputs=[*inputs, model.path / "model.ckpt"])
+    prov = provenance(inputs=[*inputs, model.path / WEIGHTS])
     return write_catalog(table, output, prov, f"keypoints of {model.path}")

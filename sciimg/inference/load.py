@@ -1,4 +1,8 @@
-"""Load a trained model directory for use in analysis scripts: numpy in, physical units out."""
+"""Load a trained model directory for use in analysis scripts: numpy in, physical units out.
+
+Loading imports torch and the networks only (not Lightning): a model folder holds the
+predictor's options and weights (:mod:`sciimg.inference.export`).
+"""
 
 from __future__ import annotations
 
@@ -18,10 +22,10 @@ from sciimg.data.transforms import ChannelNormalisation
 from sciimg.errors import ConfigError, InputError
 from sciimg.geometry.camera import geometry_from_arrays
 from sciimg.geometry.mappers import GridMapper
-from sciimg.inference.export import CARD, CHECKPOINT, PREPROCESS
+from sciimg.inference.export import CARD, PREPROCESS, WEIGHTS
 from sciimg.io.store import SampleStore
 from sciimg.kinds import kind_of
-from sciimg.tasks import BaseTask
+from sciimg.predictors import Predictor
 
 CameraInput = np.ndarray | Table | str | os.PathLike
 # Inputs per forward pass on CPU: a camera CNN's activations for 32 events stay in the CPU's
@@ -34,20 +38,18 @@ class TrainedModel:
 
     Attributes:
         metadata: the model card (task, modality, target, units, normalisation, provenance).
-        task: the LightningModule, in eval mode on ``device``.
+        network: the trained :class:`~sciimg.predictors.base.Predictor`, in eval mode on ``device``.
     """
 
     def __init__(self, path: str | os.PathLike, device: str = "cpu") -> None:
         path = Path(path)
-        for name in (CARD, CHECKPOINT, PREPROCESS):
+        for name in (CARD, WEIGHTS, PREPROCESS):
             if not (path / name).is_file():
                 raise InputError(f"{path}: not a sciimg model directory ({name} is missing)")
         self.path = path
         self.metadata: dict[str, Any] = json.loads((path / CARD).read_text())
         self.device = torch.device(device)
-        cls = kind_of(self.metadata).load("task_class")
-        self.task: BaseTask = cls.load_from_checkpoint(path / CHECKPOINT, map_location=self.device)
-        self.task.eval()
+        self.network = self._load_network()
         normalisation = self.metadata["normalisation"]
         self.normalisation = ChannelNormalisation.from_list(normalisation) if isinstance(normalisation, list) else None
         with np.load(path / PREPROCESS) as arrays:
@@ -56,6 +58,18 @@ class TrainedModel:
         self.mapper = GridMapper.from_arrays(arrays) if "mapper_cell" in arrays else None
         self.geometry = geometry_from_arrays(arrays) if "pix_x" in arrays else None
         self.valid = arrays["valid_mask"].astype(bool) if "valid_mask" in arrays else None
+
+    def _load_network(self) -> Predictor:
+        """The predictor of the model's kind, built from the card's options, with the saved weights."""
+        if "predictor_options" not in self.metadata:
+            raise InputError(f"{self.path / CARD}: no predictor_options (an older sciimg wrote it); train it again")
+        network = kind_of(self.metadata).load("predictor")(**self.metadata["predictor_options"])
+        state = torch.load(self.path / WEIGHTS, map_location=self.device, weights_only=True)
+        try:
+            network.load_state_dict(state)
+        except RuntimeError as error:
+            raise InputError(f"{self.path / WEIGHTS}: weights do not fit the card's network ({error})") from None
+        return network.to(self.device).eval()
 
     def normalise(self, grids: np.ndarray) -> np.ndarray:
         """Mapped, un-normalised network inputs (as in a sample store) -> normalised inputs."""
@@ -134,7 +148,7 @@ class Regressor(TrainedModel):
         with torch.inference_mode():
             for start in range(0, len(inputs), step):
                 x = torch.from_numpy(np.ascontiguousarray(inputs[start : start + step])).to(self.device)
-                out = self.task.predict_step({"image": x})
+                out = self.network.predict({"image": x})
                 means.append(out["prediction"].double().cpu().numpy())
                 if "std" in out:
                     stds.append(out["std"].double().cpu().numpy())

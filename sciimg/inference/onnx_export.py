@@ -54,7 +54,7 @@ class CameraRegressor(nn.Module):
             self.register_buffer(name, values.view(1, -1, 1, 1))
         valid = model.valid if model.valid is not None else np.ones(self.shape, bool)
         self.register_buffer("valid", torch.from_numpy(valid.astype(np.float32)))
-        self.task = model.task
+        self.network = model.network
 
     def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor, ...]:
         batch, channels = pixels.shape[0], pixels.shape[1]
@@ -62,7 +62,7 @@ class CameraRegressor(nn.Module):
         grid = (gathered * self.weight).sum(-1).view(batch, channels, *self.shape)
         grid = torch.where(self.asinh, torch.asinh(grid / self.scale), grid)
         grid = (grid - self.mean) / self.std * self.valid
-        mean, std = self.task.decode(*self.task.predict_encoded(grid))
+        mean, std = self.network.decode(*self.network.split(self.network(grid)))
         return (mean,) if std is None else (mean, std)
 
 

@@ -9,6 +9,7 @@ import numpy as np
 from astropy.table import Table, unique, vstack
 
 from sciimg.errors import InputError
+from sciimg.inference.export import WEIGHTS
 from sciimg.inference.load import Regressor, TrainedModel, load_model
 from sciimg.io.atomic import atomic_path
 from sciimg.kinds import kind_of
@@ -84,7 +85,7 @@ def predict_table(model: Regressor, paths: list[Path], output: str | os.PathLike
     ids = [c for c in ("input_file", "obs_id", "event_id", "tel_id") if c in table.colnames]
     if len(unique(table, keys=ids)) != len(table):
         raise InputError(f"{[str(p) for p in paths]}: the same event appears twice; give each input file once")
-    table.meta["provenance"] = provenance(inputs=[*paths, model.path / "model.ckpt"])
+    table.meta["provenance"] = provenance(inputs=[*paths, model.path / WEIGHTS])
     output = Path(output)
     with atomic_path(output) as tmp:
         if output.suffix in (".h5", ".hdf5"):

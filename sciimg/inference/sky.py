@@ -19,6 +19,7 @@ from sciimg.data.ingest_sky import noise_level
 from sciimg.data.sky_dataset import SkyDenoisingDataset
 from sciimg.data.sky_scale import GAIN_CARDS, READ_NOISE_CARDS, TileScale, detector_noise
 from sciimg.errors import InputError
+from sciimg.inference.export import WEIGHTS
 from sciimg.inference.load import TrainedModel
 from sciimg.inference.sliding_window import Sink, sliding_window
 from sciimg.io.fits import FitsImage, FitsImageWriter, Region
@@ -73,7 +74,7 @@ class SkyModel(TrainedModel):
     def _predict_windows(self, batch: torch.Tensor) -> torch.Tensor:
         """Windows ``(B, 2, y, x)`` (image on the network's scale, usable mask) -> predictions ``(B, 1, y, x)``."""
         batch = batch.to(self.device)
-        return self.task.predict_step({"image": batch[:, :1], "mask": batch[:, 1:]})["prediction"]
+        return self.network.predict({"image": batch[:, :1], "mask": batch[:, 1:]})["prediction"]
 
     def predict_normalised(self, image: np.ndarray, usable: np.ndarray) -> np.ndarray:
         """Output ``(out_channels, Y, X)`` of an image on the network's scale (unusable pixels 0), by sliding window."""
@@ -160,7 +161,7 @@ class SkyModel(TrainedModel):
                         masks[name] = np.memmap(Path(scratch) / name, np.uint8, "w+", shape=source.shape)
                     masks[name][box.slices] = mask
 
-            prov = provenance(inputs=[path, self.path / "model.ckpt"])
+            prov = provenance(inputs=[path, self.path / WEIGHTS])
             with FitsImageWriter(output, source, [self.history()], prov) as writer:
                 self.slide(
                     self.window_reader(source, scale), source.shape, self._predict_windows, self.out_channels, write
@@ -174,7 +175,7 @@ class SkyModel(TrainedModel):
         """The model on every tile of a store, written as per-tile FITS images (:mod:`sciimg.io.fits_tiles`)."""
         layers = self.predict_store(store_path)
         history = f"{self.metadata['task']} by {self.metadata.get('backbone')} ({self.path.name})"
-        return write_tile_images(store_path, layers, output, history, [store_path, self.path / "model.ckpt"])
+        return write_tile_images(store_path, layers, output, history, [store_path, self.path / WEIGHTS])
 
 
 def predict_sky(model: SkyModel, inputs: list[Path], output: str | os.PathLike) -> Path:

@@ -1,4 +1,4 @@
-"""The ``clean`` step: a trained :class:`~sciimg.tasks.cleaning.CleaningTask` on stores and FITS images.
+"""The ``clean`` step: a trained :class:`~sciimg.predictors.cleaning.CleaningPredictor` on stores and FITS images.
 
 The detector's threshold is calibrated once, after training, on the validation split
 (:func:`calibrate_threshold`): the probability above which the chosen share
@@ -23,29 +23,29 @@ from sciimg.data.sky_dataset import SkyCleaningDataset
 from sciimg.data.sky_scale import TileScale
 from sciimg.inference.sky import SkyModel
 from sciimg.io.store_readers import artefact_holes
-from sciimg.tasks.cleaning import CleaningTask
+from sciimg.predictors.cleaning import CleaningPredictor
 
 PROBABILITY, MASK, CLEANED = range(3)  # channels of a cleaned window
 
 
-def artefact_probabilities(task: CleaningTask, store_path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+def artefact_probabilities(network: CleaningPredictor, store_path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     """Detector probabilities of the labelled pixels of a store: (artefact pixels, artefact-free pixels)."""
     dataset = SkyCleaningDataset(store_path)
     positives, negatives = [], []
-    task.eval()
+    network.eval()
     for index in range(len(dataset)):
         item = dataset[index]
         with torch.no_grad():
-            probability = torch.sigmoid(task(item["image"][None] * item["mask"][None]))[0, 0].numpy()
+            probability = torch.sigmoid(network(item["image"][None] * item["mask"][None]))[0, 0].numpy()
         labelled, artefact = item["label_valid"][0].numpy(), item["labels"][0].numpy() > 0
         positives.append(probability[labelled & artefact])
         negatives.append(probability[labelled & ~artefact])
     return np.concatenate(positives), np.concatenate(negatives)
 
 
-def calibrate_threshold(task: CleaningTask, val_store: str | os.PathLike, target_fpr: float) -> dict[str, Any]:
+def calibrate_threshold(network: CleaningPredictor, val_store: str | os.PathLike, target_fpr: float) -> dict[str, Any]:
     """The probability threshold that flags ``target_fpr`` of the validation split's artefact-free pixels."""
-    positives, negatives = artefact_probabilities(task, val_store)
+    positives, negatives = artefact_probabilities(network, val_store)
     threshold = float(np.quantile(negatives, 1 - target_fpr, method="higher")) if negatives.size else 0.5
     return {
         "threshold": threshold,
@@ -56,9 +56,9 @@ def calibrate_threshold(task: CleaningTask, val_store: str | os.PathLike, target
     }
 
 
-def calibrate_card(task: CleaningTask, val_store: str | os.PathLike, spec: Mapping[str, Any]) -> dict[str, Any]:
+def calibrate_card(network: CleaningPredictor, val_store: str | os.PathLike, spec: Mapping[str, Any]) -> dict[str, Any]:
     """The model card's artefact threshold, at the experiment's target false-positive rate on validation."""
-    return {"artefact_threshold": calibrate_threshold(task, val_store, spec["data"]["target_fpr"])}
+    return {"artefact_threshold": calibrate_threshold(network, val_store, spec["data"]["target_fpr"])}
 
 
 class CleaningModel(SkyModel):
@@ -77,7 +77,7 @@ class CleaningModel(SkyModel):
     def _predict_windows(self, batch: torch.Tensor) -> torch.Tensor:
         """Windows ``(B, 2, y, x)`` -> probability, replaced-pixel mask (0/1) and cleaned image ``(B, 3, y, x)``."""
         batch = batch.to(self.device)
-        out = self.task.clean(batch[:, :1], batch[:, 1:], self.threshold, self.dilation)
+        out = self.network.clean(batch[:, :1], batch[:, 1:], self.threshold, self.dilation)
         return torch.cat([out["probability"], out["mask"].to(batch.dtype), out["cleaned"]], dim=1)
 
     def predict_store(self, store_path: str | os.PathLike) -> dict[str, np.ndarray]:
@@ -107,7 +107,7 @@ class CleaningModel(SkyModel):
 
         def fill(batch: torch.Tensor) -> torch.Tensor:
             batch = batch.to(self.device)
-            return self.task.inpaint(batch[:, :1], batch[:, 1:])
+            return self.network.inpaint(batch[:, :1], batch[:, 1:])
 
         return self.slide(read, image.shape, fill)[0]
 

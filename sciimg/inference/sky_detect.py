@@ -1,4 +1,4 @@
-"""Source catalogs from a trained :class:`~sciimg.tasks.detection.DetectionTask`, on stores and FITS images.
+"""Source catalogs from a trained :class:`~sciimg.predictors.detection.DetectionPredictor`, on stores and FITS images.
 
 The network's four channels (heat logit, offsets, log flux) are blended window by window
 like any sky model's output; sources are the local maxima (3 x 3) of the heat above the
@@ -27,13 +27,14 @@ from scipy import ndimage
 
 from sciimg.data.sky_detection_dataset import SkyDetectionDataset
 from sciimg.data.sky_scale import TileScale, asinh_stretch
+from sciimg.inference.export import WEIGHTS
 from sciimg.inference.sky import SkyModel, sampled_noise_level
 from sciimg.io.catalogs import add_sky_positions, write_catalog
 from sciimg.io.fits import FitsImage, Region
 from sciimg.io.store import SampleStore
+from sciimg.predictors.detection import HEAT, LOG_FLUX, OFFSET_X, OFFSET_Y, DetectionPredictor
 from sciimg.provenance import provenance
 from sciimg.scoring import scored_candidates, threshold_for_purity
-from sciimg.tasks.detection import HEAT, LOG_FLUX, OFFSET_X, OFFSET_Y, DetectionTask
 
 CANDIDATE_FLOOR = 0.1  # calibration and test-split catalogs keep every peak above this probability
 COLUMNS = ("x", "y", "flux", "score")
@@ -108,20 +109,22 @@ class RowPeaks:
         return Table(columns)
 
 
-def tile_sources_found(task: DetectionTask, image: np.ndarray, usable: np.ndarray, threshold: float, sigma: float):
+def tile_sources_found(
+    network: DetectionPredictor, image: np.ndarray, usable: np.ndarray, threshold: float, sigma: float
+):
     """Catalog columns of one tile by a single forward pass (tiles fit in memory)."""
     with torch.no_grad():
         x = torch.from_numpy(np.where(usable, image, 0.0)[None, None].astype(np.float32))
-        block = task(x)[0].numpy()
+        block = network(x)[0].numpy()
     return sources_at(block, peak_rows(block, usable, threshold, (False, False)), 0, sigma)
 
 
-def calibrate_detection_threshold(task: DetectionTask, val_store: str | os.PathLike, target_purity: float):
+def calibrate_detection_threshold(network: DetectionPredictor, val_store: str | os.PathLike, target_purity: float):
     """The probability above which ``target_purity`` of the validation split's peaks match a truth source."""
     dataset = SkyDetectionDataset(val_store)
-    task.eval()
+    network.eval()
     found = (
-        tile_sources_found(task, arrays["image"], arrays["usable"], logit(CANDIDATE_FLOOR), 1.0)
+        tile_sources_found(network, arrays["image"], arrays["usable"], logit(CANDIDATE_FLOOR), 1.0)
         for arrays in map(dataset.normalised, range(len(dataset)))
     )
     scores, real = scored_candidates(found, dataset.sources)
@@ -135,9 +138,11 @@ def calibrate_detection_threshold(task: DetectionTask, val_store: str | os.PathL
     }
 
 
-def calibrate_card(task: DetectionTask, val_store: str | os.PathLike, spec: Mapping[str, Any]) -> dict[str, Any]:
+def calibrate_card(
+    network: DetectionPredictor, val_store: str | os.PathLike, spec: Mapping[str, Any]
+) -> dict[str, Any]:
     """The model card's source threshold, at the experiment's target purity on validation."""
-    return {"source_threshold": calibrate_detection_threshold(task, val_store, spec["data"]["target_purity"])}
+    return {"source_threshold": calibrate_detection_threshold(network, val_store, spec["data"]["target_purity"])}
 
 
 class DetectionModel(SkyModel):
@@ -158,7 +163,7 @@ class DetectionModel(SkyModel):
 
     def _predict_windows(self, batch: torch.Tensor) -> torch.Tensor:
         batch = batch.to(self.device)
-        return self.task(batch[:, :1] * batch[:, 1:])
+        return self.network(batch[:, :1] * batch[:, 1:])
 
     def history(self) -> str:
         return f"sources found by {self.metadata.get('backbone')} ({self.path.name})"
@@ -186,7 +191,7 @@ class DetectionModel(SkyModel):
             table = add_sky_positions(self.catalog_meta(peaks.table()), source.header)
             table["flux"].unit = flux_unit(source.header.get("BUNIT"))
             table.meta["BUNIT"] = source.header.get("BUNIT", "")
-        prov = provenance(inputs=[path, self.path / "model.ckpt"])
+        prov = provenance(inputs=[path, self.path / WEIGHTS])
         return write_catalog(table, output, prov, self.history())
 
     def predict_store(self, store_path: str | os.PathLike) -> dict[str, Any]:  # type: ignore[override]
@@ -209,5 +214,5 @@ class DetectionModel(SkyModel):
     def predict_store_file(self, store_path: str | os.PathLike, output: str | os.PathLike) -> Path:
         table = self.store_catalog(store_path)
         table["flux"].unit = SampleStore(store_path).attrs["units"]["image"]
-        prov = provenance(inputs=[store_path, self.path / "model.ckpt"])
+        prov = provenance(inputs=[store_path, self.path / WEIGHTS])
         return write_catalog(table, output, prov, self.history())

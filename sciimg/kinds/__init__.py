@@ -81,7 +81,8 @@ class Kind:
     raw_name: str  # what the simulator writes in data/raw/<experiment>/ (a file, or a folder of files)
     ingester: str  # module:function(inputs, out_dir, spec, **ingest_options) -> {split: store path}
     # fit
-    task_class: str  # module:LightningModule
+    task_class: str  # module:LightningModule that trains the predictor
+    predictor: str  # module:Predictor (plain torch) that a model folder rebuilds for inference
     dataset: str  # module:Dataset, built as cls(path, train, seed, **dataset_options(spec))
     dataset_options: Callable[[Spec], dict[str, Any]]
     input_layout: Callable[[Spec], tuple[int, int]]  # spec -> (in_channels, spatial_dims)

@@ -40,6 +40,7 @@ ENERGY = Kind(
     raw_name="simulated.dl1.h5",
     ingester="sciimg.data.ingest_cherenkov:ingest_cherenkov",
     task_class="sciimg.tasks.regression:RegressionTask",
+    predictor="sciimg.predictors.regression:RegressionPredictor",
     dataset="sciimg.data.dataset:StoreDataset",
     dataset_options=dataset_options,
     input_layout=input_layout,

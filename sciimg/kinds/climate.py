@@ -73,6 +73,7 @@ KINDS = (
     Kind(
         task="inpainting",
         task_class="sciimg.tasks.dense:InpaintingTask",
+        predictor="sciimg.predictors.dense:InpaintingPredictor",
         baselines=("climatology", "idw", "biharmonic", "kriging"),
         ingest_options={"corruption": "gaps"},
         **FIELDS,
@@ -80,6 +81,7 @@ KINDS = (
     Kind(
         task="denoising",
         task_class="sciimg.tasks.dense:DenoisingTask",
+        predictor="sciimg.predictors.dense:DenoisingPredictor",
         baselines=("gaussian_filter",),
         ingest_options={"corruption": "noise"},
         **FIELDS,

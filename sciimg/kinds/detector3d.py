@@ -46,6 +46,7 @@ VOLUMES = {  # shared by every detector3d kind
 }
 VOXEL_CLASSES = {  # voxel classifiers: segmentation, and denoising as signal vs noise
     "task_class": "sciimg.tasks.segmentation:SegmentationTask",
+    "predictor": "sciimg.predictors.segmentation:SegmentationPredictor",
     "dataset": "sciimg.data.detector3d_dataset:VolumeDataset",
     "dataset_options": data_keys("patch_size", "crops_per_event"),
     "model_class": "sciimg.inference.detector3d:VolumeModel",
@@ -81,6 +82,7 @@ KINDS = (
     Kind(
         task="keypoints",
         task_class="sciimg.tasks.keypoints:KeypointTask",
+        predictor="sciimg.predictors.keypoints:KeypointPredictor",
         dataset="sciimg.data.detector3d_dataset:VolumeKeypointDataset",
         dataset_options=data_keys("patch_size", "crops_per_event", "heat_sigma"),
         model_class="sciimg.inference.detector3d_keypoints:KeypointModel",
@@ -96,6 +98,7 @@ KINDS = (
     Kind(
         task="regression",
         task_class="sciimg.tasks.regression:RegressionTask",
+        predictor="sciimg.predictors.regression:RegressionPredictor",
         dataset="sciimg.data.detector3d_dataset:VolumeEventDataset",
         dataset_options=data_keys(),
         model_class="sciimg.inference.detector3d_energy:VolumeRegressor",

@@ -58,6 +58,7 @@ KINDS = (
     Kind(
         task="denoising",
         task_class="sciimg.tasks.dense:DenoisingTask",
+        predictor="sciimg.predictors.dense:DenoisingPredictor",
         dataset="sciimg.data.sky_dataset:SkyDenoisingDataset",
         dataset_options=data_keys("training_target", "patch_size", "blind_spot_fraction", "crops_per_tile"),
         model_class="sciimg.inference.sky:SkyModel",
@@ -72,6 +73,7 @@ KINDS = (
     Kind(
         task="cleaning",
         task_class="sciimg.tasks.cleaning:CleaningTask",
+        predictor="sciimg.predictors.cleaning:CleaningPredictor",
         dataset="sciimg.data.sky_dataset:SkyCleaningDataset",
         dataset_options=data_keys("patch_size", "crops_per_tile"),
         model_class="sciimg.inference.sky_clean:CleaningModel",
@@ -88,6 +90,7 @@ KINDS = (
     Kind(
         task="detection",
         task_class="sciimg.tasks.detection:DetectionTask",
+        predictor="sciimg.predictors.detection:DetectionPredictor",
         dataset="sciimg.data.sky_detection_dataset:SkyDetectionDataset",
         dataset_options=data_keys("patch_size", "crops_per_tile", "min_snr", "heat_sigma"),
         model_class="sciimg.inference.sky_detect:DetectionModel",

@@ -1,4 +1,4 @@
-"""Base LightningModule: models, losses and metrics by name; optimiser and LR schedule."""
+"""Base LightningModule: trains a predictor (:mod:`sciimg.predictors`); losses, metrics, optimiser, LR schedule."""
 
 from __future__ import annotations
 
@@ -7,16 +7,19 @@ from typing import Any
 import lightning as L
 import torch
 
+from sciimg.predictors import Predictor, predictor_options
+
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULERS = ("cosine", "plateau", "none")
 
 
 class BaseTask(L.LightningModule):
-    """Common training logic; subclasses implement the three ``configure_*`` hooks and ``step``.
+    """Common training logic; subclasses name their :attr:`predictor_class`, implement the two
+    ``configure_*`` hooks and ``step``.
 
     Every ``__init__`` argument is a string, number, bool, list or dict of those, and is
     saved with ``save_hyperparameters`` so ``Task.load_from_checkpoint(path)`` rebuilds the
-    model without extra arguments.
+    model without extra arguments. The arguments the predictor takes build :attr:`predictor`.
 
     Args:
         backbone: registered backbone name (:func:`sciimg.nets.available`).
@@ -30,6 +33,8 @@ class BaseTask(L.LightningModule):
         scheduler: cosine (over ``max_epochs``), plateau (on val loss) or none.
         max_epochs: length of the cosine schedule.
     """
+
+    predictor_class: type[Predictor] = Predictor
 
     def __init__(
         self,
@@ -50,13 +55,9 @@ class BaseTask(L.LightningModule):
         if scheduler not in SCHEDULERS:
             raise ValueError(f"scheduler must be one of {list(SCHEDULERS)}, got {scheduler!r}")
         self.save_hyperparameters()
-        self.configure_models()
+        self.predictor = self.predictor_class(**predictor_options(self.predictor_class, self.hparams))
         self.configure_losses()
         self.configure_metrics()
-
-    def configure_models(self) -> None:
-        """Build ``self.model`` from the hyperparameters."""
-        raise NotImplementedError
 
     def configure_losses(self) -> None:
         """Build the loss function(s)."""
@@ -70,8 +71,11 @@ class BaseTask(L.LightningModule):
         """Compute the loss of one batch and update the stage's metrics."""
         raise NotImplementedError
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        return self.predictor(*inputs)
+
+    def predict_step(self, batch: dict[str, torch.Tensor], batch_idx: int = 0) -> dict[str, torch.Tensor]:
+        return self.predictor.predict(batch)
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         return self.step(batch, "train")

@@ -1,8 +1,9 @@
 """Source detection by centre points: a dense network predicts a heatmap, sub-pixel offsets and fluxes.
 
-One dense backbone (``unet``) with four output channels per pixel (:data:`CHANNELS`):
-the logit that a source is centred there, its offset from the pixel centre (y, x), and
-the natural log of its flux in units of the image noise. Training follows CenterNet
+One dense backbone (``unet``) with four output channels per pixel
+(:data:`sciimg.predictors.detection.CHANNELS`): the logit that a source is centred there,
+its offset from the pixel centre (y, x), and the natural log of its flux in units of the
+image noise. Training follows CenterNet
 (Zhou et al. 2019): a penalty-reduced focal loss on the heatmap, normalised by the number
 of sources, and L1 losses on offsets and log fluxes at the sources' centre pixels.
 Sources are read off as local maxima of the heatmap (:mod:`sciimg.inference.sky_detect`),
@@ -18,11 +19,8 @@ import torch.nn.functional as F
 import torchmetrics
 from torch import nn
 
-from sciimg.nets import build
+from sciimg.predictors.detection import HEAT, LOG_FLUX, OFFSET_X, OFFSET_Y, DetectionPredictor
 from sciimg.tasks.base import BaseTask
-
-CHANNELS = ("heat", "offset_y", "offset_x", "log_flux")
-HEAT, OFFSET_Y, OFFSET_X, LOG_FLUX = range(len(CHANNELS))
 
 
 def focal_heatmap_loss(
@@ -52,6 +50,8 @@ class DetectionTask(BaseTask):
         **kwargs: see :class:`~sciimg.tasks.base.BaseTask`.
     """
 
+    predictor_class = DetectionPredictor
+
     def __init__(
         self,
         backbone: str = "unet",
@@ -61,15 +61,6 @@ class DetectionTask(BaseTask):
     ) -> None:
         super().__init__(backbone=backbone, **kwargs)
 
-    def configure_models(self) -> None:
-        hp = self.hparams
-        options = hp.backbone_options or {}
-        self.model = build(hp.backbone, hp.spatial_dims, hp.in_channels, out_channels=len(CHANNELS), **options)
-        if getattr(self.model, "out_channels", None) != len(CHANNELS):
-            raise ValueError(f"backbone must be a dense network (unet), got {hp.backbone!r}")
-        with torch.no_grad():  # a low source prior (p = 0.1) at the start, as in CenterNet
-            self.model.head[0].bias[HEAT] = -2.19
-
     def configure_losses(self) -> None:
         self.heatmap_loss = focal_heatmap_loss
 
@@ -77,10 +68,6 @@ class DetectionTask(BaseTask):
         terms = ("heatmap_focal", "offset_l1", "log_flux_l1")
         metrics = torchmetrics.MetricCollection({name: torchmetrics.MeanMetric() for name in terms})
         self.metrics = nn.ModuleDict({f"{s}_metrics": metrics.clone(prefix=f"{s}_") for s in ("train", "val", "test")})
-
-    def forward(self, image: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        """Heat logits, offsets and log fluxes ``(B, 4, Y, X)`` of an image (stretched noise units, unusable 0)."""
-        return self.model(image)
 
     def step(self, batch: dict[str, torch.Tensor], stage: str) -> torch.Tensor:
         usable = batch["mask"] > 0

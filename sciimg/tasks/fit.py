@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import logging
 import os
 from collections.abc import Mapping
@@ -19,23 +18,12 @@ from sciimg.data.dataset import StoreDataModule
 from sciimg.errors import ConfigError
 from sciimg.io.store import SampleStore
 from sciimg.kinds import kind_of
+from sciimg.predictors import init_arguments
 from sciimg.provenance import config_hash
 from sciimg.tasks import BaseTask
 from sciimg.tasks.checkpoints import LAST, ResumeCheckpoint, discard_stale_checkpoints, resume_path
 
 log = logging.getLogger(__name__)
-
-
-def init_arguments(cls: type[BaseTask]) -> list[str]:
-    """The named ``__init__`` arguments of a task class and of the classes it passes ``**kwargs`` on to."""
-    names: list[str] = []
-    for klass in cls.__mro__:
-        if issubclass(klass, BaseTask) and "__init__" in vars(klass):
-            for parameter in inspect.signature(klass.__init__).parameters.values():
-                named = parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
-                if named and parameter.name != "self" and parameter.name not in names:
-                    names.append(parameter.name)
-    return names
 
 
 def task_options(
@@ -46,7 +34,7 @@ def task_options(
     Raises:
         ConfigError: an option the task does not accept (named, with the accepted ones).
     """
-    accepted = init_arguments(cls)
+    accepted = init_arguments(cls, BaseTask)
     options = dict(spec["model"])
     unknown = sorted(set(options) - set(accepted))
     if unknown:
@@ -204,7 +192,7 @@ def fit(
         spatial_dims = task.hparams.spatial_dims
         task = task.to(memory_format=torch.channels_last if spatial_dims == 2 else torch.channels_last_3d)
     if options["compile"]:
-        task.model.compile()  # in place: checkpoint keys stay those of the plain model
+        task.predictor.model.compile()  # in place: checkpoint keys stay those of the plain model
     spec_hash = training_hash(spec, task)
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
     discard_stale_checkpoints(checkpoint_dir, spec_hash)

@@ -13,11 +13,9 @@ import torch
 import torchmetrics
 from torch import nn
 
-from sciimg.nets import build
+from sciimg.predictors.keypoints import KeypointPredictor
 from sciimg.tasks.base import BaseTask
 from sciimg.tasks.detection import focal_heatmap_loss
-
-KEYPOINT_PRIOR_LOGIT = -4.6  # p = 0.01 at the start: few occupied voxels are keypoints
 
 
 class KeypointTask(BaseTask):
@@ -27,13 +25,7 @@ class KeypointTask(BaseTask):
     (``unet``) and ``spatial_dims=3``; the network gives one channel, the keypoint logit.
     """
 
-    def configure_models(self) -> None:
-        hp = self.hparams
-        self.model = build(hp.backbone, hp.spatial_dims, hp.in_channels, out_channels=1, **(hp.backbone_options or {}))
-        if getattr(self.model, "out_channels", None) != 1:
-            raise ValueError(f"backbone must be a dense network (unet), got {hp.backbone!r}")
-        with torch.no_grad():
-            self.model.head[0].bias.fill_(KEYPOINT_PRIOR_LOGIT)
+    predictor_class = KeypointPredictor
 
     def configure_losses(self) -> None:
         self.heatmap_loss = focal_heatmap_loss

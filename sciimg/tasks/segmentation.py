@@ -13,7 +13,7 @@ import torch
 import torchmetrics
 from torch import nn
 
-from sciimg.nets import build
+from sciimg.predictors.segmentation import SegmentationPredictor
 from sciimg.tasks.base import BaseTask
 
 IGNORE = -1
@@ -30,6 +30,8 @@ class SegmentationTask(BaseTask):
         **kwargs: see :class:`~sciimg.tasks.base.BaseTask`.
     """
 
+    predictor_class = SegmentationPredictor
+
     def __init__(
         self,
         backbone: str = "unet",
@@ -38,18 +40,9 @@ class SegmentationTask(BaseTask):
         class_weights: list[float] | None = None,
         **kwargs: Any,
     ) -> None:
-        if n_classes < 2:
-            raise ValueError(f"n_classes must be at least 2, got {n_classes}")
         if class_weights is not None and len(class_weights) != n_classes:
             raise ValueError(f"class_weights must have n_classes = {n_classes} entries, got {len(class_weights)}")
         super().__init__(backbone=backbone, spatial_dims=spatial_dims, **kwargs)
-
-    def configure_models(self) -> None:
-        hp = self.hparams
-        options = hp.backbone_options or {}
-        self.model = build(hp.backbone, hp.spatial_dims, hp.in_channels, out_channels=hp.n_classes, **options)
-        if getattr(self.model, "out_channels", None) != hp.n_classes:
-            raise ValueError(f"backbone must be a dense network (unet), got {hp.backbone!r}")
 
     def configure_losses(self) -> None:
         weights = self.hparams.class_weights
@@ -64,10 +57,6 @@ class SegmentationTask(BaseTask):
             }
         )
         self.metrics = nn.ModuleDict({f"{s}_metrics": metrics.clone(prefix=f"{s}_") for s in ("train", "val", "test")})
-
-    def forward(self, image: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        """Class logits ``(B, n_classes, *spatial)``."""
-        return self.model(image)
 
     def step(self, batch: dict[str, torch.Tensor], stage: str) -> torch.Tensor:
         logits = self(batch["image"])

@@ -198,10 +198,10 @@ def test_time_as_depth_trains_a_3d_partial_convolution_network(simulated, tmp_pa
     outputs = ingest([simulated], tmp_path / "d", spec(time_window=3, time_axis="depth"))
     batch = next(iter(DataLoader(FieldDataset(outputs["train"], time_window=3, time_axis="depth"), batch_size=4)))
     task = InpaintingTask(backbone_options={"widths": [4, 8]}, spatial_dims=3, in_channels=1, prefill_sigma=1.0)
-    assert task.model.spatial_dims == 3
+    assert task.predictor.model.spatial_dims == 3
     loss = task.training_step(batch, 0)
     loss.backward()
-    assert torch.isfinite(loss) and task.model.decoder[-1].conv.conv.weight.grad.abs().sum() > 0
+    assert torch.isfinite(loss) and task.predictor.model.decoder[-1].conv.conv.weight.grad.abs().sum() > 0
     filled = task.predict_step(batch)["prediction"]
     seen = batch["mask"][:, :, 1].bool()
     assert filled.shape == (4, 1, 16, 24)

@@ -13,8 +13,9 @@ from sciimg.io.fits import TRUTH_SUFFIX
 from sciimg.io.store import SampleStore
 from sciimg.io.store_readers import ARTEFACT_CODES, artefact_holes
 from sciimg.kinds import ingest
+from sciimg.predictors.cleaning import grow
 from sciimg.simulate.sky import simulate_sky_folder
-from sciimg.tasks.cleaning import CleaningTask, grow
+from sciimg.tasks.cleaning import CleaningTask
 
 ARTEFACTS = {"cosmic_rays_per_mpix": [3000, 3000], "hot_pixel_fraction": 0.002, "bad_columns": [1, 1]}
 SMALL_UNET = {"encoder": "resnet18", "encoder_options": {"widths": [4, 8], "blocks_per_stage": [1, 1]}}
@@ -92,8 +93,8 @@ def test_clean_step_keeps_every_pixel_it_does_not_flag():
     usable = torch.ones_like(image)
     usable[0, 0, 3, 4] = 0
     with torch.no_grad():
-        nothing = task.clean(image, usable, threshold=1.0, dilation=1)
-        everything = task.clean(image, usable, threshold=-1.0, dilation=0)
+        nothing = task.predictor.clean(image, usable, threshold=1.0, dilation=1)
+        everything = task.predictor.clean(image, usable, threshold=-1.0, dilation=0)
     only_bad = torch.zeros_like(image, dtype=torch.bool)
     only_bad[0, 0, 3, 4] = True
     assert torch.equal(nothing["mask"], only_bad)  # probabilities never exceed 1: only the bad pixel is filled

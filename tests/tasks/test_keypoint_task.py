@@ -26,7 +26,7 @@ def test_empty_voxels_carry_no_loss():
     assert task.step({"image": image, "heatmap": heatmap, "centres": centres}, "train").item() == pytest.approx(
         loss.item()
     )
-    assert torch.sigmoid(task.model.head[0].bias).item() == pytest.approx(0.01, rel=0.01)
+    assert torch.sigmoid(task.predictor.model.head[0].bias).item() == pytest.approx(0.01, rel=0.01)
 
 
 def test_crops_carry_heat_on_their_keypoints_and_two_fits_with_one_seed_are_identical(tmp_path):

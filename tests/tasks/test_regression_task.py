@@ -46,7 +46,7 @@ def test_heteroscedastic_output_decodes_to_physical_units():
     L.seed_everything(0)
     task = RegressionTask(backbone="vgg11", backbone_options={"widths": [2] * 5}, heteroscedastic=True)
     mean = torch.tensor([0.0, 1.0])
-    value, std = task.decode(mean, torch.tensor([0.1, 0.1]))
+    value, std = task.predictor.decode(mean, torch.tensor([0.1, 0.1]))
     torch.testing.assert_close(value, torch.tensor([1.0, 10.0]))
     torch.testing.assert_close(std, value * math.log(10) * 0.1)
     out = task.predict_step({"image": torch.randn(4, 1, 16, 16)})

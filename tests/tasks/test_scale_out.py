@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from sciimg.data.dataset import StoreDataset
-from sciimg.tasks import RegressionTask
+from sciimg.inference.load import load_model
 
 SCIIMG = [sys.executable, "-m", "sciimg.cli"]
 
@@ -58,10 +58,10 @@ def test_two_processes_train_like_one_at_the_same_global_batch(tmp_path, stores,
         torch.testing.assert_close(b[name], a[name], rtol=1e-4, atol=1e-5, msg=name)
     assert global_step(tmp_path / "two/checkpoints/last.ckpt") == global_step(tmp_path / "one/checkpoints/last.ckpt")
     # the data-parallel checkpoint loads and predicts in a single process
-    task = RegressionTask.load_from_checkpoint(tmp_path / "two/model/model.ckpt", map_location="cpu").eval()
+    network = load_model(tmp_path / "two/model").network
     image = StoreDataset(stores / "val.h5")[0]["image"][None]
     with torch.no_grad():
-        out = task.predict_step({"image": image})
+        out = network.predict({"image": image})
     assert torch.isfinite(out["prediction"]).all()
 
 
