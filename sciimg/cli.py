@@ -68,7 +68,8 @@ def _fit(args: argparse.Namespace) -> None:
 def _predict(args: argparse.Namespace) -> None:
     from sciimg.inference.predict import predict
 
-    predict(args.model, args.input, args.output)
+    given = {"gain": args.gain, "read_noise": args.read_noise}
+    predict(args.model, args.input, args.output, **{name: value for name, value in given.items() if value is not None})
 
 
 def _export(args: argparse.Namespace) -> None:
@@ -171,6 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="trained model folder")
     p.add_argument("--input", nargs="+", required=True, help="sample stores, DL1, sim_telarray, NetCDF or FITS files")
     p.add_argument("--output", required=True, help="output path")
+    p.add_argument("--gain", type=float, help="sky images: the detector's gain in electrons/ADU (else the header's)")
+    p.add_argument("--read-noise", type=float, help="sky images: the detector's read noise in electrons (with --gain)")
 
     p = add("export", _export, "export a trained model to ONNX (camera regressors: pixels in, energy and std out)")
     p.add_argument("--model", required=True, help="trained model folder")

@@ -42,6 +42,7 @@ SAMPLES = {
     "horsehead_plate": Sample("sky/HorseHead.fits", "DSS photographic plate scan of the Horsehead nebula, int16"),
     "m67_plate": Sample("sky/M6707HH.fits", "plate of the open cluster M67: many point sources, int16"),
     "spitzer_irac": Sample("sky/spitzer_example_image.fits", "Spitzer IRAC image of the Galactic plane, MJy/sr"),
+    "saao_ccd": Sample("sky/saao_ccd_a8280271.fits", "raw SAAO 1.0 m CCD frame with GAIN and RDNOISE cards, uint16"),
 }
 
 

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_every_sample_is_named_present_and_has_the_hash_it_shipped_with():
     expected = samples.expected_sha256()
-    assert sorted(s.file for s in samples.SAMPLES.values()) == sorted(expected) and len(expected) == 9
+    assert sorted(s.file for s in samples.SAMPLES.values()) == sorted(expected) and len(expected) == 10
     for name in samples.available():
         assert samples.verify(name).is_file()
     readme = (samples.SAMPLES_DIR / "README.md").read_text()

@@ -1,5 +1,6 @@
 """The whole workflow on the tiny config: DAG, outputs, reruns, the model in a fresh process."""
 
+import html
 import json
 import os
 import re
@@ -18,9 +19,7 @@ from astropy.table import Table
 from astropy.wcs import WCS
 
 from sciimg import samples
-from sciimg.data.sky_scale import TileScale
 from sciimg.inference.load import load_model
-from sciimg.inference.sky import sampled_noise_level
 from sciimg.io.fits import FitsImage, header_cards, read_image
 from sciimg.io.store import SampleStore
 from sciimg.simulate.sky import SkyOptions, simulate_image
@@ -80,6 +79,11 @@ def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(command, capture_output=True, text=True, env=env, check=False)
 
 
+def sciimg_history(header: fits.Header) -> str:
+    """sciimg's HISTORY lines of a header, joined back into one text."""
+    return " ".join(str(v).removeprefix("sciimg: ") for v in header.get("HISTORY", []) if str(v).startswith("sciimg"))
+
+
 def sciimg_cli(*args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     return subprocess.run(["sciimg", *args], capture_output=True, text=True, env=env, check=False)
@@ -119,6 +123,14 @@ def test_outputs_and_metrics(workflow_run):
     assert {p.name for p in (results / EXP / "checkpoints").iterdir()} == {"best.ckpt", "last.ckpt"}
     for log in ("simulate", "ingest", "fit", "predict.ecsv", "evaluate", "baseline_hillas_rf.ecsv"):
         assert (results / EXP / "logs" / f"{log}.log").is_file()
+    verdict = metrics["verdict"]
+    assert verdict["n_items"] == n_test and set(verdict["values"]) == {"resnet18", "hillas_rf"}
+    assert verdict["values"]["hillas_rf"] == pytest.approx(metrics["methods"]["hillas_rf"]["resolution_all"])
+    report = (results / "report.html").read_text()
+    top = report[report.index("<h2>Verdicts</h2>") : report.index("</ul>")]
+    for experiment in sorted(p.parent.name for p in results.glob("*/metrics.json")):  # every experiment, in one line
+        line = json.loads((results / experiment / "metrics.json").read_text())["verdict"]["text"]
+        assert f"<b>{experiment}</b>" in top and html.escape(line) in top
 
 
 def test_rerun_does_nothing_and_deleting_one_output_reruns_only_its_dependents(workflow_run):
@@ -335,6 +347,42 @@ def test_real_hadcrut_gaps_are_filled_and_observations_kept(workflow_run):
     assert filled.tas.attrs["reference_period"].tolist() == [1961, 1990] and "sciimg" in filled.attrs["history"]
 
 
+def with_box_gaps(source: Path, output: Path, celsius: bool = False) -> np.ndarray:
+    """A copy of a NetCDF field with a third of each time step's cells removed in boxes; the removed cells."""
+    from sciimg.data.masks import box_mask
+
+    ds = xr.open_dataset(source)
+    name = "air_temperature"
+    rng = np.random.default_rng(5)
+    kept = np.stack([box_mask(ds.latitude.values, ds.longitude.values, 2 / 3, rng) for _ in ds.time])
+    removed = ~kept & np.isfinite(ds[name].values)
+    ds[name] = ds[name].where(kept)
+    if celsius:
+        ds[name] = (ds[name] - 273.15).assign_attrs({**ds[name].attrs, "units": "degC"})
+    ds.to_netcdf(output)
+    return removed
+
+
+@pytest.mark.parametrize("celsius", [False, True])
+def test_a_real_field_on_another_grid_in_absolute_values_is_filled(workflow_run, tmp_path, celsius):
+    holed, out = tmp_path / "holed.nc", tmp_path / "filled.nc"
+    removed = with_box_gaps(samples.path("hadcm3_north_america"), holed, celsius)
+    model = workflow_run / "results" / FIELDS / "model"
+    result = sciimg_cli("predict", "--model", str(model), "--input", str(holed), "--output", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "the file's own monthly means" in result.stderr  # another grid (37 x 49): said, not refused
+    source, filled = xr.open_dataset(holed), xr.open_dataset(out)
+    name = "air_temperature"
+    assert filled[name].dims == source[name].dims and filled[name].attrs["units"] == source[name].attrs["units"]
+    np.testing.assert_array_equal(filled.latitude.values, source.latitude.values)
+    gaps = source[name].isnull().values
+    np.testing.assert_array_equal(filled[name].values[~gaps], source[name].values[~gaps])  # bit for bit
+    assert np.isfinite(filled[name].values[removed]).all() and (filled[f"{name}_infilled"].values == 1)[removed].all()
+    truth = xr.open_dataset(samples.path("hadcm3_north_america"))[name].values - (273.15 if celsius else 0.0)
+    error = np.abs(filled[name].values[removed] - truth[removed])
+    assert np.median(error) < 3.0  # kelvin: a filled value is a temperature of the right place and season
+
+
 def test_sky_experiment_outputs_keep_headers_and_wcs(workflow_run, tmp_path):
     results = workflow_run / "results" / SKY
     metrics = json.loads((results / "metrics.json").read_text())
@@ -367,6 +415,63 @@ def test_sky_experiment_outputs_keep_headers_and_wcs(workflow_run, tmp_path):
     assert f"{SKY} (denoising)" in report and "unet vs classical" in report
 
 
+@pytest.mark.parametrize(
+    ("sample", "noise"),
+    [
+        ("horsehead_plate", "noise taken as constant"),
+        ("spitzer_irac", "noise taken as constant"),
+        ("saao_ccd", "gain 1.9 e-/ADU, read noise 5 e- (header cards GAIN and RDNOISE)"),
+    ],
+)
+def test_the_sky_model_denoises_real_images_keeping_every_card(workflow_run, tmp_path, sample, noise):
+    image = samples.path(sample)
+    out = tmp_path / "denoised.fits"
+    result = sciimg_cli(
+        "predict", "--model", str(workflow_run / "results" / SKY / "model"), "--input", str(image), "--output", str(out)
+    )
+    assert result.returncode == 0, result.stderr
+    assert noise in result.stderr  # said in the log ...
+    values, _, source = read_image(image)
+    denoised, _, written = read_image(out)
+    assert header_cards(written.header) == header_cards(source.header) and denoised.shape == values.shape
+    assert (written.wcs is None and source.wcs is None) or written.wcs.to_header() == source.wcs.to_header()
+    finite = np.isfinite(values)
+    assert np.isfinite(denoised[finite]).all()
+    assert noise in sciimg_history(written.header)  # ... and in the output
+    assert np.corrcoef(denoised[finite], values[finite])[0, 1] > 0.95  # the same scene, in the same units
+    assert abs(np.median(denoised[finite]) - np.median(values[finite])) < 0.5 * np.std(values[finite])
+
+
+def test_gain_and_read_noise_from_the_command_line_go_before_the_header(workflow_run, tmp_path):
+    model = workflow_run / "results" / SKY / "model"
+    image = workflow_run / "data/raw" / SKY / "simulated_fits" / "field_0000.fits"
+    outputs = {}
+    for name, options in (("header", []), ("given", ["--gain", "1.5", "--read-noise", "3"]), ("one", ["--gain", "2"])):
+        outputs[name] = tmp_path / f"{name}.fits"
+        command = ["predict", "--model", str(model), "--input", str(image), "--output", str(outputs[name]), *options]
+        outputs[name] = (sciimg_cli(*command), outputs[name])
+    header_run, given_run, one_run = (outputs[k] for k in ("header", "given", "one"))
+    assert header_run[0].returncode == 0 and given_run[0].returncode == 0
+    assert "header cards GAIN and RDNOISE" in sciimg_history(fits.getheader(header_run[1]))
+    assert "gain 1.5 e-/ADU, read noise 3 e- (given by the user)" in sciimg_history(fits.getheader(given_run[1]))
+    assert not np.array_equal(fits.getdata(header_run[1]), fits.getdata(given_run[1]))
+    assert one_run[0].returncode != 0 and "give both the gain" in one_run[0].stderr and not one_run[1].exists()
+    energy = sciimg_cli(
+        "predict",
+        "--model",
+        str(workflow_run / "results" / EXP / "model"),
+        "--input",
+        str(image),
+        "--output",
+        str(tmp_path / "e.ecsv"),
+        "--gain",
+        "2",
+        "--read-noise",
+        "3",
+    )
+    assert energy.returncode != 0 and "not ['gain', 'read_noise']" in energy.stderr
+
+
 def test_sky_model_on_an_image_larger_than_a_window_equals_whole_image_inference(workflow_run, tmp_path):
     model = load_model(workflow_run / "results" / SKY / "model")
     sim = simulate_image(SkyOptions(shape=(300, 280), stars=(30, 30)), np.random.default_rng(0))
@@ -378,7 +483,7 @@ def test_sky_model_on_an_image_larger_than_a_window_equals_whole_image_inference
     fits.HDUList([fits.PrimaryHDU(), science, fits.ImageHDU(dq, name="DQ")]).writeto(path)
     model.predict_file(path, tmp_path / "out.fits")
     with FitsImage(path) as source:
-        scale = TileScale(*sampled_noise_level(source), *model.detector_noise(source))
+        scale, _ = model.image_scale(source)
         values = source.read()
         usable = ~source.bad_pixels(data=values)
     stacked = np.stack([np.where(usable, scale.forward(values), 0.0), usable]).astype(np.float32)

@@ -1,19 +1,22 @@
 """The scale a sky network works on: pixel noise of unit variance, with the sky near zero.
 
-With the detector's gain and read noise known (GAIN and RDNOISE header cards, or another
-common spelling: :data:`GAIN_CARDS`, :data:`READ_NOISE_CARDS`), pixels go through the
-generalised Anscombe transform, which turns Poisson + read noise into noise of unit variance
-at every brightness; then a faint galaxy and a bright star core weigh alike in a
-squared-error loss. Without them, pixels are standardised by the tile's sky level and
-MAD noise. The sky level maps to zero either way.
+With the detector's gain and read noise known (given by the user, or GAIN and RDNOISE
+header cards or another common spelling: :data:`GAIN_CARDS`, :data:`READ_NOISE_CARDS`;
+:func:`resolve_detector_noise`), pixels go through the generalised Anscombe transform, which
+turns Poisson + read noise into noise of unit variance at every brightness; then a faint
+galaxy and a bright star core weigh alike in a squared-error loss. Without them, pixels are
+standardised by the tile's sky level and MAD noise. The sky level maps to zero either way.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 from astropy.io import fits
+
+from sciimg.errors import InputError
 
 
 def anscombe(electrons: np.ndarray, read_noise_e: float) -> np.ndarray:
@@ -32,23 +35,63 @@ GAIN_CARDS = ("GAIN", "EGAIN", "CCDGAIN", "GAINA", "ATODGAIN")
 READ_NOISE_CARDS = ("RDNOISE", "READNOIS", "RON", "RDNOISEA", "READNSEA")
 
 
-def _first_number(header: fits.Header, names: tuple[str, ...]) -> float | None:
-    """The value of the first of ``names`` that the header holds as a number (or a numeric string)."""
+def _first_number(header: fits.Header, names: tuple[str, ...]) -> tuple[str, float] | None:
+    """The name and value of the first of ``names`` that the header holds as a number (or a numeric string)."""
     for name in names:
         try:
-            return float(header[name])
+            return name, float(header[name])
         except (KeyError, TypeError, ValueError):
             continue
     return None
 
 
+def _noise_cards(header: fits.Header) -> tuple[tuple[str, float], tuple[str, float]] | None:
+    gain, read_noise = _first_number(header, GAIN_CARDS), _first_number(header, READ_NOISE_CARDS)
+    if gain is None or read_noise is None or not gain[1] > 0 or not read_noise[1] >= 0:
+        return None
+    return gain, read_noise
+
+
 def detector_noise(header: fits.Header) -> tuple[float, float]:
     """Gain (electrons/ADU) and read noise (electrons) from the header (:data:`GAIN_CARDS`,
     :data:`READ_NOISE_CARDS`); NaN when either is missing or the gain is not positive."""
-    gain, read_noise = _first_number(header, GAIN_CARDS), _first_number(header, READ_NOISE_CARDS)
-    if gain is None or read_noise is None or not gain > 0 or read_noise < 0:
-        return float("nan"), float("nan")
-    return gain, read_noise
+    cards = _noise_cards(header)
+    return (cards[0][1], cards[1][1]) if cards is not None else (float("nan"), float("nan"))
+
+
+@dataclass(frozen=True)
+class DetectorNoise:
+    """Gain (electrons/ADU) and read noise (electrons) of an image, and where they come from (NaN: unknown)."""
+
+    gain: float
+    read_noise_e: float
+    origin: str
+
+    @property
+    def known(self) -> bool:
+        return math.isfinite(self.gain) and math.isfinite(self.read_noise_e)
+
+
+def resolve_detector_noise(
+    header: fits.Header, gain: float | None = None, read_noise: float | None = None, where: str = "the image"
+) -> DetectorNoise:
+    """The detector's noise from, in order: ``gain`` and ``read_noise`` (the user's), the header's cards.
+
+    Raises:
+        InputError: only one of ``gain`` and ``read_noise`` given, a gain not above 0 or a
+            negative read noise (``where`` names the file).
+    """
+    if gain is not None or read_noise is not None:
+        if gain is None or read_noise is None:
+            raise InputError(f"{where}: give both the gain (electrons/ADU) and the read noise (electrons), or neither")
+        if not gain > 0 or not read_noise >= 0:
+            raise InputError(f"{where}: gain must be above 0 and read noise at least 0, got {gain}, {read_noise}")
+        return DetectorNoise(float(gain), float(read_noise), "given by the user")
+    cards = _noise_cards(header)
+    if cards is not None:
+        (gain_card, gain), (noise_card, noise) = cards
+        return DetectorNoise(gain, noise, f"header cards {gain_card} and {noise_card}")
+    return DetectorNoise(float("nan"), float("nan"), "unknown: no gain and read noise given, none in the header")
 
 
 @dataclass

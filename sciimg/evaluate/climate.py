@@ -22,6 +22,7 @@ import xarray as xr
 
 from sciimg.errors import InputError
 from sciimg.evaluate.climate_plots import plot_applied, plot_area_means, plot_maps
+from sciimg.evaluate.verdict import root_ratio_figure, verdict
 from sciimg.io.atomic import write_text_atomic
 from sciimg.io.netcdf import CELSIUS, FieldInfo
 from sciimg.io.store import SampleStore
@@ -74,6 +75,13 @@ def field_scores(prediction: np.ndarray, truth: np.ndarray, scored: np.ndarray, 
         "scored_cells": int(scored.sum()),
         "area_mean": pred_mean.tolist(),
     }
+
+
+def step_errors(prediction: np.ndarray, truth: np.ndarray, scored: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Per time step: latitude-weighted squared error summed over the scored cells, and the summed weight."""
+    weights = np.broadcast_to(np.cos(np.radians(lat))[None, :, None], truth.shape)
+    squared = np.where(scored, weights * (prediction - truth) ** 2, 0.0)
+    return np.stack([squared.sum(axis=(1, 2)), np.where(scored, weights, 0.0).sum(axis=(1, 2))], axis=1)
 
 
 def compare(methods: Mapping[str, Mapping[str, Any]], model: str) -> dict[str, Any]:
@@ -130,10 +138,14 @@ def evaluate_fields(
     ]
     for source, output in (applied or {}).items():
         figures.append(plot_applied(out_dir / f"applied_{Path(source).stem}.png", source, output))
+    errors = {name: step_errors(field, truth, scored, lat) for name, field in fields.items()}
+    years = store.read("meta/year")
+    headline = verdict("RMSE", errors, root_ratio_figure, True, model, CLASSICAL, "time steps", years, "K")
     metrics = {
         "experiment": experiment,
         "task": task,
         "modality": "climate",
+        "verdict": headline,
         "n_test_steps": len(store),
         "test_years": sorted(set(store.read("meta/year").tolist())),
         "observed_fraction": float(observed[:, domain].mean()),
@@ -145,6 +157,7 @@ def evaluate_fields(
             "bias": "latitude-weighted mean error (K) on the same cells",
             "area_mean_rmse": "RMSE (K) of the area-mean anomaly time series over the domain",
             "area_mean_r": "correlation of the area-mean anomaly time series with the truth",
+            "verdict": "95 % interval of the RMSE difference from a bootstrap of whole test years",
         },
         "provenance": provenance(inputs=[test, *predictions.values()]),
     }

@@ -26,6 +26,7 @@ import numpy as np
 from sciimg.baselines.detector3d_denoise import noise_f1
 from sciimg.errors import InputError
 from sciimg.evaluate.detector3d_plots import plot_event_views
+from sciimg.evaluate.verdict import f1_figure, verdict
 from sciimg.geometry.voxels import VoxelGrid
 from sciimg.io.atomic import write_text_atomic
 from sciimg.io.store import SampleStore
@@ -61,6 +62,13 @@ def kept_mask(path: str | os.PathLike, truth: list[SparseEvent], grid: VoxelGrid
 def _share(part: np.ndarray, whole: np.ndarray) -> float | None:
     total = float(whole.sum())
     return float(part.sum()) / total if total else None
+
+
+def removal_counts(kept: np.ndarray, is_noise: np.ndarray, events: np.ndarray, n_events: int) -> np.ndarray:
+    """Per event, removal as a noise finder: noise removed, signal removed, noise kept (TP, FP, FN)."""
+    removed = ~kept
+    parts = (is_noise & removed, ~is_noise & removed, is_noise & kept)
+    return np.stack([np.bincount(events, part, n_events) for part in parts], axis=1)
 
 
 def method_metrics(
@@ -110,9 +118,11 @@ def evaluate_volume_denoising(
     instance = extra.get("occupied_instance")
     noise_kind = instance if instance is not None and (instance[is_noise] < 0).all() else None
     splits = np.cumsum([len(e.values) for e in truth])[:-1]
-    methods, removed_views = {}, {}
+    methods, removed_views, counts = {}, {}, {}
+    events = np.repeat(np.arange(len(truth)), [len(e.values) for e in truth])
     for name, path in predictions.items():
         kept = kept_mask(path, truth, grid)
+        counts[name] = removal_counts(kept, is_noise, events, len(truth))
         methods[name] = method_metrics(kept, is_noise, charge, len(truth), truth_class, truth_classes, noise_kind)
         seconds = volume_file_attrs(path).get("seconds_per_event")
         if seconds:
@@ -127,10 +137,12 @@ def evaluate_volume_denoising(
     out_dir = Path(out_dir)
     figure = "denoise_views.png"
     plot_event_views(truth[:VIEW_EVENTS], removed_views, VIEW_CLASSES, out_dir / figure)
+    headline = verdict("noise F1", counts, f1_figure, False, next(iter(methods)), list(methods), "events")
     metrics = {
         "experiment": experiment,
         "task": "denoising",
         "modality": "detector3d",
+        "verdict": headline,
         "n_test_events": len(truth),
         "voxels": {"signal": int((~is_noise).sum()), "noise": int(is_noise.sum())},
         "methods": methods,

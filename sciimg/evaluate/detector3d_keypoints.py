@@ -21,6 +21,7 @@ from astropy.table import Table
 
 from sciimg.errors import InputError
 from sciimg.evaluate.detector3d_plots import plot_keypoint_curves, plot_keypoint_views
+from sciimg.evaluate.verdict import ratio_figure, verdict
 from sciimg.io.atomic import write_text_atomic
 from sciimg.io.catalogs import read_catalog
 from sciimg.io.store import SampleStore
@@ -86,6 +87,17 @@ def score_cuts(found: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
     return np.unique(np.quantile(scores, np.linspace(0, 1, N_CUTS), method="lower"))
 
 
+def event_matches(
+    truth: Sequence[np.ndarray], found: Sequence[tuple[np.ndarray, np.ndarray]], radius: float, cut: float | None
+) -> np.ndarray:
+    """Per event: truth keypoints matched by the points scoring at least ``cut`` (None: no point), and their number."""
+    rows = []
+    for true, (points, scores) in zip(truth, found, strict=True):
+        chosen = points[scores >= cut] if cut is not None else points[:0]
+        rows.append((len(match_positions(true, chosen, radius)[0]), len(true)))
+    return np.asarray(rows, float).reshape(-1, 2)
+
+
 def method_metrics(truth: Sequence[np.ndarray], found: Sequence[tuple[np.ndarray, np.ndarray]]) -> dict[str, Any]:
     """metrics.json entries of one method: per radius, the operating point, every point kept, and the curve."""
     cuts = score_cuts(found)
@@ -135,10 +147,14 @@ def evaluate_volume_keypoints(
         cuts,
         out_dir / figures[1],
     )
+    matches = {n: event_matches(truth, found[n], RADII[0], cut) for n, cut in cuts.items()}
+    headline_figure = f"efficiency within {RADII[0]:g} voxels at purity {TARGET_PURITY:g}"
+    headline = verdict(headline_figure, matches, ratio_figure, False, next(iter(methods)), list(methods), "events")
     metrics = {
         "experiment": experiment,
         "task": "keypoints",
         "modality": "detector3d",
+        "verdict": headline,
         "n_test_events": len(events),
         "n_truth_keypoints": int(sum(len(t) for t in truth)),
         "target_purity": TARGET_PURITY,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import numpy as np
 
 from sciimg.errors import InputError
 from sciimg.evaluate.detector3d_plots import plot_event_views
+from sciimg.evaluate.verdict import verdict
 from sciimg.io.atomic import write_text_atomic
 from sciimg.io.store import SampleStore
 from sciimg.io.store_readers import stored_events
@@ -49,6 +50,26 @@ def method_metrics(truth: np.ndarray, predicted: np.ndarray, classes: list[str])
     return out
 
 
+def mean_f1_of_confusions(physics: list[int], n_classes: int) -> Callable[[np.ndarray], float]:
+    """The mean physics-class F1 of summed per-event confusion matrices (rows: flattened ``n x n`` matrices)."""
+
+    def figure(rows: np.ndarray) -> float:
+        confusion = rows.sum(axis=0).reshape(n_classes, n_classes)
+        tp = np.diag(confusion)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            f1 = 2 * tp / (confusion.sum(axis=0) + confusion.sum(axis=1))
+        return float(np.nanmean(f1[physics]))
+
+    return figure
+
+
+def event_confusions(truth: np.ndarray, predicted: np.ndarray, sizes: list[int], n_classes: int) -> np.ndarray:
+    """Per event, the flattened confusion matrix of its voxels (rows true, columns predicted)."""
+    starts = np.repeat(np.arange(len(sizes)), sizes)
+    cells = (starts * n_classes + truth) * n_classes + predicted
+    return np.bincount(cells, minlength=len(sizes) * n_classes**2).reshape(len(sizes), -1)
+
+
 def predicted_labels(path: str | os.PathLike, truth: list[SparseEvent]) -> np.ndarray:
     """A method's classes for every truth voxel, checked to be the same events and voxels."""
     events = list(read_volume_events(path))
@@ -70,10 +91,12 @@ def evaluate_volume_segmentation(
     classes = list(store.attrs["classes"])
     truth = stored_events(store)
     true_labels = np.concatenate([e.semantic for e in truth]).astype(np.int64)
-    methods, labelled = {}, {}
+    methods, labelled, confusions = {}, {}, {}
+    sizes = [len(e.values) for e in truth]
     for name, path in predictions.items():
         predicted = predicted_labels(path, truth)
         methods[name] = method_metrics(true_labels, predicted, classes)
+        confusions[name] = event_confusions(true_labels, predicted, sizes, len(classes))
         seconds = volume_file_attrs(path).get("seconds_per_event")
         if seconds:
             methods[name]["seconds_per_event_median"] = float(np.median(seconds))
@@ -85,10 +108,15 @@ def evaluate_volume_segmentation(
         truth[:VIEW_EVENTS], {n: labels[:VIEW_EVENTS] for n, labels in labelled.items()}, classes, out_dir / figure
     )
     counts = np.bincount(true_labels, minlength=len(classes))
+    physics = [i for i, name in enumerate(classes) if name != "noise"]
+    model = next(iter(predictions))
+    mean_f1 = mean_f1_of_confusions(physics, len(classes))
+    headline = verdict("mean F1 of the physics classes", confusions, mean_f1, False, model, list(methods), "events")
     metrics = {
         "experiment": experiment,
         "task": "segmentation",
         "modality": "detector3d",
+        "verdict": headline,
         "n_test_events": len(truth),
         "classes": classes,
         "voxels_per_class": {name: int(n) for name, n in zip(classes, counts, strict=True)},

@@ -22,6 +22,7 @@ from sciimg.evaluate.energy import (
     uncertainty_coverage,
 )
 from sciimg.evaluate.plots import plot_camera_examples, plot_energy_performance, plot_migration
+from sciimg.evaluate.verdict import verdict
 from sciimg.geometry.mappers import GridMapper
 from sciimg.io.atomic import write_text_atomic
 from sciimg.io.store import SampleStore
@@ -95,6 +96,11 @@ def compare_overall(model: Mapping[str, Any], baseline: Mapping[str, Any]) -> di
     return {"resolution_ratio": ratios, "resolution_ratio_all": overall, "targets": VOLUME_TARGETS, "targets_met": met}
 
 
+def resolution_figure(relative: np.ndarray) -> float:
+    """68 % containment of the absolute relative errors."""
+    return float(np.quantile(np.abs(relative), 0.68))
+
+
 def quantity_label(target: str) -> str:
     """A target column's name as words: ``deposited_energy_mev`` -> ``deposited energy``."""
     return target.removesuffix("_mev").replace("_", " ")
@@ -149,6 +155,10 @@ def evaluate_energy(
             methods[name]["by_leakage"] = by_ranges(relative, leakage, LEAKAGE_EDGES)
     model_name = next(iter(methods))
     label = quantity_label(target)
+    relative_errors = {name: values / true_energy - 1.0 for name, values in reco.items()}
+    headline = verdict(
+        f"68 % resolution of {label}", relative_errors, resolution_figure, True, model_name, list(methods)[1:], "events"
+    )
 
     def compare(name: str) -> dict[str, Any]:
         if per_bin_comparison:
@@ -162,6 +172,7 @@ def evaluate_energy(
         "target": target,
         "n_test_events": len(true_energy),
         "quality_cuts": store.attrs.get("quality_cuts"),
+        "verdict": headline,
         "methods": methods,
         "comparison": {f"{model_name}/{name}": compare(name) for name in list(methods)[1:]},
         "bins": {"edges": edges.tolist(), "quantity": label, "unit": store.attrs["units"].get("target", "")},

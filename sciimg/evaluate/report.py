@@ -340,18 +340,26 @@ def write_report(
 ) -> Path:
     """Write a self-contained HTML report (figures embedded) from ``metrics.json`` files.
 
+    The page opens with each experiment's one-line verdict (:mod:`sciimg.evaluate.verdict`).
+
     ``section_of(metrics)`` gives the function that renders one experiment's metrics (and the
     figures in its folder) as HTML: its kind's report section.
     """
+    loaded = [(json.loads(Path(f).read_text()), Path(f).parent) for f in metrics_files]
+    verdicts = "".join(
+        f"<li><b>{html.escape(metrics['experiment'])}</b> ({html.escape(metrics['task'])}): "
+        f"{html.escape(metrics['verdict']['text'])}</li>"
+        for metrics, _ in loaded
+        if "verdict" in metrics
+    )
     parts = [
         f"<h1>sciimg report</h1><p>sciimg {html.escape(__version__)}. "
-        "All figures are on held-out test events; every model sits next to its classical baseline.</p>"
+        "All figures are on held-out test events; every model sits next to its classical baseline.</p>",
+        f"<h2>Verdicts</h2><ul>{verdicts}</ul>" if verdicts else "",
     ]
-    for metrics_file in metrics_files:
-        metrics_path = Path(metrics_file)
-        metrics = json.loads(metrics_path.read_text())
+    for metrics, folder in loaded:
         parts.append(f"<h2>{html.escape(metrics['experiment'])} ({html.escape(metrics['task'])})</h2>")
-        parts.append(section_of(metrics)(metrics, metrics_path.parent))
+        parts.append(section_of(metrics)(metrics, folder))
     head = f"<head><meta charset='utf-8'><title>sciimg report</title><style>{STYLE}</style></head>"
     page = f"<!DOCTYPE html><html>{head}<body>{''.join(parts)}</body></html>"
     write_text_atomic(output, page)

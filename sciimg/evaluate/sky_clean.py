@@ -34,6 +34,7 @@ from sklearn.metrics import roc_curve
 
 from sciimg.errors import InputError
 from sciimg.evaluate.sky_plots import plot_cleaning_cutouts, plot_roc
+from sciimg.evaluate.verdict import root_ratio_figure, verdict
 from sciimg.io.atomic import write_text_atomic
 from sciimg.io.fits_tiles import read_tile_layers
 from sciimg.io.store import SampleStore
@@ -170,6 +171,12 @@ def cleaning_scores(cleaned: np.ndarray, truth: Truth) -> dict[str, float]:
     return {"artefact_rmse": float(np.sqrt(np.mean(on_artefacts**2))), "damage_rms": float(np.sqrt(np.mean(damage**2)))}
 
 
+def artefact_errors(cleaned: np.ndarray, truth: Truth) -> np.ndarray:
+    """Per tile: squared error (noise units) summed over the artefact pixels of the cleaned image, and their count."""
+    squared = np.where(truth.artefacts, ((cleaned - truth.clean) / truth.sigma[:, None, None]) ** 2, 0.0)
+    return np.stack([squared.sum(axis=(1, 2)), truth.artefacts.sum(axis=(1, 2))], axis=1)
+
+
 def compare(methods: Mapping[str, Mapping[str, Any]], model: str) -> dict[str, Any]:
     """The model against astroscrappy (detection) and biharmonic (inpainting), with the targets."""
     result: dict[str, Any] = {"targets": TARGETS}
@@ -208,6 +215,10 @@ def evaluate_sky_cleaning(
             **cleaning_scores(layers["TILE"].astype(np.float64), truth),
         }
     model = next(iter(predictions))
+    errors = {name: artefact_errors(layers["TILE"].astype(np.float64), truth) for name, layers in layers_of.items()}
+    files = store.meta()["file"]
+    rmse = "RMSE on artefact pixels of the cleaned image"
+    headline = verdict(rmse, errors, root_ratio_figure, True, model, list(methods), "tiles", files, "noise sigma")
     figures = [
         plot_roc(out_dir / "cleaning_roc.png", methods),
         plot_cleaning_cutouts(out_dir / "cleaning_cutouts.png", truth, layers_of),
@@ -216,6 +227,7 @@ def evaluate_sky_cleaning(
         "experiment": experiment,
         "task": "cleaning",
         "modality": "sky",
+        "verdict": headline,
         "n_test_tiles": len(truth.clean),
         "n_test_images": len(set(store.meta()["file"].tolist())),
         "pixels": {

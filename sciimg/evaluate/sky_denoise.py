@@ -23,6 +23,7 @@ from skimage.metrics import structural_similarity
 
 from sciimg.errors import InputError
 from sciimg.evaluate.sky_plots import plot_cutouts
+from sciimg.evaluate.verdict import mean_figure, verdict
 from sciimg.io.atomic import write_text_atomic
 from sciimg.io.fits_tiles import read_tile_images
 from sciimg.io.store import SampleStore
@@ -113,10 +114,13 @@ def evaluate_sky_denoising(
         }
     model = next(iter(predictions))
     figure = plot_cutouts(out_dir / "denoise_cutouts.png", truth, images, usable, meta)
+    psnr = {name: np.asarray(values["psnr_per_tile"]) for name, values in methods.items()}
+    headline = verdict("PSNR", psnr, mean_figure, False, model, CLASSICAL, "tiles", meta["file"], "dB")
     metrics = {
         "experiment": experiment,
         "task": "denoising",
         "modality": "sky",
+        "verdict": headline,
         "training_target": training_target,
         "n_test_tiles": len(truth),
         "n_test_images": len(set(meta["file"].tolist())),
@@ -127,6 +131,7 @@ def evaluate_sky_denoising(
             "psnr": f"dB, tile in noise units clipped to {list(CLIP_SIGMA)} sigma (data range 110), mean over tiles",
             "ssim": "structural similarity on the same clipped scale, mean over usable pixels and tiles",
             "rmse_sigma": "RMSE against the clean truth in units of the input noise (unclipped)",
+            "verdict": "95 % interval of the PSNR difference from a bootstrap of whole test images",
         },
         "provenance": provenance(inputs=[test, *predictions.values()]),
     }

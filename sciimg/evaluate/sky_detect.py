@@ -37,6 +37,7 @@ from scipy.spatial import cKDTree
 from sciimg.errors import InputError
 from sciimg.evaluate.sky_clean import EDGE, sky_plane
 from sciimg.evaluate.sky_plots import plot_completeness, plot_detection_cutouts
+from sciimg.evaluate.verdict import ratio_figure, verdict
 from sciimg.io.atomic import write_text_atomic
 from sciimg.io.catalogs import read_catalog
 from sciimg.io.store import SampleStore
@@ -204,6 +205,15 @@ def operating_point(matched: Matched) -> dict[str, Any]:
     }
 
 
+def tile_completeness(matched: Matched, truth: DetectionTruth) -> np.ndarray:
+    """Per tile: truth sources at SNR 5-6 found at the method's cut, and their number."""
+    tiles = np.repeat(np.arange(len(truth.sources)), [len(s) for s in truth.sources])
+    at_5 = (matched.truth_snr >= BRIGHT) & (matched.truth_snr < SNR_BINS[SNR_BINS.index(BRIGHT) + 1])
+    found = at_5 & np.isfinite(matched.best_score)
+    n = len(truth.sources)
+    return np.stack([np.bincount(tiles, found, n), np.bincount(tiles, at_5, n)], axis=1)
+
+
 def at_equal_purity(catalog: Table, truth: DetectionTruth, purity: float) -> dict[str, Any]:
     """Completeness per SNR bin with the cut set on the test tiles to reach ``purity``."""
     everything = match_catalog(catalog, truth, -np.inf)
@@ -245,7 +255,7 @@ def evaluate_sky_detection(
     store = SampleStore(test)
     truth = DetectionTruth.from_store(store)
     purity = float(store.attrs["target_purity"])
-    methods, catalogs = {}, {}
+    methods, catalogs, found_at_5 = {}, {}, {}
     for name, path in predictions.items():
         catalog = read_catalog(path)
         missing = [c for c in ("tile", "x", "y", "flux", "score") if c not in catalog.colnames]
@@ -253,13 +263,18 @@ def evaluate_sky_detection(
             raise InputError(f"{path}: a test-split catalog needs columns tile, x, y, flux, score and THRESH")
         catalogs[name] = catalog
         kept = catalog[np.asarray(catalog["score"]) >= float(catalog.meta["THRESH"])]
+        matched = match_catalog(kept, truth, -np.inf)
+        found_at_5[name] = tile_completeness(matched, truth)
         methods[name] = {
             "cut": float(catalog.meta["THRESH"]),
-            **operating_point(match_catalog(kept, truth, -np.inf)),
+            **operating_point(matched),
             "equal_purity": at_equal_purity(catalog, truth, purity),
             f"equal_purity_{LOOSER_PURITY:g}": at_equal_purity(catalog, truth, LOOSER_PURITY),
         }
     model = next(iter(predictions))
+    headline_figure = f"completeness at SNR {BRIGHT:g}-{SNR_BINS[SNR_BINS.index(BRIGHT) + 1]:g} at each method's cut"
+    files = store.meta()["file"]
+    headline = verdict(headline_figure, found_at_5, ratio_figure, False, model, list(methods), "tiles", files)
     figures = [
         plot_completeness(out_dir / "detection_completeness.png", methods, SNR_BINS),
         plot_detection_cutouts(out_dir / "detection_cutouts.png", truth, catalogs, pair_centres(truth)),
@@ -269,6 +284,7 @@ def evaluate_sky_detection(
         "experiment": experiment,
         "task": "detection",
         "modality": "sky",
+        "verdict": headline,
         "n_test_tiles": len(truth.sources),
         "n_test_images": len(set(store.meta()["file"].tolist())),
         "n_truth_sources": n_truth,

@@ -7,6 +7,7 @@ filled (inpainting) or replaced (denoising) the value.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -16,14 +17,17 @@ import torch
 from torch.utils.data import DataLoader
 
 from sciimg.data.climate_dataset import FieldDataset
+from sciimg.data.ingest_climate import block_steps, calendar_of, train_climatology
 from sciimg.errors import InputError
 from sciimg.inference.export import WEIGHTS
 from sciimg.inference.load import TrainedModel
-from sciimg.io.netcdf import FieldInfo, encode_times, open_field, write_fields
+from sciimg.io.netcdf import CELSIUS, FieldInfo, encode_times, open_field, write_fields
 from sciimg.io.store import SampleStore
 from sciimg.kinds import kind_of
 from sciimg.outputs import filled_cells, write_store_fields
 from sciimg.provenance import provenance
+
+log = logging.getLogger(__name__)
 
 BATCH = 32
 
@@ -65,41 +69,54 @@ class FieldModel(TrainedModel):
         return anomalies, filled
 
     def predict_file(self, path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, FieldInfo, Any, tuple]:
-        """Fill the NaN cells of a NetCDF field (inpainting) or denoise it.
+        """Fill the NaN cells of a NetCDF field (inpainting) or denoise it, on any regular grid.
 
-        The model's training climatology is used when the file is on the training grid; a
-        file of anomalies (e.g. HadCRUT) needs none. Cells are filled within the training
-        domain when the grid matches, else within the cells the file ever observes.
+        Anomalies are taken about the model's training climatology when the file is on the
+        training grid, else about the file's own monthly means per cell (a file of anomalies,
+        e.g. HadCRUT, needs none). Cells are filled within the training domain on the
+        training grid, else within the cells the file ever observes. Values the model does
+        not write are the file's own, bit for bit.
 
         Returns:
-            absolute values ``(T, Y, X)`` (K), the filled-cell flags, the file's info,
+            values ``(T, Y, X)`` in the file's units, the filled-cell flags, the file's info,
             its lat/lon, and its CF times.
         """
-        field, info = open_field(path)
+        field, info = open_field(path, kelvin=False)
         arrays = self.preprocess_arrays
         lat, lon = field.lat.values, field.lon.values
         same_grid = np.array_equal(lat, arrays["lat"]) and np.array_equal(lon, arrays["lon"])
         values = field.values  # files given to predict are read whole
-        months = field.time.dt.month.values if "time" in field.coords else np.ones(len(values), int)
+        if not np.isfinite(values).any():
+            raise InputError(f"{path}: variable {info.variable!r} is NaN everywhere: no observation to fill from")
+        _, months = calendar_of(field)
         if info.is_anomaly:
             climatology = np.zeros((12, *values.shape[1:]), np.float32)
         elif same_grid:
-            climatology = arrays["climatology"]
+            kelvin_offset = np.float32(273.15) if info.units in CELSIUS else np.float32(0.0)
+            climatology = arrays["climatology"] - kelvin_offset
         else:
-            raise InputError(
-                f"{path}: holds absolute temperatures on a {len(lat)} x {len(lon)} grid, but the model's "
-                f"climatology is on its {len(arrays['lat'])} x {len(arrays['lon'])} training grid; "
-                "give anomalies (or a file on the training grid)"
-            )
+            climatology = self._file_climatology(field, months, path)
         anomalies = values - climatology[months - 1]
         domain = arrays["domain"].astype(bool) if same_grid else np.isfinite(values).any(axis=0)
         observed = np.isfinite(anomalies)
         filled = filled_cells(self.corruption, observed, domain)
         predicted = self._predict_series(anomalies, observed)
-        result = np.where(filled, predicted, anomalies) + climatology[months - 1]
-        result[:, ~domain] = np.nan
+        result = np.where(filled, predicted + climatology[months - 1], values)
         times = encode_times(field.time if "time" in field.coords else None, len(values))
         return result, filled, info, (lat, lon), times
+
+    def _file_climatology(self, field: Any, months: np.ndarray, path: str | os.PathLike) -> np.ndarray:
+        """Monthly means per cell of a file's own observed values (a month never observed at a cell: its mean)."""
+        trained = self.preprocess_arrays
+        climatology, _, _ = train_climatology(field, np.arange(len(months)), months, block_steps(*field.shape[1:]))
+        log.info(
+            "%s: a %d x %d grid (the model trained on %d x %d): anomalies about the file's own monthly means",
+            path,
+            *field.shape[1:],
+            len(trained["lat"]),
+            len(trained["lon"]),
+        )
+        return climatology
 
     def _predict_series(self, anomalies: np.ndarray, observed: np.ndarray) -> np.ndarray:
         """Model anomalies for a whole ``(T, Y, X)`` series, windows built as in training."""
@@ -135,4 +152,5 @@ def predict_fields(model: FieldModel, inputs: list[Path], output: str | os.PathL
         return write_store_fields(path, anomalies, filled, output, method, sources)
     values, filled, info, (lat, lon), times = model.predict_file(path)
     history = f"sciimg: {model.metadata['task']} by {model.metadata.get('backbone')} ({model.path})"
-    return write_fields(output, values, info, lat, lon, times, filled, history, provenance(inputs=sources))
+    prov = provenance(inputs=sources)
+    return write_fields(output, values, info, lat, lon, times, filled, history, prov, kelvin=False)

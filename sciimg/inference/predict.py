@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from astropy.table import Table, unique, vstack
@@ -63,18 +65,25 @@ def dl2_tables(table: Table, prefix: str, target: str) -> dict[str, Table]:
     return tables
 
 
-def predict(model_dir: str | os.PathLike, inputs: list[str], output: str | os.PathLike) -> Path:
+def predict(model_dir: str | os.PathLike, inputs: list[str], output: str | os.PathLike, **options: Any) -> Path:
     """Run a trained model on ``inputs`` and write ``output`` atomically, as the model's kind writes it.
 
     The output is always a new file: inputs are never modified and rerunning replaces the
-    output instead of appending to it.
+    output instead of appending to it. ``options`` go to the kind's predict function (sky
+    images: ``gain`` and ``read_noise``); one it does not take is an error.
     """
     model: TrainedModel = load_model(model_dir)
     paths = [Path(p) for p in inputs]
     for path in paths:
         if not path.is_file():
             raise InputError(f"{path}: input file does not exist")
-    return kind_of(model.metadata).load("predict")(model, paths, output)
+    kind = kind_of(model.metadata)
+    run = kind.load("predict")
+    taken = list(inspect.signature(run).parameters)[3:]
+    unknown = sorted(set(options) - set(taken))
+    if unknown:
+        raise InputError(f"{model_dir}: {kind.modality} {kind.task} models take the options {taken}, not {unknown}")
+    return run(model, paths, output, **options)
 
 
 def predict_table(model: Regressor, paths: list[Path], output: str | os.PathLike) -> Path:

@@ -3,10 +3,16 @@
 On a store (the test split), every method writes one multi-extension FITS file of tiles
 (:mod:`sciimg.io.fits_tiles`), each with its source image's header and WCS. On a user's
 FITS file, a model writes a FITS file of the same layout and headers, row block by row block.
+
+A model on the Anscombe scale takes the detector's gain and read noise from the user, else
+from the header (:func:`~sciimg.data.sky_scale.resolve_detector_noise`); an image with
+neither goes onto the standardised scale (sky level and MAD noise from the image), which
+treats its noise as constant. The log and a HISTORY card of the output say which was used.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from collections.abc import Callable, Sequence
@@ -17,7 +23,7 @@ import torch
 
 from sciimg.data.ingest_sky import noise_level
 from sciimg.data.sky_dataset import SkyDenoisingDataset
-from sciimg.data.sky_scale import GAIN_CARDS, READ_NOISE_CARDS, TileScale, detector_noise
+from sciimg.data.sky_scale import TileScale, resolve_detector_noise
 from sciimg.errors import InputError
 from sciimg.inference.export import WEIGHTS
 from sciimg.inference.load import TrainedModel
@@ -26,6 +32,8 @@ from sciimg.io.fits import FitsImage, FitsImageWriter, Region
 from sciimg.io.fits_tiles import write_tile_images
 from sciimg.io.store import SampleStore
 from sciimg.provenance import provenance
+
+log = logging.getLogger(__name__)
 
 WINDOW = 256
 OVERLAP = 0.25
@@ -91,19 +99,6 @@ class SkyModel(TrainedModel):
             outputs.append(dataset.scales[index].inverse(self.predict_normalised(arrays["image"], arrays["usable"])[0]))
         return {"TILE": np.stack(outputs).astype(np.float32)}
 
-    def detector_noise(self, source: FitsImage) -> tuple[float, float]:
-        """Gain and read noise when the model works on the Anscombe scale (NaN: standardised scale)."""
-        if self.metadata["sky"]["pixel_scale"] != "anscombe":
-            return float("nan"), float("nan")
-        gain, read_noise = detector_noise(source.header)
-        if not np.isfinite(gain):
-            raise InputError(
-                f"{source.path}: this model works on the Anscombe scale and needs the detector's gain "
-                f"(electrons/ADU, one of the cards {list(GAIN_CARDS)}) and read noise (electrons, one of "
-                f"{list(READ_NOISE_CARDS)}), which this image lacks"
-            )
-        return gain, read_noise
-
     def history(self) -> str:
         """The HISTORY line of an output file."""
         return f"denoised by {self.metadata.get('backbone')} ({self.path.name})"
@@ -121,9 +116,29 @@ class SkyModel(TrainedModel):
         denoised[~usable] = np.nan
         return denoised, {"BADPIX": ~usable}
 
-    def image_scale(self, source: FitsImage) -> TileScale:
-        """The map of a whole image onto the network's scale (sky and noise sampled from its rows)."""
-        return TileScale(*sampled_noise_level(source), *self.detector_noise(source))
+    def image_scale(
+        self, source: FitsImage, gain: float | None = None, read_noise: float | None = None
+    ) -> tuple[TileScale, str]:
+        """The map of a whole image onto the network's scale (sky and noise from its rows), and how it was chosen.
+
+        Args:
+            gain, read_noise: the detector's, in electrons/ADU and electrons (else the header's).
+        """
+        background, sigma = sampled_noise_level(source)
+        noise = resolve_detector_noise(source.header, gain, read_noise, str(source.path))
+        standardised = f"standardised scale: sky {background:.6g} and MAD noise {sigma:.4g} from the image"
+        if self.metadata["sky"]["pixel_scale"] != "anscombe":
+            return TileScale(background, sigma), standardised
+        if not noise.known:
+            log.warning(
+                "%s: no gain and read noise (give --gain and --read-noise, or header cards); this Anscombe-scale "
+                "model runs on the %s, treating the noise as constant",
+                source.path,
+                standardised,
+            )
+            return TileScale(background, sigma), f"{standardised} (no gain or read noise: noise taken as constant)"
+        note = f"Anscombe scale: gain {noise.gain:.4g} e-/ADU, read noise {noise.read_noise_e:.4g} e- ({noise.origin})"
+        return TileScale(background, sigma, noise.gain, noise.read_noise_e), note
 
     def network_input(self, values: np.ndarray, scale: TileScale) -> np.ndarray:
         """Pixels (ADU) on the network's scale."""
@@ -140,15 +155,25 @@ class SkyModel(TrainedModel):
 
         return read
 
-    def predict_file(self, path: str | os.PathLike, output: str | os.PathLike) -> Path:
+    def predict_file(
+        self,
+        path: str | os.PathLike,
+        output: str | os.PathLike,
+        gain: float | None = None,
+        read_noise: float | None = None,
+    ) -> Path:
         """Run on a FITS image of any size; the output keeps its headers and WCS, masks follow as extensions.
 
         The image is read window by window from the memory-mapped file and the output is
         written row block by row block; masks wait in a memory-mapped scratch file until
         the image is written, so memory does not grow with the image height.
+
+        Args:
+            gain, read_noise: the detector's, in electrons/ADU and electrons (see :meth:`image_scale`).
         """
         with FitsImage(path) as source, tempfile.TemporaryDirectory() as scratch:
-            scale = self.image_scale(source)
+            scale, note = self.image_scale(source, gain, read_noise)
+            log.info("%s: %s", path, note)
             masks: dict[str, np.memmap] = {}
 
             def write(first: int, block: np.ndarray) -> None:
@@ -162,7 +187,7 @@ class SkyModel(TrainedModel):
                     masks[name][box.slices] = mask
 
             prov = provenance(inputs=[path, self.path / WEIGHTS])
-            with FitsImageWriter(output, source, [self.history()], prov) as writer:
+            with FitsImageWriter(output, source, [self.history(), note], prov) as writer:
                 self.slide(
                     self.window_reader(source, scale), source.shape, self._predict_windows, self.out_channels, write
                 )
@@ -178,11 +203,26 @@ class SkyModel(TrainedModel):
         return write_tile_images(store_path, layers, output, history, [store_path, self.path / WEIGHTS])
 
 
-def predict_sky(model: SkyModel, inputs: list[Path], output: str | os.PathLike) -> Path:
-    """Run a sky model on one sample store (tile file) or one FITS image (images or catalogs, as the task gives)."""
+def predict_sky(
+    model: SkyModel,
+    inputs: list[Path],
+    output: str | os.PathLike,
+    gain: float | None = None,
+    read_noise: float | None = None,
+) -> Path:
+    """Run a sky model on one sample store (tile file) or one FITS image (images or catalogs, as the task gives).
+
+    Args:
+        gain, read_noise: the detector's, in electrons/ADU and electrons, for a FITS image
+            whose header lacks them (or gives them wrong).
+    """
     if len(inputs) != 1:
         raise InputError(f"sky models take one input file at a time, got {len(inputs)}")
     path = inputs[0]
     if SampleStore.is_store(path):
+        if gain is not None or read_noise is not None:
+            raise InputError(
+                f"{path}: a sample store is already on the network's scale; gain and read noise apply to FITS"
+            )
         return model.predict_store_file(path, output)
-    return model.predict_file(path, output)
+    return model.predict_file(path, output, gain, read_noise)

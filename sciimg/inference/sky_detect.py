@@ -14,6 +14,7 @@ Catalog columns: ``x``, ``y`` (0-based pixels, sub-pixel from the offsets), ``fl
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -35,6 +36,8 @@ from sciimg.io.store import SampleStore
 from sciimg.predictors.detection import HEAT, LOG_FLUX, OFFSET_X, OFFSET_Y, DetectionPredictor
 from sciimg.provenance import provenance
 from sciimg.scoring import scored_candidates, threshold_for_purity
+
+log = logging.getLogger(__name__)
 
 CANDIDATE_FLOOR = 0.1  # calibration and test-split catalogs keep every peak above this probability
 COLUMNS = ("x", "y", "flux", "score")
@@ -154,9 +157,14 @@ class DetectionModel(SkyModel):
     def threshold(self) -> float:
         return float(self.metadata["source_threshold"]["threshold"])
 
-    def image_scale(self, source: FitsImage) -> TileScale:
+    def image_scale(
+        self, source: FitsImage, gain: float | None = None, read_noise: float | None = None
+    ) -> tuple[TileScale, str]:
         """Sky and noise of the image; no gain needed (the detector works in noise units)."""
-        return TileScale(*sampled_noise_level(source))
+        background, sigma = sampled_noise_level(source)
+        return TileScale(
+            background, sigma
+        ), f"noise units: sky {background:.6g} and MAD noise {sigma:.4g} from the image"
 
     def network_input(self, values: np.ndarray, scale: TileScale) -> np.ndarray:
         return asinh_stretch(scale.forward(values))
@@ -173,10 +181,20 @@ class DetectionModel(SkyModel):
         table.meta.update({"THRESH": self.threshold, "MODEL": self.path.name})
         return table
 
-    def predict_file(self, path: str | os.PathLike, output: str | os.PathLike) -> Path:
-        """Catalog of the sources in a FITS image of any size (``.fits`` or ``.ecsv`` by ``output``'s suffix)."""
+    def predict_file(
+        self,
+        path: str | os.PathLike,
+        output: str | os.PathLike,
+        gain: float | None = None,
+        read_noise: float | None = None,
+    ) -> Path:
+        """Catalog of the sources in a FITS image of any size (``.fits`` or ``.ecsv`` by ``output``'s suffix).
+
+        The detector works in noise units: ``gain`` and ``read_noise`` are not needed.
+        """
         with FitsImage(path) as source:
-            scale = self.image_scale(source)
+            scale, note = self.image_scale(source, gain, read_noise)
+            log.info("%s: %s", path, note)
             peaks = RowPeaks(logit(self.threshold), scale.sigma)
             last_row = source.shape[0]
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import textwrap
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -246,12 +247,20 @@ def read_image(
     return data, bad, image
 
 
+HISTORY_WIDTH = 72  # characters of a HISTORY card's value
+
+
 def _output_header(source: FitsImage, history: Sequence[str], provenance: Mapping[str, Any] | None) -> fits.Header:
-    """The source's science header (non-structural cards) with sciimg's HISTORY and provenance added."""
+    """The source's science header (non-structural cards) with sciimg's HISTORY and provenance added.
+
+    A long HISTORY line is cut into cards that each start with ``sciimg:``, so every one of
+    them reads as sciimg's (:func:`header_cards`) where FITS would continue it unmarked.
+    """
     header = fits.Header()
     _copy_cards(header, source.header)
     for line in history:
-        header.add_history(f"sciimg: {line}")
+        for part in textwrap.wrap(line, HISTORY_WIDTH - len("sciimg: "), break_on_hyphens=False) or [""]:
+            header.add_history(f"sciimg: {part}")
     if provenance is not None:
         header[PROVENANCE_KEY] = (json.dumps(provenance, sort_keys=True), "sciimg provenance (JSON)")
     return header
@@ -380,7 +389,9 @@ def write_image(
         hdus = [fits.PrimaryHDU(header=primary), science]
     if np.dtype(dtype).kind in "iu":
         bzero, bscale = source.header.get("BZERO", 0), source.header.get("BSCALE", 1)
-        science.scale(np.dtype(dtype).name, bzero=bzero, bscale=bscale)
+        # FITS stores unsigned integers as signed ones with BZERO (astropy would not shift "uint16" data)
+        stored = np.dtype(f"int{8 * np.dtype(dtype).itemsize}") if np.dtype(dtype).kind == "u" else np.dtype(dtype)
+        science.scale(stored.name, bzero=bzero, bscale=bscale)
     for name, mask in (masks or {}).items():
         hdus.append(fits.ImageHDU(np.asarray(mask, np.uint8), name=name))
     with atomic_path(path, suffix=".fits.tmp") as tmp:

@@ -163,9 +163,12 @@ def _check_values_match_units(path: Path, data: xr.DataArray, units: str, name: 
 
 
 def open_field(
-    path: str | os.PathLike, variable: str | None = None, time_chunk: int = DEFAULT_TIME_CHUNK
+    path: str | os.PathLike, variable: str | None = None, time_chunk: int = DEFAULT_TIME_CHUNK, kelvin: bool = True
 ) -> tuple[xr.DataArray, FieldInfo]:
     """Open one NetCDF temperature field lazily.
+
+    Args:
+        kelvin: convert Celsius temperatures to kelvin (else the values stay as stored).
 
     Returns:
         a dask-backed ``(time, lat, lon)`` DataArray in kelvin (a 2-D file gets a time axis
@@ -206,7 +209,7 @@ def open_field(
     data = data.chunk({"time": time_chunk, "lat": -1, "lon": -1}).astype(np.float32)
     if not anomaly:
         _check_values_match_units(path, data, units, name)
-    if units in CELSIUS and not anomaly:
+    if kelvin and units in CELSIUS and not anomaly:
         data = data + np.float32(273.15)
     info = FieldInfo(
         source=str(path),
@@ -270,8 +273,10 @@ def write_fields(
     flag: np.ndarray | None = None,
     history: str = "",
     provenance: Mapping[str, Any] | None = None,
+    kelvin: bool = True,
 ) -> Path:
-    """Write ``(time, lat, lon)`` kelvin ``values`` as the source file had them, atomically.
+    """Write ``(time, lat, lon)`` kelvin ``values`` (``kelvin=False``: in the file's units) as the
+    source file had them, atomically.
 
     The variable keeps its name, attributes and units (Celsius files are converted back),
     the coordinates keep their names, attributes, order and calendar. ``flag`` (same
@@ -279,7 +284,7 @@ def write_fields(
     attributes; ``history`` is prepended to the global ``history`` attribute.
     """
     data = np.asarray(values, np.float32)
-    if info.units in CELSIUS and not info.is_anomaly:
+    if kelvin and info.units in CELSIUS and not info.is_anomaly:
         data = data - np.float32(273.15)
     time_values, time_units, calendar = times
     dims: tuple[str, ...] = (info.lat_name, info.lon_name)

@@ -197,3 +197,18 @@ def test_gain_and_read_noise_are_read_under_their_common_header_spellings():
     assert detector_noise(header(RON=9.0, GAIN=2.0, RDNOISE=4.0)) == (2.0, 4.0)  # RDNOISE is read before RON
     for bad in (header(GAIN=1.5), header(RDNOISE=4.0), header(GAIN=0.0, RON=3.0), header(GAIN="n/a", RON=3.0)):
         assert all(np.isnan(detector_noise(bad)))
+
+
+def test_the_users_gain_and_read_noise_go_before_the_header_and_come_in_pairs():
+    from astropy.io import fits
+
+    from sciimg.data.sky_scale import resolve_detector_noise
+
+    cards = fits.Header([("EGAIN", 2.0), ("RON", 4.0)])
+    assert resolve_detector_noise(cards).origin == "header cards EGAIN and RON"
+    given = resolve_detector_noise(cards, 1.2, 3.0)
+    assert (given.gain, given.read_noise_e, given.origin) == (1.2, 3.0, "given by the user")
+    assert not resolve_detector_noise(fits.Header()).known
+    for gain, read_noise in ((1.2, None), (None, 3.0), (0.0, 3.0), (1.2, -1.0)):
+        with pytest.raises(InputError, match=r"plate\.fits"):
+            resolve_detector_noise(cards, gain, read_noise, "plate.fits")
