@@ -84,7 +84,8 @@ def verdict(
         "model": model,
     }
     if not rivals:
-        result["text"] = f"{model}: {figure_name} {values[model]:.4g} {unit} on {n_items} test {items}; no rival ran"
+        units = f" {unit}" if unit else ""
+        result["text"] = f"{model}: {figure_name} {values[model]:.4g}{units} on {n_items} test {items}; no rival ran"
         return result
     best = min(rivals, key=lambda name: sign * values[name])
     groups = np.arange(n_items) if groups is None else np.asarray(groups)
@@ -100,6 +101,7 @@ def verdict(
     winner = (model if model_better else best) if decided else None
     interval = f"95 % interval [{low:+.3g}, {high:+.3g}]"
     head = f"{winner} wins" if winner else "no clear winner"
+    units = f" {unit}" if unit else ""
     result.update(
         {
             "best_classical": best,
@@ -108,9 +110,9 @@ def verdict(
             "winner": winner,
             "text": (
                 f"{head} on {figure_name} ({'lower' if lower_is_better else 'higher'} is better): {model} "
-                f"{values[model]:.4g} vs {best} {values[best]:.4g} {unit}, {model} minus {best} {margin:+.3g} "
-                f"({interval}) on {n_items} test {items}"
-            ).replace("  ", " "),
+                f"{values[model]:.4g} vs {best} {values[best]:.4g}{units}, {model} minus {best} {margin:+.3g}"
+                f"{units} ({interval}) on {n_items} test {items}"
+            ),
         }
     )
     return result

@@ -53,6 +53,30 @@ def sampled_noise_level(source: FitsImage, n_rows: int = 64) -> tuple[float, flo
     return noise_level(values)
 
 
+def sampled_pixel_noise(source: FitsImage, n_bands: int = 8, band_rows: int = 64) -> float:
+    """Pixel-to-pixel noise of an image: the median over ``n_bands`` evenly spaced bands of rows of
+    scikit-image's wavelet noise estimate (Donoho's MAD of the finest diagonal coefficients).
+
+    Unlike the MAD of the pixel values, it does not grow with a nebula, a sky gradient or crowded
+    sources, which a constant-noise model must not take for noise. Bad pixels are set to the
+    band's median first.
+    """
+    from skimage.restoration import estimate_sigma  # scikit-image: only for images without gain
+
+    rows = min(band_rows, source.shape[0])
+    starts = np.unique(np.linspace(0, source.shape[0] - rows, min(n_bands, source.shape[0] // rows or 1)).astype(int))
+    estimates = []
+    for start in starts:
+        region = Region(int(start), int(start) + rows, 0, source.shape[1])
+        band = source.read(region).astype(np.float64)
+        usable = ~source.bad_pixels(region, band)
+        if usable.sum() >= 16 and min(band.shape) >= 2:
+            estimates.append(estimate_sigma(np.where(usable, band, np.median(band[usable]))))
+    if not estimates or not np.median(estimates) > 0:
+        raise InputError(f"{source.path}: no usable pixel-to-pixel noise (too few usable pixels, or a constant image)")
+    return float(np.median(estimates))
+
+
 class SkyModel(TrainedModel):
     """A trained sky denoiser: the training scale, sliding-window inference, ADU out.
 
@@ -130,13 +154,16 @@ class SkyModel(TrainedModel):
         if self.metadata["sky"]["pixel_scale"] != "anscombe":
             return TileScale(background, sigma), standardised
         if not noise.known:
+            pixel_noise = sampled_pixel_noise(source)
+            constant = f"sky {background:.6g} and wavelet pixel noise {pixel_noise:.4g} from the image"
             log.warning(
                 "%s: no gain and read noise (give --gain and --read-noise, or header cards); this Anscombe-scale "
-                "model runs on the %s, treating the noise as constant",
+                "model runs on the standardised scale (%s), treating the noise as constant",
                 source.path,
-                standardised,
+                constant,
             )
-            return TileScale(background, sigma), f"{standardised} (no gain or read noise: noise taken as constant)"
+            note = f"standardised scale: {constant} (no gain or read noise: noise taken as constant)"
+            return TileScale(background, pixel_noise), note
         note = f"Anscombe scale: gain {noise.gain:.4g} e-/ADU, read noise {noise.read_noise_e:.4g} e- ({noise.origin})"
         return TileScale(background, sigma, noise.gain, noise.read_noise_e), note
 

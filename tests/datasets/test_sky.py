@@ -212,3 +212,19 @@ def test_the_users_gain_and_read_noise_go_before_the_header_and_come_in_pairs():
     for gain, read_noise in ((1.2, None), (None, 3.0), (0.0, 3.0), (1.2, -1.0)):
         with pytest.raises(InputError, match=r"plate\.fits"):
             resolve_detector_noise(cards, gain, read_noise, "plate.fits")
+
+
+def test_pixel_noise_is_the_noise_and_not_the_scene(tmp_path):
+    from astropy.io import fits
+
+    from sciimg.inference.sky import sampled_noise_level, sampled_pixel_noise
+    from sciimg.io.fits import FitsImage
+
+    rng = np.random.default_rng(3)
+    y, x = np.mgrid[0:600, 0:500]
+    nebula = 4000.0 * np.exp(-((x - 250.0) ** 2 + (y - 300.0) ** 2) / (2 * 120.0**2)) + 2.0 * x  # scene, not noise
+    path = tmp_path / "nebula.fits"
+    fits.PrimaryHDU((nebula + rng.normal(0, 25.0, nebula.shape)).astype(np.float32)).writeto(path)
+    with FitsImage(path) as image:
+        assert sampled_pixel_noise(image) == pytest.approx(25.0, rel=0.1)
+        assert sampled_noise_level(image)[1] > 10 * 25.0  # the values' MAD takes the nebula for noise
