@@ -4,19 +4,22 @@ import json
 import os
 import sys
 
-from sciimg.config import validate_config
+from sciimg.config import read_config_file, validate_config
 from sciimg.errors import ConfigError
 from sciimg.kinds import kind_of
 
 
-# The default config only when none is given: `--configfile my.yaml` runs my experiments alone.
-if not config.get("experiments"):
+# The default config only when none is given: `--configfile my.yaml` runs my experiments alone
+# (and one naming no experiment is an error, not the default config).
+if not workflow.overwrite_configfiles and "experiments" not in config:
 
     configfile: "configs/default.yaml"
 
 
 # Jobs that SLURM runs parse this file again: the main process has checked the models already.
 try:
+    for configfile_given in workflow.overwrite_configfiles:
+        read_config_file(configfile_given)  # one that snakemake reads too, but YAML lets a key given twice pass
     config = validate_config(
         config,
         workflow.source_path("workflow/schemas/config.schema.yaml"),

@@ -22,8 +22,7 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
-from sciimg.data.ingest_sky import noise_level
-from sciimg.data.sky_scale import GAIN_CARDS, READ_NOISE_CARDS
+from sciimg.data.sky_scale import GAIN_CARDS, READ_NOISE_CARDS, noise_level
 from sciimg.evaluate.sky_denoise import tile_scores
 from sciimg.inference.load import load_model
 from sciimg.io.fits import TRUTH_SUFFIX

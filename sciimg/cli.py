@@ -231,7 +231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SciimgError, FileNotFoundError) as error:
         if args.verbose:
             raise
-        print(f"sciimg: error: {error}", file=sys.stderr)
+        print(f"sciimg: error: {' '.join(str(error).split())}", file=sys.stderr)  # one line, whatever a library said
         return 2
     return 0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,8 @@ def _explain(error: jsonschema.ValidationError) -> str:
         return f"config key {where} is missing {error.message.split(' is a required')[0]}"
     if error.validator == "oneOf" and where.endswith("data"):
         return f"config key {where} must have exactly one of 'simulate' or 'files'"
+    if error.validator == "minProperties" and where == "experiments":
+        return "config key experiments names no experiment; give at least one"
     if error.validator == "propertyNames":
         return f"experiment name {error.instance!r} must match {error.validator_value.get('pattern')}"
     return f"config key {where}: {error.message}"
@@ -129,6 +132,43 @@ def check_model(name: str, experiment: Mapping[str, Any]) -> None:
         raise ConfigError(f"{key}.model: {error}") from None
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe YAML loader that refuses a key given twice in one mapping (YAML itself keeps the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise ConfigError(f"line {key_node.start_mark.line + 1}: key {key!r} is given twice")
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_config_file(path: str | os.PathLike) -> dict[str, Any]:
+    """A YAML config file as a mapping.
+
+    Raises:
+        ConfigError: naming the file: not readable, not YAML, not a mapping, or a key given twice.
+    """
+    path = Path(path)
+    try:
+        data = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)  # a SafeLoader subclass
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None
+    except yaml.YAMLError as error:
+        where = getattr(error, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where is not None else ""
+        raise ConfigError(f"{path}: not valid YAML{line} ({getattr(error, 'problem', None) or error})") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot be read ({error})") from None
+    if data is None:
+        raise ConfigError(f"{path}: is empty; a config is a YAML mapping of keys")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a config is a YAML mapping of keys, got {type(data).__name__}")
+    return data
+
+
 def load_experiment(spec: str, *, check_models: bool = True) -> dict[str, Any]:
     """An experiment spec from a JSON string (as the workflow passes it) or a YAML file path.
 
@@ -137,7 +177,7 @@ def load_experiment(spec: str, *, check_models: bool = True) -> dict[str, Any]:
     """
     path = Path(spec)
     if not spec.lstrip().startswith("{") and path.is_file():
-        data = yaml.safe_load(path.read_text())
+        data = read_config_file(path)
         if "experiments" not in data:
             data = {"experiments": {path.stem: data}}
     else:

@@ -69,6 +69,18 @@ def _broken(edit) -> dict:
             r"backbone must be one of \[.*'resnet18'.*\], got 'resnet19'",
         ),
         (
+            lambda e: e["model"].update(lr="fast"),
+            r"experiments\.cherenkov_energy\.model\.lr: 'fast' is not of type 'number'",
+        ),
+        (
+            lambda e: e["model"].update(lr=-1),
+            r"experiments\.cherenkov_energy\.model\.lr: -1 is less than or equal to the minimum of 0",
+        ),
+        (
+            lambda e: e["model"].update(optimizer="lbfgs"),
+            r"experiments\.cherenkov_energy\.model\.optimizer must be one of \['adam', 'adamw', 'sgd'\]",
+        ),
+        (
             lambda e: e["trainer"].update(devices=3, batch_size=64),
             r"trainer\.batch_size must be divisible by devices x num_nodes = 3 \(it is the global batch\), got 64",
         ),
@@ -198,3 +210,45 @@ def test_one_rule_per_stage_and_the_slurm_profile_names_only_rules_the_workflow_
     assert not re.findall(r"^use rule", rules, flags=re.MULTILINE)  # no per-modality copies of a stage
     defined = set(re.findall(r"^rule (\w+):", rules, flags=re.MULTILINE))
     assert {"simulate", "ingest", "fit", "predict", "baseline"} <= set(resources) <= defined
+
+
+def test_a_configfile_naming_no_experiment_is_an_error_not_the_default_config(tmp_path):
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("experiments: {}\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--nolock", "--configfile", str(empty)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    assert result.returncode != 0 and "cherenkov_energy" not in result.stdout
+    assert "sciimg: invalid config: config key experiments names no experiment" in result.stderr
+
+
+def test_the_schema_offers_the_tasks_own_choices():
+    from sciimg.config import load_schema
+    from sciimg.tasks.base import OPTIMIZERS, SCHEDULERS
+    from sciimg.tasks.dense import LOSSES
+
+    model = load_schema()["definitions"]["experiment"]["properties"]["model"]["properties"]
+    assert model["optimizer"]["enum"] == list(OPTIMIZERS) and model["scheduler"]["enum"] == list(SCHEDULERS)
+    assert model["loss"]["enum"] == list(LOSSES)
+
+
+def test_a_config_file_that_is_empty_not_yaml_or_gives_a_key_twice_is_one_error_naming_it(tmp_path):
+    from sciimg.config import read_config_file
+
+    cases = {
+        "empty.yaml": ("", "is empty"),
+        "broken.yaml": ("experiments: [\n", "not valid YAML at line 2"),
+        "twice.yaml": (
+            "experiments:\n  a: {modality: sky}\n  a: {modality: climate}\n",
+            "line 3: key 'a' is given twice",
+        ),
+        "list.yaml": ("- 1\n- 2\n", "a config is a YAML mapping of keys, got list"),
+    }
+    for name, (text, message) in cases.items():
+        (tmp_path / name).write_text(text)
+        with pytest.raises(ConfigError, match=f"{name}: {message}"):
+            read_config_file(tmp_path / name)

@@ -4,6 +4,7 @@ import html
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -212,6 +213,23 @@ def test_cli_errors_are_one_line_and_leave_nothing(workflow_run, tmp_path):
     assert not (tmp_path / "p.ecsv").exists()
 
 
+@pytest.mark.parametrize(
+    ("experiment", "source"),
+    [(SKY, "data/raw/tiny_sky/simulated_fits/field_0000.fits"), (EXP, "data/raw/tiny_energy/simulated.dl1.h5")],
+)
+def test_predict_never_writes_over_its_input_or_a_device(workflow_run, tmp_path, experiment, source):
+    image = tmp_path / Path(source).name
+    image.write_bytes((workflow_run / source).read_bytes())
+    (tmp_path / "alias").symlink_to(image)
+    before = image.read_bytes()
+    model = str(workflow_run / "results" / experiment / "model")
+    for output in (image, tmp_path / "alias", Path(os.devnull), tmp_path):
+        result = sciimg_cli("predict", "--model", model, "--input", str(image), "--output", str(output))
+        assert result.returncode == 2 and result.stderr.count("\n") == 1 and str(output) in result.stderr, result.stderr
+    assert image.read_bytes() == before and Path(os.devnull).is_char_device()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["alias", image.name])
+
+
 def test_load_regressor_errors(workflow_run, tmp_path):
     import sciimg
     from sciimg.errors import InputError
@@ -226,6 +244,50 @@ def test_load_regressor_errors(workflow_run, tmp_path):
     with pytest.raises(InputError, match=r"images must be finite, got NaN/inf in rows \[1\]"):
         reg.predict(bad)
     assert reg.predict(np.zeros(1855)).shape == (1,)
+    for batch_size in (0, -1, 1.5, True):
+        with pytest.raises(InputError, match="batch_size must be a whole number of events, at least 1"):
+            reg.predict(np.zeros((3, 1855)), batch_size=batch_size)
+    with pytest.raises(InputError, match="a model directory is a path"):
+        sciimg.load_regressor(None)
+
+
+def damaged(folder: Path, file: str, content: bytes | None = None, card: dict | None = None) -> Path:
+    """A copy of a model folder with one file replaced (bytes) or its card edited."""
+    copy = folder.parent.parent / f"damaged_{file}_{len(list(folder.parent.parent.iterdir()))}"
+    shutil.copytree(folder, copy)
+    if content is not None:
+        (copy / file).write_bytes(content)
+    if card is not None:
+        (copy / "card.json").write_text(json.dumps({**json.loads((copy / "card.json").read_text()), **card}))
+    return copy
+
+
+def test_a_damaged_model_folder_is_one_error_naming_the_file(workflow_run, tmp_path):
+    import sciimg
+    from sciimg.errors import InputError
+
+    (tmp_path / "models").mkdir()
+    model = tmp_path / "models" / "model"
+    shutil.copytree(workflow_run / "results" / EXP / "model", model)
+    other_weights = (workflow_run / "results" / SKY / "model" / "weights.pt").read_bytes()
+    weights = (model / "weights.pt").read_bytes()
+    cases = [
+        (damaged(model, "card.json", b"{not json"), r"card\.json: not a JSON model card"),
+        (damaged(model, "card.json", b""), r"card\.json: not a JSON model card"),
+        (damaged(model, "card.json", b"[1, 2]"), r"card\.json: a model card is a JSON object"),
+        (damaged(model, "card.json", card={"model_format": None}), r"card\.json: model folder format None"),
+        (damaged(model, "card.json", card={"task": "astrology"}), r"card\.json: .*task must be one of"),
+        (damaged(model, "weights.pt", weights[: len(weights) // 2]), r"weights\.pt: SHA-256 differs"),
+        (damaged(model, "weights.pt", other_weights), r"weights\.pt: SHA-256 differs"),
+        (damaged(model, "preprocess.npz", b"PK\x03\x04garbage"), r"preprocess\.npz: not a readable preprocessing"),
+        (model / "weights.pt", "not a model directory"),
+    ]
+    for folder, message in cases:
+        with pytest.raises(InputError, match=message):
+            sciimg.load_regressor(folder)
+    result = sciimg_cli("predict", "--model", str(cases[5][0]), "--input", "x.h5", "--output", str(tmp_path / "p.ecsv"))
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "SHA-256 differs" in result.stderr
+    assert not (tmp_path / "p.ecsv").exists()
 
 
 def test_prediction_only_inputs(workflow_run, tmp_path, lst_muons):
@@ -235,8 +297,10 @@ def test_prediction_only_inputs(workflow_run, tmp_path, lst_muons):
     result = sciimg_cli("predict", "--model", model, "--input", str(lst_muons), "--output", str(output))
     assert result.returncode == 0, result.stderr
     table = Table.read(output)
-    assert len(table) == 30 and len(np.unique(table["event_id"])) == 30
-    assert np.all(np.isfinite(table["reco_energy"])) and str(table["reco_energy"].unit) == "TeV"
+    assert len(table) == 30 and len(np.unique(table["event_id"])) == 30 and str(table["reco_energy"].unit) == "TeV"
+    passed = np.asarray(table["quality_cuts_passed"])  # the model card's cuts, on each cleaned image
+    assert passed.any() and np.all(np.isfinite(table["reco_energy"][passed]))
+    assert np.all(np.isnan(table["reco_energy"][~passed]))
 
 
 def test_dl1_without_truth_predicts_but_does_not_evaluate(workflow_run, tmp_path):
@@ -294,7 +358,23 @@ def test_predict_writes_ctapipe_dl2_once_per_event(workflow_run, tmp_path):
     assert {"sciimg_resnet18_tel_energy", "sciimg_resnet18_tel_energy_uncert", "sciimg_resnet18_tel_is_valid"} <= set(
         table.colnames
     )
-    assert np.all(table["sciimg_resnet18_tel_is_valid"])
+    cuts = SampleStore(workflow_run / "data/interim" / EXP / "train.h5").attrs["quality_cuts"]
+    valid = np.asarray(table["sciimg_resnet18_tel_is_valid"])  # the events inside the model's quality cuts
+    assert valid.sum() == cuts["events_after"] < 240
+    energy = np.asarray(table["sciimg_resnet18_tel_energy"])
+    assert np.all(np.isfinite(energy[valid])) and np.all(np.isnan(energy[~valid]))
+    blank = tmp_path / "blank.dl1.h5"
+    shutil.copyfile(dl1, blank)
+    event = int(table["event_id"][valid][0])
+    with h5py.File(blank, "a") as h5:  # that event's camera gets no light at all
+        rows = h5["dl1/event/telescope/images/tel_001"][()]
+        rows["image"][rows["event_id"] == event] = 0.0
+        h5["dl1/event/telescope/images/tel_001"][...] = rows
+    result = sciimg_cli("predict", "--model", model, "--input", str(blank), "--output", str(tmp_path / "b.h5"))
+    assert result.returncode == 0, result.stderr
+    again = read_table(tmp_path / "b.h5", "/dl2/event/telescope/energy/sciimg_resnet18/tel_001")
+    is_valid = dict(zip(again["event_id"].tolist(), again["sciimg_resnet18_tel_is_valid"].tolist(), strict=True))
+    assert not is_valid[event] and sum(is_valid.values()) == valid.sum() - 1
     twice = sciimg_cli("predict", "--model", model, "--input", dl1, dl1, "--output", str(tmp_path / "twice.ecsv"))
     assert twice.returncode == 2 and "the same event appears twice" in twice.stderr
 
@@ -440,6 +520,26 @@ def test_the_sky_model_denoises_real_images_keeping_every_card(workflow_run, tmp
     assert noise in sciimg_history(written.header)  # ... and in the output
     assert np.corrcoef(denoised[finite], values[finite])[0, 1] > 0.95  # the same scene, in the same units
     assert abs(np.median(denoised[finite]) - np.median(values[finite])) < 0.5 * np.std(values[finite])
+
+
+def test_a_sky_subtracted_image_with_noise_cards_is_not_clipped_at_zero_electrons(workflow_run, tmp_path):
+    image = workflow_run / "data/raw" / SKY / "simulated_fits" / "field_0000.fits"
+    with fits.open(image) as hdus:
+        values = hdus[0].data.astype(np.float32) - np.float32(np.median(hdus[0].data) + 1000.0)  # sky at -1000 ADU
+        fits.PrimaryHDU(values, header=hdus[0].header).writeto(tmp_path / "subtracted.fits")
+    out = tmp_path / "out.fits"
+    result = sciimg_cli(
+        "predict",
+        "--model",
+        str(workflow_run / "results" / SKY / "model"),
+        "--input",
+        str(tmp_path / "subtracted.fits"),
+        "--output",
+        str(out),
+    )
+    assert result.returncode == 0 and "too near or below zero for Poisson noise" in result.stderr, result.stderr
+    denoised = fits.getdata(out)
+    assert abs(np.median(denoised) - np.median(values)) < 50.0  # ADU: clipped at zero electrons it moved by ~1000
 
 
 def test_gain_and_read_noise_from_the_command_line_go_before_the_header(workflow_run, tmp_path):
@@ -713,8 +813,6 @@ def test_volume_keypoints_are_catalogued_in_voxels_and_mm_and_scored_against_eve
 
 
 def test_a_keypoint_model_trained_on_data_without_voxel_classes_loads_and_predicts(workflow_run, tmp_path):
-    import shutil
-
     from sciimg.io.catalogs import read_catalog
 
     model = tmp_path / "model"

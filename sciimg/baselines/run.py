@@ -9,7 +9,7 @@ from astropy.table import Table
 
 from sciimg.baselines import baseline_class
 from sciimg.errors import ConfigError
-from sciimg.io.atomic import atomic_path
+from sciimg.io.atomic import atomic_path, refuse_overwriting_inputs
 from sciimg.io.store import SampleStore
 from sciimg.kinds import kind_of
 from sciimg.provenance import provenance
@@ -46,6 +46,7 @@ def run_baseline(name: str, train: str | os.PathLike, test: str | os.PathLike, o
     Raises:
         ConfigError: ``name`` is not a baseline of the test store's kind.
     """
+    refuse_overwriting_inputs(output, [train, test])
     train_store, test_store = SampleStore(train), SampleStore(test)
     kind = kind_of(test_store.attrs)
     if name not in kind.baselines:

@@ -7,6 +7,7 @@ so both methods are always compared on the same events.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import astropy.units as u
@@ -119,3 +120,12 @@ def image_parameters(
         for name, value in row.items():
             columns[name][i] = value
     return columns, masks
+
+
+def quality_cut(parameters: Mapping[str, np.ndarray], cuts: Mapping[str, float | None]) -> np.ndarray:
+    """Events passing the intensity and leakage cuts (NaN parameters fail)."""
+    keep = parameters["hillas_intensity"] > cuts.get("min_intensity_pe", 0.0)
+    max_leakage = cuts.get("max_leakage_intensity_width_2")
+    if max_leakage is not None:
+        keep &= parameters["leakage_intensity_width_2"] <= max_leakage
+    return keep & np.isfinite(parameters["hillas_width"])

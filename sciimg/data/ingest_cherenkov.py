@@ -11,7 +11,7 @@ import astropy.units as u
 import numpy as np
 
 from sciimg.data.camera_channels import NORMALISATION, camera_channels
-from sciimg.data.image_parameters import UNITS, Cleaning, image_parameters
+from sciimg.data.image_parameters import UNITS, Cleaning, image_parameters, quality_cut
 from sciimg.data.splits import split_indices
 from sciimg.data.transforms import ChannelNormalisation
 from sciimg.errors import InputError
@@ -23,15 +23,6 @@ from sciimg.provenance import provenance
 
 log = logging.getLogger(__name__)
 NORMALISATION_SAMPLE = 20_000  # train events the normalisation is fitted on (bounds memory)
-
-
-def quality_cut(parameters: Mapping[str, np.ndarray], cuts: Mapping[str, float | None]) -> np.ndarray:
-    """Events passing the intensity and leakage cuts (NaN parameters fail)."""
-    keep = parameters["hillas_intensity"] > cuts.get("min_intensity_pe", 0.0)
-    max_leakage = cuts.get("max_leakage_intensity_width_2")
-    if max_leakage is not None:
-        keep &= parameters["leakage_intensity_width_2"] <= max_leakage
-    return keep & np.isfinite(parameters["hillas_width"])
 
 
 def _training_events(events: CameraEvents, target_name: str, target_log10: bool) -> CameraEvents:

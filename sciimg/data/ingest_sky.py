@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from astropy.io import fits
 
-from sciimg.data.sky_scale import detector_noise
+from sciimg.data.sky_scale import detector_noise, noise_level, sampled_noise_level
 from sciimg.data.splits import split_indices
 from sciimg.errors import InputError
 from sciimg.io.fits import PAIR_SUFFIX, TRUTH_SUFFIX, FitsImage, Region
@@ -48,7 +48,6 @@ TILE_COLUMNS = {
 }
 FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fits.fz")
 # Per-pixel label codes of the cleaning task, from the truth masks (later ones win).
-MAD_TO_STD = 1.482602218505602  # the standard deviation of a Gaussian over its median absolute deviation
 # Truth sources per tile (detection task): the tile's row, position in tile pixels, flux (ADU), SNR, star or galaxy.
 SOURCE_FIELDS = [("tile", "<i8"), ("y", "<f4"), ("x", "<f4"), ("flux", "<f4"), ("snr", "<f4"), ("star", "?")]
 TRUTH_MASKS = {"TRAILMASK": "trail", "CRMASK": "cosmic_ray", "BADMASK": "defect", "SATMASK": "saturated"}
@@ -85,19 +84,6 @@ def tile_regions(shape: tuple[int, int], tile: int) -> list[Region]:
         for y in starts(shape[0])
         for x in starts(shape[1])
     ]
-
-
-def noise_level(values: np.ndarray) -> tuple[float, float]:
-    """Sky level (median) and noise (MAD standard deviation) of the finite values among ~16k evenly spaced pixels."""
-    sample = values.ravel()[:: max(1, values.size // 16384)]
-    finite = sample[np.isfinite(sample)]
-    if finite.size < 16:  # a mostly masked tile: every usable pixel
-        finite = values[np.isfinite(values)]
-    if finite.size < 16:
-        return 0.0, 1.0
-    median = np.median(finite)
-    sigma = float(np.median(np.abs(finite - median)) * MAD_TO_STD)
-    return float(median), sigma if sigma > 0 else 1.0
 
 
 def _padded(values: np.ndarray, tile: int, fill: float) -> np.ndarray:
@@ -170,6 +156,7 @@ def ingest_sky(
     plans = []
     for index, path in enumerate(files):
         with FitsImage(path, options.get("hdu"), options.get("dq")) as image:
+            sampled_noise_level(image)  # an image with (almost) no usable pixel is an error, not a split's tiles
             plans.append((index, path, image.shape, image.header.tostring()))
     with_noise_cards = all(np.isfinite(detector_noise(fits.Header.fromstring(h))).all() for *_, h in plans)
     stabilised = data["pixel_scale"] == "auto" and with_noise_cards

@@ -6,6 +6,8 @@ header cards or another common spelling: :data:`GAIN_CARDS`, :data:`READ_NOISE_C
 turns Poisson + read noise into noise of unit variance at every brightness; then a faint
 galaxy and a bright star core weigh alike in a squared-error loss. Without them, pixels are
 standardised by the tile's sky level and MAD noise. The sky level maps to zero either way.
+The sky level and noise of a whole image come from sampled rows (:func:`sampled_noise_level`,
+:func:`sampled_pixel_noise`), so memory does not grow with the image.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ import numpy as np
 from astropy.io import fits
 
 from sciimg.errors import InputError
+from sciimg.io.fits import FitsImage, Region
+
+MAD_TO_STD = 1.482602218505602  # the standard deviation of a Gaussian over its median absolute deviation
 
 
 def anscombe(electrons: np.ndarray, read_noise_e: float) -> np.ndarray:
@@ -92,6 +97,57 @@ def resolve_detector_noise(
         (gain_card, gain), (noise_card, noise) = cards
         return DetectorNoise(gain, noise, f"header cards {gain_card} and {noise_card}")
     return DetectorNoise(float("nan"), float("nan"), "unknown: no gain and read noise given, none in the header")
+
+
+def noise_level(values: np.ndarray) -> tuple[float, float]:
+    """Sky level (median) and noise (MAD standard deviation) of the finite values among ~16k evenly spaced pixels."""
+    sample = values.ravel()[:: max(1, values.size // 16384)]
+    finite = sample[np.isfinite(sample)]
+    if finite.size < 16:  # a mostly masked tile: every usable pixel
+        finite = values[np.isfinite(values)]
+    if finite.size < 16:
+        return 0.0, 1.0
+    median = np.median(finite)
+    sigma = float(np.median(np.abs(finite - median)) * MAD_TO_STD)
+    return float(median), sigma if sigma > 0 else 1.0
+
+
+def sampled_noise_level(source: FitsImage, n_rows: int = 64) -> tuple[float, float]:
+    """Sky level and noise of an image from ``n_rows`` evenly spaced rows (bounded memory)."""
+    rows = np.unique(np.linspace(0, source.shape[0] - 1, min(n_rows, source.shape[0])).astype(int))
+    values = []
+    for y in rows:
+        region = Region(int(y), int(y) + 1, 0, source.shape[1])
+        row = source.read(region)
+        values.append(np.where(source.bad_pixels(region, row), np.nan, row))
+    values = np.concatenate(values)
+    if np.isfinite(values).sum() < 16:
+        raise InputError(f"{source.path}: image has (almost) no usable pixel: all NaN, inf or flagged bad")
+    return noise_level(values)
+
+
+def sampled_pixel_noise(source: FitsImage, n_bands: int = 8, band_rows: int = 64) -> float:
+    """Pixel-to-pixel noise of an image: the median over ``n_bands`` evenly spaced bands of rows of
+    scikit-image's wavelet noise estimate (Donoho's MAD of the finest diagonal coefficients).
+
+    Unlike the MAD of the pixel values, it does not grow with a nebula, a sky gradient or crowded
+    sources, which a constant-noise model must not take for noise. Bad pixels are set to the
+    band's median first.
+    """
+    from skimage.restoration import estimate_sigma  # scikit-image: only for images without gain
+
+    rows = min(band_rows, source.shape[0])
+    starts = np.unique(np.linspace(0, source.shape[0] - rows, min(n_bands, source.shape[0] // rows or 1)).astype(int))
+    estimates = []
+    for start in starts:
+        region = Region(int(start), int(start) + rows, 0, source.shape[1])
+        band = source.read(region).astype(np.float64)
+        usable = ~source.bad_pixels(region, band)
+        if usable.sum() >= 16 and min(band.shape) >= 2:
+            estimates.append(estimate_sigma(np.where(usable, band, np.median(band[usable]))))
+    if not estimates or not np.median(estimates) > 0:
+        raise InputError(f"{source.path}: no usable pixel-to-pixel noise (too few usable pixels, or a constant image)")
+    return float(np.median(estimates))
 
 
 @dataclass

@@ -81,7 +81,7 @@ class VolumeRegressor(Regressor):
                 and counted in the log).
             return_std: also return the per-event standard deviation (heteroscedastic models only).
         """
-        self._check_return_std(return_std)
+        self._check_arguments(return_std, batch_size)
         return self.predict_batches(self._batches(events, batch_size), return_std, batch_size)
 
     def file_predictions(self, path: Path) -> tuple[Table, np.ndarray, np.ndarray | None]:

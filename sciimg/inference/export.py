@@ -2,11 +2,14 @@
 
 Inference rebuilds the predictor from its kind (:attr:`sciimg.kinds.Kind.predictor`) and
 the card's ``predictor_options``, and loads the weights as a plain state dict, so a model
-folder needs neither Lightning nor the training config.
+folder needs neither Lightning nor the training config. The card records the folder's
+format (:data:`MODEL_FORMAT`) and the weights' SHA-256; :func:`read_card` checks both, so a
+damaged or swapped file is one clear error.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Mapping
@@ -16,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from sciimg.errors import ConfigError, InputError
 from sciimg.io.atomic import atomic_directory
 from sciimg.io.store import SampleStore
 from sciimg.kinds import kind_of
@@ -25,6 +29,53 @@ from sciimg.version import __version__
 WEIGHTS = "weights.pt"
 CARD = "card.json"
 PREPROCESS = "preprocess.npz"
+MODEL_FORMAT = 1  # of the folder: these three files, the card's predictor_options and weights_sha256
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_card(folder: str | os.PathLike) -> dict[str, Any]:
+    """The card of a model folder, after checking the folder: its files, the card's JSON, format and
+    kind, and the weights' SHA-256.
+
+    Raises:
+        InputError: one sentence naming the file at fault.
+    """
+    if not isinstance(folder, str | os.PathLike):
+        raise InputError(f"a model directory is a path (str or pathlib.Path), got {type(folder).__name__}")
+    folder = Path(folder)
+    if not folder.exists():
+        raise InputError(f"{folder}: model directory does not exist")
+    if not folder.is_dir():
+        raise InputError(f"{folder}: not a model directory (a file); give the folder fit wrote")
+    for name in (CARD, WEIGHTS, PREPROCESS):
+        if not (folder / name).is_file():
+            raise InputError(f"{folder}: not a sciimg model directory ({name} is missing)")
+    try:
+        card = json.loads((folder / CARD).read_text())
+    except (ValueError, UnicodeDecodeError) as error:
+        raise InputError(f"{folder / CARD}: not a JSON model card ({error})") from None
+    if not isinstance(card, dict):
+        raise InputError(f"{folder / CARD}: a model card is a JSON object, got {type(card).__name__}")
+    if card.get("model_format") != MODEL_FORMAT:
+        raise InputError(
+            f"{folder / CARD}: model folder format {card.get('model_format')!r}, this sciimg reads format "
+            f"{MODEL_FORMAT}; train the model again"
+        )
+    try:
+        kind_of(card)
+    except ConfigError as error:
+        raise InputError(f"{folder / CARD}: {error}") from None
+    if file_sha256(folder / WEIGHTS) != card.get("weights_sha256"):
+        raise InputError(f"{folder / WEIGHTS}: SHA-256 differs from the card's: the weights are damaged or another's")
+    return card
 
 
 def save_model(
@@ -37,7 +88,8 @@ def save_model(
     """Write a model folder atomically: the weights, the card (with the predictor's ``options``) and the arrays."""
     with atomic_directory(output) as tmp:
         torch.save({k: v.detach().cpu() for k, v in predictor.state_dict().items()}, tmp / WEIGHTS)
-        (tmp / CARD).write_text(json.dumps({**card, "predictor_options": dict(options)}, indent=2))
+        folder = {"model_format": MODEL_FORMAT, "weights_sha256": file_sha256(tmp / WEIGHTS)}
+        (tmp / CARD).write_text(json.dumps({**card, "predictor_options": dict(options), **folder}, indent=2))
         np.savez(tmp / PREPROCESS, **(arrays or {}))
     return Path(output)
 

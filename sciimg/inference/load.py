@@ -6,8 +6,8 @@ predictor's options and weights (:mod:`sciimg.inference.export`).
 
 from __future__ import annotations
 
-import json
 import os
+import zipfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,10 +19,10 @@ from astropy.table import Table
 
 from sciimg.data.camera_channels import camera_channels
 from sciimg.data.transforms import ChannelNormalisation
-from sciimg.errors import ConfigError, InputError
+from sciimg.errors import InputError
 from sciimg.geometry.camera import geometry_from_arrays
 from sciimg.geometry.mappers import GridMapper
-from sciimg.inference.export import CARD, PREPROCESS, WEIGHTS
+from sciimg.inference.export import CARD, PREPROCESS, WEIGHTS, read_card
 from sciimg.io.store import SampleStore
 from sciimg.kinds import kind_of
 from sciimg.predictors import Predictor
@@ -42,18 +42,17 @@ class TrainedModel:
     """
 
     def __init__(self, path: str | os.PathLike, device: str = "cpu") -> None:
-        path = Path(path)
-        for name in (CARD, WEIGHTS, PREPROCESS):
-            if not (path / name).is_file():
-                raise InputError(f"{path}: not a sciimg model directory ({name} is missing)")
-        self.path = path
-        self.metadata: dict[str, Any] = json.loads((path / CARD).read_text())
+        self.path = Path(path)
+        self.metadata: dict[str, Any] = read_card(self.path)
         self.device = torch.device(device)
         self.network = self._load_network()
-        normalisation = self.metadata["normalisation"]
+        normalisation = self.metadata.get("normalisation")
         self.normalisation = ChannelNormalisation.from_list(normalisation) if isinstance(normalisation, list) else None
-        with np.load(path / PREPROCESS) as arrays:
-            self.preprocess_arrays = {k: arrays[k] for k in arrays.files}
+        try:
+            with np.load(self.path / PREPROCESS) as arrays:
+                self.preprocess_arrays = {k: arrays[k] for k in arrays.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+            raise InputError(f"{self.path / PREPROCESS}: not a readable preprocessing file ({error})") from None
         arrays = self.preprocess_arrays
         self.mapper = GridMapper.from_arrays(arrays) if "mapper_cell" in arrays else None
         self.geometry = geometry_from_arrays(arrays) if "pix_x" in arrays else None
@@ -63,11 +62,14 @@ class TrainedModel:
         """The predictor of the model's kind, built from the card's options, with the saved weights."""
         if "predictor_options" not in self.metadata:
             raise InputError(f"{self.path / CARD}: no predictor_options (an older sciimg wrote it); train it again")
-        network = kind_of(self.metadata).load("predictor")(**self.metadata["predictor_options"])
-        state = torch.load(self.path / WEIGHTS, map_location=self.device, weights_only=True)
         try:
+            network = kind_of(self.metadata).load("predictor")(**self.metadata["predictor_options"])
+        except (TypeError, ValueError, KeyError) as error:
+            raise InputError(f"{self.path / CARD}: predictor_options do not build its network ({error})") from None
+        try:
+            state = torch.load(self.path / WEIGHTS, map_location=self.device, weights_only=True)
             network.load_state_dict(state)
-        except RuntimeError as error:
+        except (RuntimeError, OSError, EOFError, ValueError, TypeError) as error:
             raise InputError(f"{self.path / WEIGHTS}: weights do not fit the card's network ({error})") from None
         return network.to(self.device).eval()
 
@@ -107,7 +109,7 @@ class TrainedModel:
         if "peak_time" in channels:
             if peak_time is None:
                 raise InputError(f"{self.path}: this model uses peak-time images; pass peak_time=")
-            peak_time = np.asarray(peak_time, np.float32).reshape(images.shape)
+            peak_time = peak_times(peak_time, images.shape)
         radius = np.hypot(self.geometry.pix_x.to_value(u.m), self.geometry.pix_y.to_value(u.m))
         return camera_channels(images, peak_time, masks, channels, radius)
 
@@ -127,7 +129,30 @@ def _camera_arrays(events: CameraInput) -> tuple[np.ndarray, np.ndarray | None]:
             raise InputError(f"event table must have an 'image' column, got {events.colnames}")
         peak = np.asarray(events["peak_time"]) if "peak_time" in events.colnames else None
         return np.asarray(events["image"]), peak
-    return np.asarray(events), None
+    images = np.asarray(events) if isinstance(events, np.ndarray | list | tuple) else np.empty(0, object)
+    if images.dtype.kind not in "biuf" or images.ndim not in (1, 2):
+        raise InputError(
+            "events must be camera-pixel images (n_events, n_pixels) of numbers, an astropy Table with an "
+            f"'image' column, or the path of a DL1 or sim_telarray file; got {type(events).__name__} "
+            f"{getattr(events, 'shape', '')}".rstrip()
+        )
+    return images, None
+
+
+def peak_times(peak_time: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """Peak times as ``float32`` of the images' ``shape``, one per pixel, all finite.
+
+    Raises:
+        InputError: not numbers, another number of values, or NaN/inf (naming the rows).
+    """
+    values = np.asarray(peak_time)
+    if values.dtype.kind not in "biuf" or values.size != int(np.prod(shape)):
+        raise InputError(f"peak_time must be one number per pixel, shape {tuple(shape)}, got {values.shape}")
+    values = values.astype(np.float32).reshape(shape)
+    bad = ~np.isfinite(values).all(axis=1)
+    if bad.any():
+        raise InputError(f"peak_time must be finite, got NaN/inf in rows {np.flatnonzero(bad)[:10].tolist()}")
+    return values
 
 
 class Regressor(TrainedModel):
@@ -176,19 +201,24 @@ class Regressor(TrainedModel):
         Returns:
             predictions in :attr:`units`, and their standard deviations if asked.
         """
-        self._check_return_std(return_std)
+        self._check_arguments(return_std, batch_size)
         images, table_peak_time = _camera_arrays(events)
         peak_time = peak_time if peak_time is not None else table_peak_time
         images = images[None] if images.ndim == 1 else images
         if peak_time is not None:
-            peak_time = np.asarray(peak_time).reshape(images.shape)
+            peak_time = peak_times(peak_time, images.shape)
 
         def batches() -> Iterator[np.ndarray]:
             for start in range(0, len(images), batch_size):
                 chunk_time = None if peak_time is None else peak_time[start : start + batch_size]
                 yield self.normalise(self.camera_inputs(images[start : start + batch_size], chunk_time))
 
-        return self.predict_batches(batches(), return_std, batch_size)
+        try:
+            return self.predict_batches(batches(), return_std, batch_size)
+        except InputError as error:
+            if isinstance(events, str | os.PathLike) and str(events) not in str(error):
+                raise InputError(f"{events}: {error}") from None  # name the file the bad events came from
+            raise
 
     def file_predictions(self, path: Path) -> tuple[Table, np.ndarray, np.ndarray | None]:
         """Event columns (ids, truth when known) and predictions (and std) for a sample store or a DL1 file."""
@@ -204,14 +234,40 @@ class Regressor(TrainedModel):
 
         events = read_events(path)
         columns = events.table[[c for c in events.table.colnames if c not in ("image", "peak_time")]]
-        if self.metadata.get("heteroscedastic"):
-            mean, std = self.predict(events.table, return_std=True)
-            return columns, mean.value, std.value
-        return columns, self.predict(events.table).value, None
+        try:
+            if self.metadata.get("heteroscedastic"):
+                mean, std = self.predict(events.table, return_std=True)
+                mean, std = mean.value, std.value
+            else:
+                mean, std = self.predict(events.table).value, None
+        except InputError as error:
+            raise InputError(f"{path}: {error}") from None  # name the file the bad events came from
+        passed = self.passes_quality_cuts(events.table)
+        columns["quality_cuts_passed"] = passed
+        return columns, np.where(passed, mean, np.nan), None if std is None else np.where(passed, std, np.nan)
 
-    def _check_return_std(self, return_std: bool) -> None:
+    def passes_quality_cuts(self, events: Table) -> np.ndarray:
+        """Events passing the quality cuts the model was trained under (the card's), from their cleaned images.
+
+        An event that fails (too faint, too much leakage, nothing left after cleaning) gets no
+        prediction: it lies outside what the model learned.
+        """
+        cuts = self.metadata.get("quality_cuts") or {}
+        if not cuts or self.geometry is None:
+            return np.ones(len(events), bool)
+        from sciimg.data.image_parameters import Cleaning, image_parameters, quality_cut  # ctapipe: files only
+
+        images = np.asarray(events["image"], np.float32)
+        times = np.asarray(events["peak_time"], np.float32) if "peak_time" in events.colnames else np.zeros_like(images)
+        parameters, _ = image_parameters(self.geometry, images, times, Cleaning(**self.metadata["cleaning"]))
+        return quality_cut(parameters, cuts)
+
+    def _check_arguments(self, return_std: bool, batch_size: int) -> None:
+        """``predict``'s options: a std only from a heteroscedastic model, a batch of at least one event."""
         if return_std and not self.metadata.get("heteroscedastic"):
-            raise ValueError(f"{self.path}: return_std needs a model trained with heteroscedastic: true")
+            raise InputError(f"{self.path}: return_std needs a model trained with heteroscedastic: true")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer) or batch_size < 1:
+            raise InputError(f"batch_size must be a whole number of events, at least 1, got {batch_size!r}")
 
     def predict_batches(
         self, batches: Iterable[np.ndarray], return_std: bool, batch_size: int
@@ -231,18 +287,7 @@ class Regressor(TrainedModel):
 
 def load_model(path: str | os.PathLike, device: str = "cpu") -> TrainedModel:
     """Load any trained sciimg model directory (``results/<experiment>/model``), as its kind's model class."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: model directory does not exist")
-    card = path / CARD
-    if not card.is_file():
-        raise InputError(f"{path}: not a sciimg model directory ({CARD} is missing)")
-    metadata = json.loads(card.read_text())
-    try:
-        kind = kind_of(metadata)
-    except ConfigError as error:
-        raise InputError(f"{card}: {error}") from None
-    return kind.load("model_class")(path, device)
+    return kind_of(read_card(path)).load("model_class")(path, device)
 
 
 def load_regressor(path: str | os.PathLike, device: str = "cpu") -> Regressor:

@@ -13,13 +13,18 @@ from astropy.table import Table, unique, vstack
 from sciimg.errors import InputError
 from sciimg.inference.export import WEIGHTS
 from sciimg.inference.load import Regressor, TrainedModel, load_model
-from sciimg.io.atomic import atomic_path
+from sciimg.io.atomic import atomic_path, checked_target, refuse_overwriting_inputs
+from sciimg.io.store import SampleStore
 from sciimg.kinds import kind_of
 from sciimg.provenance import provenance
 
 
 def predict_regression(model: Regressor, inputs: list[Path]) -> Table:
-    """One row per event: ids, truth when the input has it, prediction and its std."""
+    """One row per event: ids, truth when the input has it, prediction and its std.
+
+    On a DL1 file an event outside the model's quality cuts gets ``quality_cuts_passed``
+    false and no prediction (NaN, so ctapipe DL2's ``is_valid`` is false).
+    """
     target = model.metadata["target_name"]
     reco = "reco_" + target.removeprefix("true_")
     unit = model.units or None
@@ -27,7 +32,7 @@ def predict_regression(model: Regressor, inputs: list[Path]) -> Table:
     for path in inputs:
         columns, mean, std = model.file_predictions(path)
         table = Table()
-        for key in ("obs_id", "event_id", "tel_id", target):
+        for key in ("obs_id", "event_id", "tel_id", target, "quality_cuts_passed"):
             if key in columns.colnames:
                 table[key] = columns[key]
         if target in table.colnames and table[target].unit is None:
@@ -77,7 +82,16 @@ def predict(model_dir: str | os.PathLike, inputs: list[str], output: str | os.Pa
     for path in paths:
         if not path.is_file():
             raise InputError(f"{path}: input file does not exist")
+    refuse_overwriting_inputs(output, [*paths, *Path(model_dir).glob("*")])
+    checked_target(output)
     kind = kind_of(model.metadata)
+    for path in paths:
+        if SampleStore.is_store(path) and kind_of(SampleStore(path).attrs).name != kind.name:
+            store = SampleStore(path).attrs
+            raise InputError(
+                f"{path}: a sample store of {store.get('modality')} {store.get('task')}, "
+                f"but the model {model_dir} is a {kind.modality} {kind.task} model"
+            )
     run = kind.load("predict")
     taken = list(inspect.signature(run).parameters)[3:]
     unknown = sorted(set(options) - set(taken))

@@ -21,9 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sciimg.data.ingest_sky import noise_level
 from sciimg.data.sky_dataset import SkyDenoisingDataset
-from sciimg.data.sky_scale import TileScale, resolve_detector_noise
+from sciimg.data.sky_scale import TileScale, resolve_detector_noise, sampled_noise_level, sampled_pixel_noise
 from sciimg.errors import InputError
 from sciimg.inference.export import WEIGHTS
 from sciimg.inference.load import TrainedModel
@@ -37,44 +36,6 @@ log = logging.getLogger(__name__)
 
 WINDOW = 256
 OVERLAP = 0.25
-
-
-def sampled_noise_level(source: FitsImage, n_rows: int = 64) -> tuple[float, float]:
-    """Sky level and noise of an image from ``n_rows`` evenly spaced rows (bounded memory)."""
-    rows = np.unique(np.linspace(0, source.shape[0] - 1, min(n_rows, source.shape[0])).astype(int))
-    values = []
-    for y in rows:
-        region = Region(int(y), int(y) + 1, 0, source.shape[1])
-        row = source.read(region)
-        values.append(np.where(source.bad_pixels(region, row), np.nan, row))
-    values = np.concatenate(values)
-    if np.isfinite(values).sum() < 16:
-        raise InputError(f"{source.path}: image has (almost) no usable pixel: all NaN, inf or flagged bad")
-    return noise_level(values)
-
-
-def sampled_pixel_noise(source: FitsImage, n_bands: int = 8, band_rows: int = 64) -> float:
-    """Pixel-to-pixel noise of an image: the median over ``n_bands`` evenly spaced bands of rows of
-    scikit-image's wavelet noise estimate (Donoho's MAD of the finest diagonal coefficients).
-
-    Unlike the MAD of the pixel values, it does not grow with a nebula, a sky gradient or crowded
-    sources, which a constant-noise model must not take for noise. Bad pixels are set to the
-    band's median first.
-    """
-    from skimage.restoration import estimate_sigma  # scikit-image: only for images without gain
-
-    rows = min(band_rows, source.shape[0])
-    starts = np.unique(np.linspace(0, source.shape[0] - rows, min(n_bands, source.shape[0] // rows or 1)).astype(int))
-    estimates = []
-    for start in starts:
-        region = Region(int(start), int(start) + rows, 0, source.shape[1])
-        band = source.read(region).astype(np.float64)
-        usable = ~source.bad_pixels(region, band)
-        if usable.sum() >= 16 and min(band.shape) >= 2:
-            estimates.append(estimate_sigma(np.where(usable, band, np.median(band[usable]))))
-    if not estimates or not np.median(estimates) > 0:
-        raise InputError(f"{source.path}: no usable pixel-to-pixel noise (too few usable pixels, or a constant image)")
-    return float(np.median(estimates))
 
 
 class SkyModel(TrainedModel):
@@ -154,18 +115,23 @@ class SkyModel(TrainedModel):
         if self.metadata["sky"]["pixel_scale"] != "anscombe":
             return TileScale(background, sigma), standardised
         if not noise.known:
-            pixel_noise = sampled_pixel_noise(source)
-            constant = f"sky {background:.6g} and wavelet pixel noise {pixel_noise:.4g} from the image"
-            log.warning(
-                "%s: no gain and read noise (give --gain and --read-noise, or header cards); this Anscombe-scale "
-                "model runs on the standardised scale (%s), treating the noise as constant",
-                source.path,
-                constant,
-            )
-            note = f"standardised scale: {constant} (no gain or read noise: noise taken as constant)"
-            return TileScale(background, pixel_noise), note
+            return self._constant_noise_scale(source, background, "no gain or read noise given or in the header")
+        if (background - 3 * sigma) * noise.gain + 3 / 8 + noise.read_noise_e**2 < 0:
+            electrons = background * noise.gain
+            why = f"a sky of {electrons:.4g} e- is too near or below zero for Poisson noise: sky- or bias-subtracted?"
+            return self._constant_noise_scale(source, background, why)
         note = f"Anscombe scale: gain {noise.gain:.4g} e-/ADU, read noise {noise.read_noise_e:.4g} e- ({noise.origin})"
         return TileScale(background, sigma, noise.gain, noise.read_noise_e), note
+
+    def _constant_noise_scale(self, source: FitsImage, background: float, why: str) -> tuple[TileScale, str]:
+        """The standardised scale for an Anscombe-scale model: noise taken as constant, at the image's pixel noise."""
+        pixel_noise = sampled_pixel_noise(source)
+        note = (
+            f"standardised scale: sky {background:.6g} and wavelet pixel noise {pixel_noise:.4g} from the image "
+            f"({why}: noise taken as constant)"
+        )
+        log.warning("%s: this Anscombe-scale model runs on the %s", source.path, note)
+        return TileScale(background, pixel_noise), note
 
     def network_input(self, values: np.ndarray, scale: TileScale) -> np.ndarray:
         """Pixels (ADU) on the network's scale."""

@@ -27,9 +27,9 @@ from astropy.table import Table, vstack
 from scipy import ndimage
 
 from sciimg.data.sky_detection_dataset import SkyDetectionDataset
-from sciimg.data.sky_scale import TileScale, asinh_stretch
+from sciimg.data.sky_scale import TileScale, asinh_stretch, sampled_noise_level
 from sciimg.inference.export import WEIGHTS
-from sciimg.inference.sky import SkyModel, sampled_noise_level
+from sciimg.inference.sky import SkyModel
 from sciimg.io.catalogs import add_sky_positions, write_catalog
 from sciimg.io.fits import FitsImage, Region
 from sciimg.io.store import SampleStore

@@ -30,6 +30,7 @@ from ctapipe.instrument import CameraGeometry, SubarrayDescription
 
 from sciimg.errors import InputError
 from sciimg.io.atomic import atomic_path
+from sciimg.io.hdf5 import open_hdf5
 
 log = logging.getLogger(__name__)
 
@@ -76,27 +77,44 @@ def _check_images(path: Path, table: Table, n_pixels: int) -> None:
     image = np.asarray(table["image"])
     if image.ndim != 2 or image.shape[1] != n_pixels:
         raise InputError(f"{path}: images must have shape (n_events, {n_pixels}), got {image.shape}")
-    bad = ~np.isfinite(image).all(axis=1)
-    if bad.any():
-        raise InputError(
-            f"{path}: images must be finite, got NaN/inf in {int(bad.sum())} events "
-            f"(first event_id {int(table['event_id'][bad][0])})"
-        )
+    for column in ("image", "peak_time"):
+        if column not in table.colnames:
+            continue
+        bad = ~np.isfinite(np.asarray(table[column], float).reshape(len(table), -1)).all(axis=1)
+        if bad.any():
+            raise InputError(
+                f"{path}: {column} values must be finite, got NaN/inf in {int(bad.sum())} events "
+                f"(first event_id {int(table['event_id'][bad][0])})"
+            )
 
 
 def read_dl1(path: str | os.PathLike, telescope_type: str | None = None) -> CameraEvents:
     """Read the DL1 images of one telescope type (with simulation truth when present)."""
+    path = Path(path)
+    with open_hdf5(path) as h5:
+        if "dl1/event/telescope/images" not in h5:
+            raise InputError(f"{path}: not a DL1 file with images (/dl1/event/telescope/images is missing)")
+        if "configuration/instrument/subarray/layout" not in h5:
+            raise InputError(f"{path}: DL1 file has no subarray description, so its camera geometry is unknown")
+    try:
+        geometry, table = _load_dl1(path, telescope_type)
+    except InputError:
+        raise
+    except (ValueError, KeyError, IndexError, TypeError, OSError) as error:  # ctapipe on an inconsistent file
+        raise InputError(f"{path}: not a readable DL1 file ({type(error).__name__}: {error})") from None
+    if len(table) == 0:
+        raise InputError(f"{path}: DL1 file holds no event")
+    if "impact_distance" in table.colnames:
+        table.rename_column("impact_distance", "true_impact_distance")
+    table = table[[c for c in table.colnames if c in EVENT_COLUMNS or c.startswith("true_")]]
+    _check_images(path, table, geometry.n_pixels)
+    return CameraEvents(geometry, table, path)
+
+
+def _load_dl1(path: Path, telescope_type: str | None) -> tuple[CameraGeometry, Table]:
+    """The camera geometry and the event table of one telescope type, by ctapipe's TableLoader."""
     from ctapipe.io import TableLoader
 
-    path = Path(path)
-    try:
-        with h5py.File(path, "r") as h5:
-            if "dl1/event/telescope/images" not in h5:
-                raise InputError(f"{path}: not a DL1 file with images (/dl1/event/telescope/images is missing)")
-            if "configuration/instrument/subarray/layout" not in h5:
-                raise InputError(f"{path}: DL1 file has no subarray description, so its camera geometry is unknown")
-    except OSError as error:
-        raise InputError(f"{path}: not a readable HDF5 file ({error})") from None
     loader = TableLoader(
         path,
         dl1_images=True,
@@ -110,13 +128,7 @@ def read_dl1(path: str | os.PathLike, telescope_type: str | None = None) -> Came
     with loader:
         types = {str(t): t for t in loader.subarray.telescope_types}
         key = _select_type(path, types, telescope_type)
-        geometry = types[key].camera.geometry
-        table = loader.read_telescope_events([types[key]])
-    if "impact_distance" in table.colnames:
-        table.rename_column("impact_distance", "true_impact_distance")
-    table = table[[c for c in table.colnames if c in EVENT_COLUMNS or c.startswith("true_")]]
-    _check_images(path, table, geometry.n_pixels)
-    return CameraEvents(geometry, table, path)
+        return types[key].camera.geometry, loader.read_telescope_events([types[key]])
 
 
 def read_simtel(path: str | os.PathLike, telescope_type: str | None = None) -> CameraEvents:

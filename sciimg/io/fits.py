@@ -18,6 +18,7 @@ import json
 import os
 import textwrap
 import warnings
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,7 +126,7 @@ class FitsImage:
                 warnings.simplefilter("error", AstropyUserWarning)  # "File may have been truncated" is an error
                 # raw values, memory-mapped; BSCALE/BZERO/BLANK are applied per region in read()
                 self._hdul = fits.open(self.path, memmap=True, lazy_load_hdus=False, do_not_scale_image_data=True)
-        except (OSError, AstropyUserWarning, ValueError) as error:
+        except (OSError, AstropyUserWarning, ValueError, EOFError, zlib.error) as error:  # zlib: a damaged .gz
             raise InputError(f"{self.path}: not a readable FITS file ({error})") from None
         try:
             self.index = _science_index(self._hdul, self.path, hdu)

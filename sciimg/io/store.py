@@ -167,8 +167,11 @@ class SampleStore:
         """Whether ``path`` is an HDF5 sample store (rather than some other HDF5 or native file)."""
         if not h5py.is_hdf5(path):
             return False
-        with h5py.File(path, "r") as h5:
-            return "image" in h5 and "meta" in h5
+        try:
+            with h5py.File(path, "r") as h5:
+                return "image" in h5 and "meta" in h5
+        except OSError as error:  # an HDF5 signature on a truncated or damaged file
+            raise InputError(f"{path}: not a readable HDF5 file ({error})") from None
 
     def _file(self) -> h5py.File:
         if self._h5 is None or self._pid != os.getpid():

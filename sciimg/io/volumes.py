@@ -35,6 +35,7 @@ import numpy as np
 
 from sciimg.errors import InputError
 from sciimg.io.atomic import atomic_path
+from sciimg.io.hdf5 import open_hdf5
 
 VOXEL_DTYPE = np.dtype(
     [
@@ -290,16 +291,11 @@ def read_volume_events(path: str | os.PathLike) -> Iterator[SparseEvent]:
     Raises:
         InputError: not HDF5, a dataset or field missing, or NaN/infinite charges (naming the event).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: input file does not exist")
-    if not h5py.is_hdf5(path):
-        raise InputError(f"{path}: not an HDF5 file")
-    with h5py.File(path, "r") as h5:
+    with open_hdf5(path) as h5:
         yield from READERS[volume_format(h5)](h5)
 
 
 def volume_file_attrs(path: str | os.PathLike) -> dict[str, Any]:
     """The attributes of a volume file (grid, pitch_mm, origin_mm, classes, ...); empty for larnd-sim."""
-    with h5py.File(path, "r") as h5:
+    with open_hdf5(path) as h5:
         return file_attrs(h5) if volume_format(h5) != "larndsim" else {}

@@ -132,6 +132,21 @@ def test_users_multi_extension_files_with_dq_and_no_truth(tmp_path):
         SkyDenoisingDataset(stores["train"])
 
 
+def test_an_image_without_usable_pixels_is_an_ingest_error_naming_it(tmp_path):
+    from astropy.io import fits
+
+    from sciimg.errors import InputError
+
+    rng = np.random.default_rng(4)
+    for index in range(6):
+        values = rng.normal(100.0, 5.0, (40, 40)).astype(np.float32)
+        fits.PrimaryHDU(np.full_like(values, np.nan) if index == 1 else values).writeto(tmp_path / f"im_{index}.fits")
+    spec = sky_spec(files={"paths": [str(tmp_path / "im_*.fits")]}, training_target="noise2void")
+    with pytest.raises(InputError, match=r"im_1\.fits: image has \(almost\) no usable pixel"):
+        ingest(spec["data"]["files"]["paths"], tmp_path / "stores", spec)
+    assert not (tmp_path / "stores").exists()
+
+
 def test_noise2noise_pairs_two_exposures_of_the_same_field(tmp_path):
     from sciimg.io.fits import PAIR_SUFFIX
     from sciimg.simulate.sky import SkyOptions, simulate_image
@@ -167,7 +182,7 @@ def test_noise2noise_pairs_two_exposures_of_the_same_field(tmp_path):
 def test_tile_noise_level_is_the_median_and_mad_std_of_the_usable_pixels_even_when_most_are_masked():
     from astropy.stats import mad_std
 
-    from sciimg.data.ingest_sky import noise_level
+    from sciimg.data.sky_scale import noise_level
 
     rng = np.random.default_rng(3)
     tile = rng.normal(500.0, 20.0, (256, 256)).astype(np.float32)
@@ -217,7 +232,7 @@ def test_the_users_gain_and_read_noise_go_before_the_header_and_come_in_pairs():
 def test_pixel_noise_is_the_noise_and_not_the_scene(tmp_path):
     from astropy.io import fits
 
-    from sciimg.inference.sky import sampled_noise_level, sampled_pixel_noise
+    from sciimg.data.sky_scale import sampled_noise_level, sampled_pixel_noise
     from sciimg.io.fits import FitsImage
 
     rng = np.random.default_rng(3)

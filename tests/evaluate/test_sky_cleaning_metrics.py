@@ -5,7 +5,7 @@ import pytest
 
 from sciimg.baselines.sky_clean import SIGCLIP_GRID, biharmonic_fill, clean_tile, masked_median_fill
 from sciimg.baselines.sky_denoise import Tile
-from sciimg.data.ingest_sky import noise_level
+from sciimg.data.sky_scale import noise_level
 from sciimg.evaluate.sky_clean import flux_bias, roc_points, sky_plane
 from sciimg.simulate.sky import SkyOptions, simulate_image
 

@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 
 from sciimg.baselines.sky_denoise import SKY_DENOISERS, Tile
-from sciimg.data.ingest_sky import noise_level
-from sciimg.data.sky_scale import TileScale, anscombe, inverse_anscombe
+from sciimg.data.sky_scale import TileScale, anscombe, inverse_anscombe, noise_level
 from sciimg.evaluate.sky_denoise import compare, tile_scores
 from sciimg.simulate.sky import SkyOptions, simulate_image
 

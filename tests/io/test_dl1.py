@@ -85,7 +85,7 @@ def test_missing_corrupt_nan_and_wrong_type_inputs_are_named(tmp_path, tiny_dl1)
         image[0, 10] = np.nan
         table.modify_column(start=3, stop=4, column=image, colname="image")
     with pytest.raises(
-        InputError, match=r"nan.h5: images must be finite, got NaN/inf in 1 events \(first event_id 4\)"
+        InputError, match=r"nan.h5: image values must be finite, got NaN/inf in 1 events \(first event_id 4\)"
     ):
         read_events(nan_file)
     with pytest.raises(InputError, match=r"telescope_type must be one of \['LST_LST_SimHexCam'\], got 'MST'"):
