@@ -100,6 +100,7 @@ class Case:
 def run(case: Case) -> str:
     """``clear error``, ``traceback``, ``partial output``, ``silent``, ``input changed`` or ``unnamed``."""
     case.hashes = {path: sha256(path) for path in case.inputs}
+    new_folder = case.output is not None and not case.output.parent.exists()  # must not appear either
     stderr = io.StringIO()
     message = ""
     try:
@@ -124,7 +125,11 @@ def run(case: Case) -> str:
     except Exception as error:  # what the test counts
         case.detail = f"{type(error).__name__}: {error}"
         return "traceback"
-    if case.output is not None and (case.output.exists() or list(case.output.parent.glob(f".{case.output.name}.*"))):
+    if case.output is not None and (
+        case.output.exists()
+        or list(case.output.parent.glob(f".{case.output.name}.*"))
+        or (new_folder and case.output.parent.exists())
+    ):
         return "partial output"
     if any(sha256(path) != digest for path, digest in case.hashes.items()):
         return "input changed"

@@ -83,7 +83,7 @@ def predict(model_dir: str | os.PathLike, inputs: list[str], output: str | os.Pa
         if not path.is_file():
             raise InputError(f"{path}: input file does not exist")
     refuse_overwriting_inputs(output, [*paths, *Path(model_dir).glob("*")])
-    checked_target(output)
+    checked_target(output, create=False)  # a bad output fails before any work
     kind = kind_of(model.metadata)
     for path in paths:
         if SampleStore.is_store(path) and kind_of(SampleStore(path).attrs).name != kind.name:

@@ -29,8 +29,8 @@ def publish_mode(path: Path, directory: bool = False) -> None:
     os.chmod(path, (0o777 if directory else 0o666) & ~current_umask())
 
 
-def checked_target(target: str | os.PathLike, folder: bool = False) -> Path:
-    """``target`` as a path to write (a file, or a ``folder``), its parent folder created.
+def checked_target(target: str | os.PathLike, folder: bool = False, create: bool = True) -> Path:
+    """``target`` as a path to write (a file, or a ``folder``), its parent folder created (unless not ``create``).
 
     Raises:
         InputError: an empty path; something other than a regular file (a folder, for a
@@ -50,6 +50,8 @@ def checked_target(target: str | os.PathLike, folder: bool = False) -> Path:
             if not parent.is_dir():
                 raise InputError(f"{target}: cannot be written, {parent} is a file, not a folder")
             break
+    if not create and not target.parent.exists():
+        return target  # checked again, and created, when written
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
