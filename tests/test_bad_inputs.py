@@ -1,4 +1,4 @@
-"""Bad input, generated: every reader, the model loader, the CLI's outputs, configs and the Python API.
+"""Bad input, generated: every reader, every CLI stage, the model loader, outputs, configs and the Python API.
 
 Every case must end in one clear error: from the CLI, exit code 2 and one line naming the file
 or key; from the Python API, an InputError or ConfigError. No traceback, no output left behind,
@@ -227,8 +227,9 @@ def damaged_dl1(source: Path, folder: Path) -> dict[str, Path]:
 
 def test_every_bad_input_is_one_clear_error_and_nothing_is_lost(built, tmp_path, capsys):
     cases: list[Case] = []
+    all_files = {}
     for modality, result in built.items():
-        files = bad_files(tmp_path / "bad" / modality, modality, built)
+        files = all_files[modality] = bad_files(tmp_path / "bad" / modality, modality, built)
         model = str(result.model)
         for label, path in files.items():
             out = tmp_path / "out" / f"{modality}_{label}.out"
@@ -278,6 +279,7 @@ def test_every_bad_input_is_one_clear_error_and_nothing_is_lost(built, tmp_path,
                 )
             )
         cases += damaged_model_cases(result.model, tmp_path / "damaged" / modality, test_store)
+    cases += stage_cases(built, tmp_path / "stages", all_files)
     cases += config_cases(built, tmp_path / "configs")
     cases += api_cases(built)
     outcomes = Counter()
@@ -295,6 +297,128 @@ def test_every_bad_input_is_one_clear_error_and_nothing_is_lost(built, tmp_path,
             print(f"  {category}: tried {sum(counts.values())}, {counts}")
     assert len(cases) >= 200
     assert not failures, "\n".join(failures)
+
+
+FIRST_BASELINE = {
+    "cherenkov": "hillas_rf",
+    "sky": "gaussian_filter",
+    "climate": "biharmonic",
+    "detector3d": "threshold_pca",
+}
+STAGE_FILES = ("empty", "random_bytes", "hdf5_signature_only", "truncated_store", "unrelated_hdf5", "missing", "folder")
+
+
+def stage_cases(built: dict[str, Built], folder: Path, bad: dict[str, dict[str, Path]]) -> list[Case]:
+    """``baseline``, ``evaluate``, ``report``, ``export`` and ``simulate`` given bad stores, files and outputs."""
+    folder.mkdir()
+    cases = []
+    for modality, result in built.items():
+        train, test = (str(result.stores[s]) for s in ("train", "test"))
+        name = FIRST_BASELINE[modality]
+        chosen = {k: p for k, p in bad[modality].items() if k in STAGE_FILES or k.startswith("store_of_")}
+        for label, path in chosen.items():
+            for role in ("train", "test"):
+                out = folder / f"{modality}_{role}_{label}.out"
+                stores = {"train": train, "test": test, role: str(path)}
+                argv = ["baseline", "--name", name, "--train", stores["train"], "--test", stores["test"]]
+                cases.append(
+                    Case(
+                        "stages (baseline, evaluate)",
+                        f"{modality} baseline, {role} = {label}",
+                        [*argv, "--output", str(out)],
+                        names=(str(path),),
+                        inputs=(path,),
+                        output=out,
+                    )
+                )
+            out_dir = folder / f"{modality}_evaluate_{label}"
+            for role, argv in (
+                ("test store", ["--test", str(path), "--predictions", f"m={test}"]),
+                ("predictions", ["--test", test, "--predictions", f"m={path}"]),
+            ):
+                cases.append(
+                    Case(
+                        "stages (baseline, evaluate)",
+                        f"{modality} evaluate with {label} as the {role}",
+                        ["evaluate", "--experiment", "x", *argv, "--output-dir", str(out_dir)],
+                        names=(str(path), test),  # the two disagree: naming either is clear
+                        inputs=(path,),
+                        output=out_dir / "metrics.json",
+                    )
+                )
+        for label, output in {"a device": os.devnull, "the test store": test, "a folder": str(folder)}.items():
+            argv = ["baseline", "--name", name, "--train", train, "--test", test, "--output", output]
+            cases.append(
+                Case(
+                    "stages (baseline, evaluate)",
+                    f"{modality} baseline output to {label}",
+                    argv,
+                    names=(output,),
+                    inputs=(Path(test),),
+                )
+            )
+        argv = ["baseline", "--name", "crystal_ball", "--train", train, "--test", test, "--output", str(folder / "b.x")]
+        cases.append(
+            Case(
+                "stages (baseline, evaluate)",
+                f"{modality} unknown baseline",
+                argv,
+                names=("crystal_ball",),
+                output=folder / "b.x",
+            )
+        )
+    metrics = {
+        "not json": b"{",
+        "empty": b"",
+        "a list": b"[]",
+        "no experiment": json.dumps({"task": "regression"}).encode(),
+        "unknown kind": json.dumps({"experiment": "x", "task": "astrology", "modality": "sky"}).encode(),
+    }
+    for label, content in metrics.items():
+        path = folder / f"metrics_{label.replace(' ', '_')}.json"
+        path.write_bytes(content)
+        out = folder / f"report_{path.stem}.html"
+        cases.append(
+            Case(
+                "stages (report, export, simulate)",
+                f"report of metrics {label}",
+                ["report", "--metrics", str(path), "--output", str(out)],
+                names=(str(path),),
+                inputs=(path,),
+                output=out,
+            )
+        )
+    cherenkov, sky = built["cherenkov"].model, built["sky"].model
+    for label, (model, output) in {
+        "a model of a kind without ONNX": (sky, folder / "sky.onnx"),
+        "output to a device": (cherenkov, Path(os.devnull)),
+        "output to a folder": (cherenkov, folder),
+        "output under a file": (cherenkov, folder / "metrics_empty.json" / "m.onnx"),
+    }.items():
+        names = (str(output),) if model == cherenkov else (str(model),)
+        cases.append(
+            Case(
+                "stages (report, export, simulate)",
+                f"export {label}",
+                ["export", "--model", str(model), "--output", str(output)],
+                names=names,
+            )
+        )
+    spec = json.dumps(built["cherenkov"].spec)
+    for label, output in {
+        "a device": os.devnull,
+        "a folder": str(folder),
+        "under a file": str(folder / "metrics_empty.json" / "s"),
+    }.items():
+        cases.append(
+            Case(
+                "stages (report, export, simulate)",
+                f"simulate to {label}",
+                ["simulate", "--spec", spec, "--output", output],
+                names=(output,),
+            )
+        )
+    return cases
 
 
 def damaged_model_cases(model: Path, folder: Path, store: Path) -> list[Case]:

@@ -35,7 +35,11 @@ TARGETS = {"max_rmse_ratio_to_best_classical": 0.7, "max_rmse_ratio_to_biharmoni
 def read_anomalies(path: str | os.PathLike, store: SampleStore) -> np.ndarray:
     """A method's NetCDF output as anomalies ``(N, Y, X)`` with respect to the store's climatology."""
     info = FieldInfo.from_json(store.attrs["field_info"])
-    with xr.open_dataset(path, decode_times=False) as ds:
+    try:
+        ds = xr.open_dataset(path, decode_times=False)
+    except (OSError, ValueError) as error:  # not NetCDF, damaged, a folder
+        raise InputError(f"{path}: not a readable NetCDF file ({error})") from None
+    with ds:
         if info.variable not in ds:
             raise InputError(f"{path}: has no variable {info.variable!r} to evaluate")
         values = ds[info.variable].values.astype(np.float64)

@@ -25,6 +25,7 @@ from sciimg.evaluate.plots import plot_camera_examples, plot_energy_performance,
 from sciimg.evaluate.verdict import verdict
 from sciimg.geometry.mappers import GridMapper
 from sciimg.io.atomic import write_text_atomic
+from sciimg.io.catalogs import read_catalog
 from sciimg.io.store import SampleStore
 from sciimg.provenance import provenance
 
@@ -42,7 +43,7 @@ def _ids(table: Table) -> list[str]:
 
 
 def _read(path: Path, target: str) -> Table:
-    table = Table.read(path, format="ascii.ecsv")
+    table = read_catalog(path)  # one clear error for a file that is not a table sciimg wrote
     if "event_id" not in table.colnames:
         raise InputError(f"{path}: prediction table must have an 'event_id' column, got {table.colnames}")
     if target not in table.colnames:

@@ -10,6 +10,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from sciimg.errors import ConfigError, InputError
 from sciimg.io.atomic import write_text_atomic
 from sciimg.version import __version__
 
@@ -335,6 +336,21 @@ def energy_section(metrics: dict, folder: Path) -> str:
     return "".join(parts)
 
 
+def read_metrics(path: str | os.PathLike) -> dict:
+    """An experiment's ``metrics.json``, checked to be a JSON object naming its experiment, task and modality."""
+    path = Path(path)
+    try:
+        metrics = json.loads(path.read_text())
+    except (OSError, ValueError) as error:  # missing, a folder, not JSON, not UTF-8
+        raise InputError(f"{path}: not a readable metrics.json ({error})") from None
+    missing = [k for k in ("experiment", "task", "modality") if not isinstance(metrics, dict) or k not in metrics]
+    if missing:
+        raise InputError(
+            f"{path}: a metrics.json is a JSON object with experiment, task and modality; {missing} missing"
+        )
+    return metrics
+
+
 def write_report(
     metrics_files: list[str | os.PathLike], output: str | os.PathLike, section_of: Callable[[dict], Section]
 ) -> Path:
@@ -345,7 +361,7 @@ def write_report(
     ``section_of(metrics)`` gives the function that renders one experiment's metrics (and the
     figures in its folder) as HTML: its kind's report section.
     """
-    loaded = [(json.loads(Path(f).read_text()), Path(f).parent) for f in metrics_files]
+    loaded = [(read_metrics(f), Path(f).parent) for f in metrics_files]
     verdicts = "".join(
         f"<li><b>{html.escape(metrics['experiment'])}</b> ({html.escape(metrics['task'])}): "
         f"{html.escape(metrics['verdict']['text'])}</li>"
@@ -357,9 +373,13 @@ def write_report(
         "All figures are on held-out test events; every model sits next to its classical baseline.</p>",
         f"<h2>Verdicts</h2><ul>{verdicts}</ul>" if verdicts else "",
     ]
-    for metrics, folder in loaded:
+    for (metrics, folder), metrics_file in zip(loaded, metrics_files, strict=True):
         parts.append(f"<h2>{html.escape(metrics['experiment'])} ({html.escape(metrics['task'])})</h2>")
-        parts.append(section_of(metrics)(metrics, folder))
+        try:
+            section = section_of(metrics)
+        except ConfigError as error:
+            raise InputError(f"{metrics_file}: {error}") from None
+        parts.append(section(metrics, folder))
     head = f"<head><meta charset='utf-8'><title>sciimg report</title><style>{STYLE}</style></head>"
     page = f"<!DOCTYPE html><html>{head}<body>{''.join(parts)}</body></html>"
     write_text_atomic(output, page)
