@@ -24,6 +24,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+import xarray as xr
 import yaml
 from astropy.io import fits
 
@@ -170,8 +171,6 @@ def bad_files(folder: Path, modality: str, built: dict[str, Built]) -> dict[str,
         folder / f"table_only{suffix}"
     )
     files["fits_table_only"] = folder / f"table_only{suffix}"
-    import xarray as xr
-
     xr.Dataset({"precip": (("lat", "lon"), np.ones((3, 4)))}, coords={"lat": [0, 1, 2], "lon": [0, 1, 2, 3]}).to_netcdf(
         folder / f"no_temperature{suffix}"
     )
