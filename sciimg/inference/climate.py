@@ -95,7 +95,7 @@ class FieldModel(TrainedModel):
             kelvin_offset = np.float32(273.15) if info.units in CELSIUS else np.float32(0.0)
             climatology = arrays["climatology"] - kelvin_offset
         else:
-            climatology = self._file_climatology(field, months, path)
+            climatology = self._file_climatology(field.copy(data=values), months, path)  # no second read
         anomalies = values - climatology[months - 1]
         domain = arrays["domain"].astype(bool) if same_grid else np.isfinite(values).any(axis=0)
         observed = np.isfinite(anomalies)

@@ -41,9 +41,9 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_card(folder: str | os.PathLike) -> dict[str, Any]:
+def read_card(folder: str | os.PathLike, check_weights: bool = True) -> dict[str, Any]:
     """The card of a model folder, after checking the folder: its files, the card's JSON, format and
-    kind, and the weights' SHA-256.
+    kind, and (``check_weights``) the weights' SHA-256.
 
     Raises:
         InputError: one sentence naming the file at fault.
@@ -73,7 +73,7 @@ def read_card(folder: str | os.PathLike) -> dict[str, Any]:
         kind_of(card)
     except ConfigError as error:
         raise InputError(f"{folder / CARD}: {error}") from None
-    if file_sha256(folder / WEIGHTS) != card.get("weights_sha256"):
+    if check_weights and file_sha256(folder / WEIGHTS) != card.get("weights_sha256"):
         raise InputError(f"{folder / WEIGHTS}: SHA-256 differs from the card's: the weights are damaged or another's")
     return card
 

@@ -287,7 +287,8 @@ class Regressor(TrainedModel):
 
 def load_model(path: str | os.PathLike, device: str = "cpu") -> TrainedModel:
     """Load any trained sciimg model directory (``results/<experiment>/model``), as its kind's model class."""
-    return kind_of(read_card(path)).load("model_class")(path, device)
+    card = read_card(path, check_weights=False)  # the kind; the model class reads the card again, hashing the weights
+    return kind_of(card).load("model_class")(path, device)
 
 
 def load_regressor(path: str | os.PathLike, device: str = "cpu") -> Regressor:

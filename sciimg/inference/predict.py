@@ -86,8 +86,8 @@ def predict(model_dir: str | os.PathLike, inputs: list[str], output: str | os.Pa
     checked_target(output, create=False)  # a bad output fails before any work
     kind = kind_of(model.metadata)
     for path in paths:
-        if SampleStore.is_store(path) and kind_of(SampleStore(path).attrs).name != kind.name:
-            store = SampleStore(path).attrs
+        store = SampleStore(path).attrs if SampleStore.is_store(path) else None
+        if store is not None and kind_of(store).name != kind.name:
             raise InputError(
                 f"{path}: a sample store of {store.get('modality')} {store.get('task')}, "
                 f"but the model {model_dir} is a {kind.modality} {kind.task} model"
