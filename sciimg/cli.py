@@ -78,6 +78,14 @@ def _export(args: argparse.Namespace) -> None:
     export_onnx(args.model, args.output)
 
 
+def _named(items: Sequence[str], flag: str) -> dict[str, str]:
+    """``NAME=VALUE`` command-line items as a dict; one clear error for an item without a name."""
+    for item in items:
+        if "=" not in item or not item.split("=", 1)[0]:
+            raise SciimgError(f"{flag} takes NAME=PATH items, got {item!r}")
+    return dict(item.split("=", 1) for item in items)
+
+
 def _baseline(args: argparse.Namespace) -> None:
     from sciimg.baselines.run import run_baseline
 
@@ -90,13 +98,13 @@ def _evaluate(args: argparse.Namespace) -> None:
     from sciimg.io.store import SampleStore
     from sciimg.kinds import kind_of
 
-    predictions = dict(item.split("=", 1) for item in args.predictions)
+    predictions = _named(args.predictions, "--predictions")
     kind = kind_of(SampleStore(args.test).attrs)
     evaluate = kind.load("evaluate")
     accepted = inspect.signature(evaluate).parameters
     options = dict(kind.evaluate_options)
     given = {
-        "applied": dict(item.split("=", 1) for item in args.applied) if args.applied else None,
+        "applied": _named(args.applied, "--applied") if args.applied else None,
         "injection": args.injection,
         "training_target": args.training_target,
     }
@@ -112,7 +120,7 @@ def _evaluate(args: argparse.Namespace) -> None:
 def _inject(args: argparse.Namespace) -> None:
     from sciimg.evaluate.injection import injection_recovery
 
-    baselines = dict(item.split("=", 1) for item in args.baseline)
+    baselines = _named(args.baseline, "--baseline")
     injection_recovery(args.model, args.input, baselines, args.output_dir, args.n_stars, args.seed)
 
 

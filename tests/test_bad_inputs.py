@@ -55,9 +55,8 @@ class Built:
     raw: Path  # what the simulator wrote
 
 
-def build(modality: str, folder: Path) -> Built:
+def build(config_file: str, name: str, folder: Path) -> Built:
     """Simulate, ingest and export (untrained) one experiment, as the workflow's rules would."""
-    config_file, name = EXPERIMENTS[modality]
     config = yaml.safe_load((DATA / config_file).read_text())
     spec = validate_config({"experiments": {name: config["experiments"][name]}})["experiments"][name]
     spec["data"].pop("apply_to", None)
@@ -76,7 +75,13 @@ def build(modality: str, folder: Path) -> Built:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> dict[str, Built]:
-    return {m: build(m, tmp_path_factory.mktemp(f"fuzz_{m}")) for m in EXPERIMENTS}
+    return {m: build(*EXPERIMENTS[m], tmp_path_factory.mktemp(f"fuzz_{m}")) for m in EXPERIMENTS}
+
+
+@pytest.fixture(scope="module")
+def detector(tmp_path_factory) -> Built:
+    """A source detector, for ``sciimg inject``."""
+    return build("tiny_sky.yaml", "tiny_sky_detect", tmp_path_factory.mktemp("fuzz_detector"))
 
 
 def sha256(path: Path) -> str | None:
@@ -171,6 +176,9 @@ def bad_files(folder: Path, modality: str, built: dict[str, Built]) -> dict[str,
         folder / f"table_only{suffix}"
     )
     files["fits_table_only"] = folder / f"table_only{suffix}"
+    sky = rng.normal(1000.0, 20.0, (64, 64)).astype(np.float32)
+    fits.PrimaryHDU(sky, fits.Header([("GAIN", "abc"), ("RDNOISE", 5.0)])).writeto(folder / f"gain_abc{suffix}")
+    files["fits_gain_not_a_number"] = folder / f"gain_abc{suffix}"
     xr.Dataset({"precip": (("lat", "lon"), np.ones((3, 4)))}, coords={"lat": [0, 1, 2], "lon": [0, 1, 2, 3]}).to_netcdf(
         folder / f"no_temperature{suffix}"
     )
@@ -224,7 +232,7 @@ def damaged_dl1(source: Path, folder: Path) -> dict[str, Path]:
     return files
 
 
-def test_every_bad_input_is_one_clear_error_and_nothing_is_lost(built, tmp_path, capsys):
+def test_every_bad_input_is_one_clear_error_and_nothing_is_lost(built, detector, tmp_path, capsys):
     cases: list[Case] = []
     all_files = {}
     for modality, result in built.items():
@@ -279,6 +287,8 @@ def test_every_bad_input_is_one_clear_error_and_nothing_is_lost(built, tmp_path,
             )
         cases += damaged_model_cases(result.model, tmp_path / "damaged" / modality, test_store)
     cases += stage_cases(built, tmp_path / "stages", all_files)
+    cases += inject_cases(built, detector, tmp_path / "inject", all_files["sky"])
+    cases += fit_cases(built, tmp_path / "fit")
     cases += config_cases(built, tmp_path / "configs")
     cases += api_cases(built)
     outcomes = Counter()
@@ -417,6 +427,74 @@ def stage_cases(built: dict[str, Built], folder: Path, bad: dict[str, dict[str, 
                 names=(output,),
             )
         )
+    return cases
+
+
+def inject_cases(built: dict[str, Built], detector: Built, folder: Path, bad: dict[str, Path]) -> list[Case]:
+    """``sciimg inject``: models that are not detectors, bad images, catalogs, counts and outputs."""
+    folder.mkdir()
+    image = detector.raw / "field_0000.fits"
+    model = str(detector.model)
+    (folder / "a_file").write_text("x")
+    (folder / "not_a_catalog.ecsv").write_text("x y\n1 2\n")
+
+    def case(label: str, names: tuple[str, ...], *argv: str, output_dir: Path = folder / "out") -> Case:
+        argv_all = ["inject", *argv, "--output-dir", str(output_dir)]
+        return Case(
+            "stages (inject, fit)", f"inject {label}", argv_all, names=names, output=output_dir / "injection.json"
+        )
+
+    cases = [
+        case(f"with a {m} model", (str(b.model),), "--model", str(b.model), "--input", str(image), "--n-stars", "5")
+        for m, b in built.items()
+    ]
+    for label, path in bad.items():
+        cases.append(case(f"into {label}", (str(path),), "--model", model, "--input", str(path), "--n-stars", "5"))
+    for label, catalog in {
+        "a missing catalog": "sep=" + str(folder / "missing.ecsv"),
+        "a catalog without a cut": "sep=" + str(folder / "not_a_catalog.ecsv"),
+        "a baseline without a name": str(folder / "not_a_catalog.ecsv"),
+    }.items():
+        names = (catalog.split("=")[-1],)
+        cases.append(case(label, names, "--model", model, "--input", str(image), "--baseline", catalog))
+    for count in ("0", "-3"):
+        cases.append(
+            case(f"{count} stars", ("--n-stars",), "--model", model, "--input", str(image), "--n-stars", count)
+        )
+    for label, output_dir in {"a device": Path(os.devnull), "under a file": folder / "a_file" / "out"}.items():
+        argv = ("--model", model, "--input", str(image), "--n-stars", "5")
+        cases.append(case(f"output to {label}", (str(output_dir),), *argv, output_dir=output_dir))
+    return cases
+
+
+def fit_cases(built: dict[str, Built], folder: Path) -> list[Case]:
+    """``sciimg fit`` given store folders that are missing, empty or of another modality."""
+    folder.mkdir()
+    (folder / "empty").mkdir()
+    (folder / "a_file").write_text("x")
+    cases = []
+    for modality, result in built.items():
+        other = next(b for m, b in built.items() if m != modality)
+        stores = {
+            "a missing store folder": folder / "missing",
+            "an empty store folder": folder / "empty",
+            "a file as store folder": folder / "a_file",
+            "stores of another modality": other.stores["train"].parent,
+        }
+        for label, store_dir in stores.items():
+            out = folder / f"{modality}_{store_dir.name}_model"
+            spec = json.dumps(result.spec)
+            argv = ["fit", "--spec", spec, "--experiment", "x", "--store-dir", str(store_dir)]
+            argv += ["--checkpoint-dir", str(folder / f"{modality}_checkpoints"), "--output", str(out)]
+            cases.append(
+                Case(
+                    "stages (inject, fit)",
+                    f"{modality} fit on {label}",
+                    argv,
+                    names=(str(store_dir),),
+                    output=out / "card.json",
+                )
+            )
     return cases
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 from astropy.table import Table
 
 from sciimg.baselines import baseline_class
-from sciimg.errors import ConfigError, InputError
+from sciimg.errors import ConfigError
 from sciimg.io.atomic import atomic_path, refuse_overwriting_inputs
 from sciimg.io.store import SampleStore
-from sciimg.kinds import kind_of
+from sciimg.kinds import kind_of, require_kind
 from sciimg.provenance import provenance
 
 
@@ -49,12 +49,7 @@ def run_baseline(name: str, train: str | os.PathLike, test: str | os.PathLike, o
     refuse_overwriting_inputs(output, [train, test])
     train_store, test_store = SampleStore(train), SampleStore(test)
     kind = kind_of(test_store.attrs)
-    if kind_of(train_store.attrs).name != kind.name:
-        theirs = kind_of(train_store.attrs)
-        raise InputError(
-            f"{train}: a store of {theirs.modality} {theirs.task}, but the test store {test} is one of "
-            f"{kind.modality} {kind.task}; give the train and test splits of one experiment"
-        )
+    require_kind(train, train_store.attrs, kind, f"the test store {test}")
     if name not in kind.baselines:
         raise ConfigError(
             f"baseline must be one of {list(kind.baselines)} for the {kind.modality} {kind.task} store {test}, "

@@ -157,6 +157,7 @@ def ingest_sky(
     for index, path in enumerate(files):
         with FitsImage(path, options.get("hdu"), options.get("dq")) as image:
             sampled_noise_level(image)  # an image with (almost) no usable pixel is an error, not a split's tiles
+            detector_noise(image.header, str(path))  # a damaged GAIN or RDNOISE card is an error here, not later
             plans.append((index, path, image.shape, image.header.tostring()))
     with_noise_cards = all(np.isfinite(detector_noise(fits.Header.fromstring(h))).all() for *_, h in plans)
     stabilised = data["pixel_scale"] == "auto" and with_noise_cards

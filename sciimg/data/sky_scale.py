@@ -13,6 +13,7 @@ The sky level and noise of a whole image come from sampled rows (:func:`sampled_
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,27 +41,44 @@ GAIN_CARDS = ("GAIN", "EGAIN", "CCDGAIN", "GAINA", "ATODGAIN")
 READ_NOISE_CARDS = ("RDNOISE", "READNOIS", "RON", "RDNOISEA", "READNSEA")
 
 
-def _first_number(header: fits.Header, names: tuple[str, ...]) -> tuple[str, float] | None:
-    """The name and value of the first of ``names`` that the header holds as a number (or a numeric string)."""
+def _first_card(
+    header: fits.Header, names: tuple[str, ...], where: str, usable: Callable[[float], bool], meaning: str
+) -> tuple[str, float] | None:
+    """The name and value of the first of ``names`` the header holds; None when it holds none.
+
+    Raises:
+        InputError: the first card present is not a number ``usable`` accepts (``where`` names the file).
+    """
     for name in names:
-        try:
-            return name, float(header[name])
-        except (KeyError, TypeError, ValueError):
+        if name not in header:
             continue
+        try:
+            value = float(header[name])
+        except (TypeError, ValueError):
+            value = float("nan")
+        if not usable(value):
+            raise InputError(
+                f"{where}: header card {name} = {header[name]!r} is not {meaning}; "
+                "fix the header, or give the gain and read noise yourself (--gain, --read-noise)"
+            )
+        return name, value
     return None
 
 
-def _noise_cards(header: fits.Header) -> tuple[tuple[str, float], tuple[str, float]] | None:
-    gain, read_noise = _first_number(header, GAIN_CARDS), _first_number(header, READ_NOISE_CARDS)
-    if gain is None or read_noise is None or not gain[1] > 0 or not read_noise[1] >= 0:
-        return None
-    return gain, read_noise
+def _noise_cards(header: fits.Header, where: str) -> tuple[tuple[str, float], tuple[str, float]] | None:
+    gain = _first_card(header, GAIN_CARDS, where, lambda v: 0 < v < math.inf, "a gain above 0 electrons/ADU")
+    read_noise = _first_card(header, READ_NOISE_CARDS, where, lambda v: 0 <= v < math.inf, "a read noise in electrons")
+    return (gain, read_noise) if gain is not None and read_noise is not None else None
 
 
-def detector_noise(header: fits.Header) -> tuple[float, float]:
+def detector_noise(header: fits.Header, where: str = "the image") -> tuple[float, float]:
     """Gain (electrons/ADU) and read noise (electrons) from the header (:data:`GAIN_CARDS`,
-    :data:`READ_NOISE_CARDS`); NaN when either is missing or the gain is not positive."""
-    cards = _noise_cards(header)
+    :data:`READ_NOISE_CARDS`); NaN when either is missing.
+
+    Raises:
+        InputError: a card is there but not a usable number (``where`` names the file).
+    """
+    cards = _noise_cards(header, where)
     return (cards[0][1], cards[1][1]) if cards is not None else (float("nan"), float("nan"))
 
 
@@ -84,7 +102,7 @@ def resolve_detector_noise(
 
     Raises:
         InputError: only one of ``gain`` and ``read_noise`` given, a gain not above 0 or a
-            negative read noise (``where`` names the file).
+            negative read noise, or a header card that is not a usable number (``where`` names the file).
     """
     if gain is not None or read_noise is not None:
         if gain is None or read_noise is None:
@@ -92,7 +110,7 @@ def resolve_detector_noise(
         if not gain > 0 or not read_noise >= 0:
             raise InputError(f"{where}: gain must be above 0 and read noise at least 0, got {gain}, {read_noise}")
         return DetectorNoise(float(gain), float(read_noise), "given by the user")
-    cards = _noise_cards(header)
+    cards = _noise_cards(header, where)
     if cards is not None:
         (gain_card, gain), (noise_card, noise) = cards
         return DetectorNoise(gain, noise, f"header cards {gain_card} and {noise_card}")

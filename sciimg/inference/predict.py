@@ -15,7 +15,7 @@ from sciimg.inference.export import WEIGHTS
 from sciimg.inference.load import Regressor, TrainedModel, load_model
 from sciimg.io.atomic import atomic_path, checked_target, refuse_overwriting_inputs
 from sciimg.io.store import SampleStore
-from sciimg.kinds import kind_of
+from sciimg.kinds import kind_of, require_kind
 from sciimg.provenance import provenance
 
 
@@ -86,12 +86,8 @@ def predict(model_dir: str | os.PathLike, inputs: list[str], output: str | os.Pa
     checked_target(output, create=False)  # a bad output fails before any work
     kind = kind_of(model.metadata)
     for path in paths:
-        store = SampleStore(path).attrs if SampleStore.is_store(path) else None
-        if store is not None and kind_of(store).name != kind.name:
-            raise InputError(
-                f"{path}: a sample store of {store.get('modality')} {store.get('task')}, "
-                f"but the model {model_dir} is a {kind.modality} {kind.task} model"
-            )
+        if SampleStore.is_store(path):
+            require_kind(path, SampleStore(path).attrs, kind, f"the model {model_dir}")
     run = kind.load("predict")
     taken = list(inspect.signature(run).parameters)[3:]
     unknown = sorted(set(options) - set(taken))

@@ -24,7 +24,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sciimg.errors import ConfigError
+from sciimg.errors import ConfigError, InputError
 from sciimg.io.inputs import expand_inputs
 
 Spec = Mapping[str, Any]
@@ -155,6 +155,19 @@ def kind_of(record: Mapping[str, Any]) -> Kind:
     return get_kind(record.get("modality"), record.get("task"))
 
 
+def require_kind(path: str | os.PathLike, record: Mapping[str, Any], kind: Kind, expected: str) -> None:
+    """Raise InputError naming ``path`` when ``record`` (a store's attributes) is not of ``kind``;
+    ``expected`` says who wants that kind ("the model m", "the test store t")."""
+    try:
+        theirs = kind_of(record)
+    except ConfigError:
+        raise InputError(f"{path}: not a sample store of any kind sciimg knows; {expected} needs {kind.name}") from None
+    if theirs.name != kind.name:
+        raise InputError(
+            f"{path}: a sample store of {theirs.modality} {theirs.task}, but {expected} is {kind.modality} {kind.task}"
+        )
+
+
 def ingest(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike, spec: Spec) -> dict[str, Path]:
     """Ingest files (paths or globs) for the experiment ``spec`` into ``out_dir/{train,val,test}.h5``, as its kind
     does."""
@@ -162,4 +175,4 @@ def ingest(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike, spec
     return kind.load("ingester")(expand_inputs(inputs), Path(out_dir), spec, **kind.ingest_options)
 
 
-__all__ = ["Kind", "all_kinds", "check_windowed_model", "data_keys", "get_kind", "ingest", "kind_of"]
+__all__ = ["Kind", "all_kinds", "check_windowed_model", "data_keys", "get_kind", "ingest", "kind_of", "require_kind"]

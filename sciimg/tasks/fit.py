@@ -17,7 +17,7 @@ from lightning.pytorch.loggers import CSVLogger
 from sciimg.data.dataset import StoreDataModule
 from sciimg.errors import ConfigError
 from sciimg.io.store import SampleStore
-from sciimg.kinds import kind_of
+from sciimg.kinds import kind_of, require_kind
 from sciimg.predictors import init_arguments
 from sciimg.provenance import config_hash
 from sciimg.tasks import BaseTask
@@ -172,6 +172,9 @@ def fit(
     store_dir, checkpoint_dir = Path(store_dir), Path(checkpoint_dir)
     options = resolve_auto(spec["trainer"])
     kind = kind_of(spec)
+    for split in ("train", "val"):
+        path = store_dir / f"{split}.h5"
+        require_kind(path, SampleStore(path).attrs, kind, "the experiment")
     data = StoreDataModule(
         str(store_dir / "train.h5"),
         str(store_dir / "val.h5"),

@@ -210,8 +210,13 @@ def test_gain_and_read_noise_are_read_under_their_common_header_spellings():
     assert detector_noise(header(EGAIN=2.2, READNOIS="3.5")) == (2.2, 3.5)  # numeric strings count
     assert detector_noise(header(ATODGAIN=1.0, READNSEA=5.1)) == (1.0, 5.1)  # HST
     assert detector_noise(header(RON=9.0, GAIN=2.0, RDNOISE=4.0)) == (2.0, 4.0)  # RDNOISE is read before RON
-    for bad in (header(GAIN=1.5), header(RDNOISE=4.0), header(GAIN=0.0, RON=3.0), header(GAIN="n/a", RON=3.0)):
-        assert all(np.isnan(detector_noise(bad)))
+    for missing in (header(GAIN=1.5), header(RDNOISE=4.0), header()):
+        assert all(np.isnan(detector_noise(missing)))
+    damaged = (("GAIN", 0.0), ("GAIN", "abc"), ("EGAIN", -2.0), ("RDNOISE", "n/a"), ("RON", -1.0), ("GAIN", "inf"))
+    for card, value in damaged:
+        cards = header(**{"GAIN": 1.5, "RDNOISE": 4.0, card: value})
+        with pytest.raises(InputError, match=rf"plate\.fits: header card {card} = .* is not"):
+            detector_noise(cards, "plate.fits")
 
 
 def test_the_users_gain_and_read_noise_go_before_the_header_and_come_in_pairs():
