@@ -500,7 +500,11 @@ def test_sky_experiment_outputs_keep_headers_and_wcs(workflow_run, tmp_path):
     [
         ("horsehead_plate", "noise taken as constant"),
         ("spitzer_irac", "noise taken as constant"),
-        ("saao_ccd", "gain 1.9 e-/ADU, read noise 5 e- (header cards GAIN and RDNOISE)"),
+        (
+            "saao_ccd",  # a raw frame: the bias (overscan median 214 ADU) is not sky
+            "gain 1.9 e-/ADU, read noise 5 e- (header cards GAIN and RDNOISE), "
+            "bias 214 ADU from the overscan strip BIASSEC [4:13,1:520]",
+        ),
     ],
 )
 def test_the_sky_model_denoises_real_images_keeping_every_card(workflow_run, tmp_path, sample, noise):

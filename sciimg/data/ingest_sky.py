@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from astropy.io import fits
 
-from sciimg.data.sky_scale import detector_noise, noise_level, sampled_noise_level
+from sciimg.data.sky_scale import detector_noise, noise_level, overscan_pedestal, sampled_noise_level
 from sciimg.data.splits import split_indices
 from sciimg.errors import InputError
 from sciimg.io.fits import PAIR_SUFFIX, TRUTH_SUFFIX, FitsImage, Region
@@ -208,21 +208,24 @@ def _tiles(plans: list, settings: TileSettings) -> Iterator[tuple[tuple, np.ndar
         gain, read_noise = detector_noise(fits.Header.fromstring(header)) if settings.stabilised else (np.nan, np.nan)
         with contextlib.ExitStack() as files:
             image = files.enter_context(FitsImage(file, settings.hdu, settings.dq))
+            bias = overscan_pedestal(image)[0] if settings.stabilised else 0.0  # stores hold ADU above the bias
             clean = files.enter_context(FitsImage(truth_path(file), "CLEAN")) if settings.truth else None
             pair = (
                 files.enter_context(FitsImage(truth_path(file, PAIR_SUFFIX), settings.hdu)) if settings.pairs else None
             )
             if pair is not None and pair.shape != shape:
                 raise InputError(f"{pair.path}: second exposure of shape {pair.shape}, the image is {shape}")
+            pair_bias = overscan_pedestal(pair)[0] if pair is not None and settings.stabilised else 0.0
             catalog = settings.labels or settings.sources
             masks = files.enter_context(fits.open(truth_path(file), memmap=True)) if catalog else None
             for region in tile_regions(shape, settings.tile):
                 values = image.read(region)
                 good = ~image.bad_pixels(region, values)
+                values = values - bias
                 truth = {"target": clean.read(region)} if clean else {}
                 if pair is not None:
                     second = pair.read(region)
-                    truth["pair"] = np.where(pair.bad_pixels(region, second), np.nan, second)
+                    truth["pair"] = np.where(pair.bad_pixels(region, second), np.nan, second - pair_bias)
                 if settings.labels:
                     truth["labels"] = artefact_labels(masks, region)
                 if settings.sources:

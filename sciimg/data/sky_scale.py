@@ -117,6 +117,25 @@ def resolve_detector_noise(
     return DetectorNoise(float("nan"), float("nan"), "unknown: no gain and read noise given, none in the header")
 
 
+def overscan_pedestal(source: FitsImage) -> tuple[float, str]:
+    """The bias level (ADU) of a raw CCD frame: the median of its overscan strip (``BIASSEC``).
+
+    A frame without an overscan strip (no ``BIASSEC``, or processed: see
+    :data:`sciimg.io.fits.PROCESSED_CARDS`) has a pedestal of 0. Poisson noise counts electrons
+    above the bias, so the Anscombe scale must not count the bias as signal.
+    """
+    strip = source.overscan
+    if strip is None:
+        return 0.0, ""
+    values = source.read(strip)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        raise InputError(f"{source.path}: the overscan strip BIASSEC has no finite pixel")
+    pedestal = float(np.median(values))
+    section = f"[{strip.x0 + 1}:{strip.x1},{strip.y0 + 1}:{strip.y1}]"
+    return pedestal, f"bias {pedestal:.6g} ADU from the overscan strip BIASSEC {section}"
+
+
 def noise_level(values: np.ndarray) -> tuple[float, float]:
     """Sky level (median) and noise (MAD standard deviation) of the finite values among ~16k evenly spaced pixels."""
     sample = values.ravel()[:: max(1, values.size // 16384)]
@@ -176,21 +195,26 @@ class TileScale:
     sigma: float
     gain: float = float("nan")
     read_noise_e: float = float("nan")
+    pedestal: float = 0.0  # the bias (ADU) the Anscombe scale takes off: electrons are gain x (ADU - pedestal)
 
     @property
     def stabilised(self) -> bool:
         return bool(np.isfinite(self.gain) and np.isfinite(self.read_noise_e))
 
+    def _electrons(self, adu: np.ndarray) -> np.ndarray:
+        return (np.asarray(adu) - self.pedestal) * self.gain
+
     def forward(self, adu: np.ndarray) -> np.ndarray:
         if self.stabilised:
-            zero = anscombe(np.asarray(self.background * self.gain), self.read_noise_e)
-            return (anscombe(adu * self.gain, self.read_noise_e) - zero).astype(np.float32)
+            zero = anscombe(self._electrons(self.background), self.read_noise_e)
+            return (anscombe(self._electrons(adu), self.read_noise_e) - zero).astype(np.float32)
         return ((adu - self.background) / self.sigma).astype(np.float32)
 
     def inverse(self, values: np.ndarray) -> np.ndarray:
         if self.stabilised:
-            zero = anscombe(np.asarray(self.background * self.gain), self.read_noise_e)
-            return (inverse_anscombe(values + zero, self.read_noise_e) / self.gain).astype(np.float32)
+            zero = anscombe(self._electrons(self.background), self.read_noise_e)
+            electrons = inverse_anscombe(values + zero, self.read_noise_e)
+            return (electrons / self.gain + self.pedestal).astype(np.float32)
         return (values * self.sigma + self.background).astype(np.float32)
 
 

@@ -22,7 +22,13 @@ import numpy as np
 import torch
 
 from sciimg.data.sky_dataset import SkyDenoisingDataset
-from sciimg.data.sky_scale import TileScale, resolve_detector_noise, sampled_noise_level, sampled_pixel_noise
+from sciimg.data.sky_scale import (
+    TileScale,
+    overscan_pedestal,
+    resolve_detector_noise,
+    sampled_noise_level,
+    sampled_pixel_noise,
+)
 from sciimg.errors import InputError
 from sciimg.inference.export import WEIGHTS
 from sciimg.inference.load import TrainedModel
@@ -116,12 +122,14 @@ class SkyModel(TrainedModel):
             return TileScale(background, sigma), standardised
         if not noise.known:
             return self._constant_noise_scale(source, background, "no gain or read noise given or in the header")
-        if (background - 3 * sigma) * noise.gain + 3 / 8 + noise.read_noise_e**2 < 0:
-            electrons = background * noise.gain
+        pedestal, bias_note = overscan_pedestal(source)
+        if (background - pedestal - 3 * sigma) * noise.gain + 3 / 8 + noise.read_noise_e**2 < 0:
+            electrons = (background - pedestal) * noise.gain
             why = f"a sky of {electrons:.4g} e- is too near or below zero for Poisson noise: sky- or bias-subtracted?"
             return self._constant_noise_scale(source, background, why)
         note = f"Anscombe scale: gain {noise.gain:.4g} e-/ADU, read noise {noise.read_noise_e:.4g} e- ({noise.origin})"
-        return TileScale(background, sigma, noise.gain, noise.read_noise_e), note
+        note += f", {bias_note}" if bias_note else ""
+        return TileScale(background, sigma, noise.gain, noise.read_noise_e, pedestal), note
 
     def _constant_noise_scale(self, source: FitsImage, background: float, why: str) -> tuple[TileScale, str]:
         """The standardised scale for an Anscombe-scale model: noise taken as constant, at the image's pixel noise."""

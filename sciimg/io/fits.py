@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import textwrap
 import warnings
 import zlib
@@ -38,6 +39,9 @@ SCALING = ("BSCALE", "BZERO", "BLANK")
 COMPRESSION = ("ZIMAGE", "ZBITPIX", "ZNAXIS", "ZNAXIS1", "ZNAXIS2", "ZTILE1", "ZTILE2", "ZCMPTYPE", "ZQUANTIZ")
 PROVENANCE_KEY = "SCIPROV"
 DQ_NAMES = ("DQ", "MASK", "BPM")
+# Cards IRAF's ccdproc (and tools following it) write once a raw frame is processed: bias gone, overscan trimmed.
+PROCESSED_CARDS = ("OVERSCAN", "TRIM", "ZEROCOR", "CCDPROC", "BIASCORR", "BIASSUB")
+SECTION = re.compile(r"\[\s*(\d+)\s*:\s*(\d+)\s*,\s*(\d+)\s*:\s*(\d+)\s*\]")  # FITS [x1:x2,y1:y2], 1-based
 
 # Sidecars beside an image, as the simulator writes them and ingest reads them.
 TRUTH_SUFFIX = ".truth.fits"  # clean image, artefact masks and source catalog
@@ -146,6 +150,7 @@ class FitsImage:
                 self.header.get("BLANK") if self.header.get("BITPIX", -32) > 0 else None,
             )
             self._dq = self._dq_section(dq)
+            self.overscan = self._overscan()
             self._mask_file = _read_mask_file(mask_file, self.shape) if mask_file is not None else None
             self._check_readable()
         except BaseException:
@@ -181,6 +186,18 @@ class FitsImage:
         hdu = self._hdul[index]
         return hdu.section if isinstance(hdu, fits.CompImageHDU) else hdu.data
 
+    def _overscan(self) -> Region | None:
+        """A raw CCD frame's overscan strip (``BIASSEC``); None once processing marked the frame
+        (:data:`PROCESSED_CARDS`: the bias is gone, the strip usually trimmed)."""
+        section = self.header.get("BIASSEC")
+        if section is None or any(card in self.header for card in PROCESSED_CARDS):
+            return None
+        match = SECTION.fullmatch(str(section).strip())
+        x1, x2, y1, y2 = (int(v) for v in match.groups()) if match else (0, 0, 0, 0)
+        if not (match and 1 <= x1 <= x2 <= self.shape[1] and 1 <= y1 <= y2 <= self.shape[0]):
+            raise InputError(f"{self.path}: BIASSEC = {section!r} is not a section [x1:x2,y1:y2] inside the image")
+        return Region(y1 - 1, y2, x1 - 1, x2)
+
     def _check_readable(self) -> None:
         """Read the last row: a file cut short fails here, with its name, not later mid-run."""
         try:
@@ -204,10 +221,15 @@ class FitsImage:
         return values.astype(np.float32)
 
     def bad_pixels(self, region: Region | None = None, data: np.ndarray | None = None) -> np.ndarray:
-        """Bad pixels of ``region``: not finite, flagged by the DQ extension or by the mask file."""
+        """Bad pixels of ``region``: not finite, flagged by the DQ extension or by the mask file, or in
+        the overscan strip (not sky)."""
         region = self._region(region)
         data = self.read(region) if data is None else data
         bad = ~np.isfinite(data)
+        if self.overscan is not None:
+            o = self.overscan
+            rows = slice(max(o.y0 - region.y0, 0), max(o.y1 - region.y0, 0))
+            bad[rows, max(o.x0 - region.x0, 0) : max(o.x1 - region.x0, 0)] = True
         if self._dq is not None:
             bad |= np.asarray(self._dq[..., region.slices[0], region.slices[1]]).reshape(bad.shape) != 0
         if self._mask_file is not None:
