@@ -41,7 +41,7 @@ from sciimg.inference.load import load_model
 from sciimg.io.atomic import write_text_atomic
 from sciimg.io.catalogs import read_catalog
 from sciimg.io.fits import FitsImage
-from sciimg.kinds import kind_of
+from sciimg.kinds import get_kind, kind_of
 from sciimg.provenance import provenance
 from sciimg.scoring import match_positions
 from sciimg.simulate.sky import Psf, add_stamp
@@ -123,7 +123,7 @@ def injection_recovery(
         raise InputError(f"{out_dir}: inject at least one star per image (--n-stars), got {n_stars!r}")
     model = load_model(model_dir)
     kind = kind_of(model.metadata)
-    if (kind.modality, kind.task) != ("sky", "detection"):
+    if kind != get_kind("sky", "detection"):
         raise InputError(f"{model_dir}: injection tests a sky detection model, not {kind.modality} {kind.task}")
     cuts = {name: float(read_catalog(path).meta["THRESH"]) for name, path in baseline_catalogs.items()}
     results, panels = {}, []
