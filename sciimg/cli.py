@@ -89,7 +89,7 @@ def _named(items: Sequence[str], flag: str) -> dict[str, str]:
 def _baseline(args: argparse.Namespace) -> None:
     from sciimg.baselines.run import run_baseline
 
-    run_baseline(args.name, args.train, args.test, args.output)
+    run_baseline(args.name, args.train, args.test, args.output, args.val)
 
 
 def _evaluate(args: argparse.Namespace) -> None:
@@ -190,8 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("baseline", _baseline, "run a classical method on the test split")
     p.add_argument("--name", required=True, help="baseline name")
     p.add_argument("--train", required=True, help="train store (the baseline is fitted on it)")
+    p.add_argument("--val", default=None, help="validation store (baselines with settings choose them on it)")
     p.add_argument("--test", required=True, help="test store")
-    p.add_argument("--output", required=True, help="output ECSV table")
+    p.add_argument("--output", required=True, help="output file (the kind's format: table, NetCDF, FITS, HDF5)")
 
     p = add("evaluate", _evaluate, "metrics.json and plots: every method on the same test events")
     p.add_argument("--experiment", required=True, help="experiment name")

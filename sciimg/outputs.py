@@ -52,8 +52,10 @@ def write_store_fields(
     method: str,
     inputs: list[str | os.PathLike],
     config: Mapping[str, Any] | None = None,
+    method_attrs: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write a method's fields for every sample of a store as NetCDF in the source file's form."""
+    """Write a method's fields for every sample of a store as NetCDF in the source file's form
+    (``method_attrs``: see :func:`sciimg.io.netcdf.write_fields`)."""
     store = SampleStore(store_path)
     info = FieldInfo.from_json(store.attrs["field_info"])
     if store.attrs["time_units"] == "steps":
@@ -62,7 +64,8 @@ def write_store_fields(
     times = (store.read("meta/time"), store.attrs["time_units"], store.attrs["calendar"])
     extra = store.extra()
     history = f"sciimg: {method} on the {store.attrs['split']} split of {Path(store_path).name}"
-    write_fields(output, values, info, extra["lat"], extra["lon"], times, filled, history, provenance(config, inputs))
+    record = provenance(config, inputs)
+    write_fields(output, values, info, extra["lat"], extra["lon"], times, filled, history, record, True, method_attrs)
     store.close()
     return Path(output)
 

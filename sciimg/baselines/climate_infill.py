@@ -1,34 +1,46 @@
 """Classical gap filling and smoothing of anomaly fields on lat/lon grids.
 
-Each method is fitted on the train store (where it has parameters) and then fills one
-anomaly field at a time: ``fill(anomaly, observed, lat, lon)`` with NaN at the gaps.
+Each method is fitted on the train store (where it has parameters), tunes what it must on
+the validation store, and then fills one anomaly field at a time:
+``fill_window(fields, observed, lat, lon)``, the month to fill at the centre of its
+``time_window`` consecutive months (NaN at the gaps, a month outside the split unobserved).
 
 * ``climatology``: anomaly 0, i.e. the train climatology.
 * ``idw``: inverse great-circle-distance weighting of the nearest observed cells.
 * ``biharmonic``: scikit-image's biharmonic inpainting on the grid (longitude wrapped
   for global grids).
-* ``kriging``: ordinary kriging on the sphere with PyKrige (great-circle distances), an
-  exponential variogram fitted once to the pooled train anomalies.
+* ``kriging``: ordinary kriging in space or space-time with every observed cell
+  (:mod:`sciimg.baselines.climate_kriging`); family and window chosen on validation.
+* ``eof``: reduced-space optimal interpolation with the train years' EOFs
+  (:mod:`sciimg.baselines.climate_eof`); modes, noise and window chosen on validation.
 * ``gaussian_filter`` (denoising): normalised Gaussian smoothing, its width chosen on train.
+
+Each method's CPU time per field goes into the log and the output's history.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import time
+from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy.ndimage import gaussian_filter
-from scipy.optimize import curve_fit
 from sklearn.neighbors import BallTree
 
+from sciimg.baselines.climate_eof import EofReconstruction, windows
+from sciimg.baselines.climate_kriging import FAMILIES, SpaceTimeKriging
+from sciimg.errors import ConfigError
 from sciimg.io.store import SampleStore
 from sciimg.outputs import filled_cells, write_store_fields
 
 log = logging.getLogger(__name__)
-VARIOGRAM_SAMPLES = 40  # train fields the variogram is fitted on
-VARIOGRAM_PAIRS = 4000  # observed cells drawn per field for the empirical variogram
+VARIOGRAM_SAMPLES = 40  # train fields the smoothing width is chosen on
+TUNING_FIELDS = 24  # validation fields a method's settings are chosen on
 
 
 def _points(lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -51,13 +63,63 @@ def is_global(lon: np.ndarray) -> bool:
 
 
 class FieldBaseline:
-    """A classical method; ``fit`` is a no-op unless the method has parameters."""
+    """A classical method that fills one month at a time; ``fit`` is a no-op unless it has parameters."""
 
-    def fit(self, train: SampleStore) -> FieldBaseline:
+    time_window = 1  # consecutive months it sees, the one to fill at the centre
+
+    def fit(self, train: SampleStore, val: SampleStore | None = None) -> FieldBaseline:
         return self
+
+    def settings(self) -> dict[str, Any]:
+        """What the method fitted or chose, for the output's attributes."""
+        return {}
 
     def fill(self, anomaly: np.ndarray, observed: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
         raise NotImplementedError
+
+    def fill_window(self, fields: np.ndarray, observed: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+        """The centre month of ``fields`` ``(time_window, Y, X)`` filled."""
+        centre = fields.shape[0] // 2
+        return self.fill(fields[centre], observed[centre], lat, lon)
+
+
+def split_windows(
+    store: SampleStore, time_window: int, rows: np.ndarray | None = None
+) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """Per row of the store: the row, its window of images ``(W, Y, X)`` and observed cells.
+
+    A neighbouring month outside the split (another year) comes fully unobserved, as for the network.
+    """
+    domain = store.extra()["domain"].astype(bool)
+    noise = store.attrs["corruption"] == "noise"
+    images = store.read("image")[:, 0].astype(np.float64)
+    steps = store.read("meta/step")
+    stacked, present = windows(images, steps, time_window)
+    for row in range(len(store)) if rows is None else rows:
+        fields = stacked[row]
+        observed = (np.ones_like(fields, bool) if noise else np.isfinite(fields)) & domain & present[row][:, None, None]
+        yield int(row), np.where(observed, fields, np.nan), observed
+
+
+def gap_errors(method: FieldBaseline, store: SampleStore, rows: np.ndarray) -> float:
+    """Latitude-weighted RMSE on the unobserved cells of some rows of a store (validation)."""
+    lat, lon = store.extra()["lat"], store.extra()["lon"]
+    weights = np.broadcast_to(np.cos(np.radians(lat))[:, None], (len(lat), len(lon)))
+    targets = store.read("target")[:, 0]
+    total, norm = 0.0, 0.0
+    for row, fields, observed in split_windows(store, method.time_window, rows):
+        scored = ~observed[fields.shape[0] // 2] & np.isfinite(targets[row])
+        error = method.fill_window(fields, observed, lat, lon) - targets[row]
+        total += float((weights[scored] * error[scored] ** 2).sum())
+        norm += float(weights[scored].sum())
+    return float(np.sqrt(total / norm)) if norm else float("nan")
+
+
+def validation_rows(val: SampleStore | None, name: str) -> tuple[SampleStore, np.ndarray]:
+    """The validation store and up to :data:`TUNING_FIELDS` of its rows, evenly spread."""
+    if val is None or len(val) == 0:
+        raise ConfigError(f"baseline {name} chooses its settings on the validation split: give --val")
+    return val, np.unique(np.linspace(0, len(val) - 1, min(TUNING_FIELDS, len(val))).astype(int))
 
 
 class ClimatologyFill(FieldBaseline):
@@ -98,77 +160,6 @@ class Biharmonic(FieldBaseline):
         return filled[:, pad : pad + anomaly.shape[1]]
 
 
-def exponential_variogram(h: np.ndarray, sill: float, range_deg: float, nugget: float) -> np.ndarray:
-    """PyKrige's exponential model: ``nugget + sill * (1 - exp(-h / (range / 3)))``."""
-    return nugget + sill * (1.0 - np.exp(-h / (range_deg / 3.0)))
-
-
-class Kriging(FieldBaseline):
-    """Ordinary kriging with great-circle distances; the variogram is fitted on train anomalies.
-
-    Args:
-        max_points: observed cells used per field; above it, a random subset bounds the cost
-            of the kriging system.
-    """
-
-    def __init__(self, max_points: int = 1500, seed: int = 0) -> None:
-        self.max_points, self.seed = max_points, seed
-        self.parameters: dict[str, float] | None = None
-
-    def fit(self, train: SampleStore) -> Kriging:
-        extra = train.extra()
-        la, lo = _points(extra["lat"], extra["lon"])
-        rng = np.random.default_rng(self.seed)
-        edges = np.linspace(0.0, 90.0, 31)
-        sums, counts = np.zeros(30), np.zeros(30)
-        rows = rng.choice(len(train), size=min(VARIOGRAM_SAMPLES, len(train)), replace=False)
-        for row in rows:
-            sample = train[int(row)]
-            values = sample["image"][0].ravel()
-            seen = np.flatnonzero(np.isfinite(values))
-            if len(seen) < 2:
-                continue
-            i, j = rng.choice(seen, VARIOGRAM_PAIRS), rng.choice(seen, VARIOGRAM_PAIRS)
-            h = great_circle_deg(la[i], lo[i], la[j], lo[j])
-            half_sq = 0.5 * (values[i] - values[j]) ** 2
-            b = np.digitize(h, edges) - 1
-            ok = (b >= 0) & (b < 30)
-            np.add.at(sums, b[ok], half_sq[ok])
-            np.add.at(counts, b[ok], 1)
-        centres = 0.5 * (edges[1:] + edges[:-1])
-        used = counts > 10
-        gamma = sums[used] / counts[used]
-        start = [float(gamma.max()), 20.0, float(gamma.min()) * 0.5]
-        bounds = ([1e-6, 0.5, 0.0], [10 * gamma.max() + 1e-6, 180.0, gamma.max() + 1e-6])
-        (sill, range_deg, nugget), _ = curve_fit(exponential_variogram, centres[used], gamma, p0=start, bounds=bounds)
-        self.parameters = {"sill": float(sill), "range": float(range_deg), "nugget": float(nugget)}
-        log.info("kriging variogram (exponential, degrees) fitted on train anomalies: %s", self.parameters)
-        return self
-
-    def fill(self, anomaly, observed, lat, lon):
-        from pykrige.ok import OrdinaryKriging
-
-        la, lo = _points(lat, lon)
-        seen = np.flatnonzero(observed.ravel())
-        if len(seen) > self.max_points:
-            seen = np.random.default_rng(self.seed).choice(seen, self.max_points, replace=False)
-        gaps = np.flatnonzero(~observed.ravel())
-        out = anomaly.ravel().copy()
-        if len(gaps) == 0:
-            return out.reshape(anomaly.shape)
-        kriging = OrdinaryKriging(
-            lo[seen],
-            la[seen],
-            anomaly.ravel()[seen],
-            variogram_model="exponential",
-            variogram_parameters=self.parameters,
-            coordinates_type="geographic",
-        )
-        values, _ = kriging.execute("points", lo[gaps], la[gaps])
-        out[gaps] = np.asarray(values)
-        return out.reshape(anomaly.shape)
-
-
 class GaussianSmoothing(FieldBaseline):
     """Normalised Gaussian smoothing (cells outside the domain do not count); width fitted on train."""
 
@@ -182,7 +173,7 @@ class GaussianSmoothing(FieldBaseline):
         weight = gaussian_filter(valid.astype(float), sigma, mode=mode)
         return gaussian_filter(np.where(valid, field, 0.0), sigma, mode=mode) / np.maximum(weight, 1e-6)
 
-    def fit(self, train: SampleStore) -> GaussianSmoothing:
+    def fit(self, train: SampleStore, val: SampleStore | None = None) -> GaussianSmoothing:
         self.wrap = is_global(train.extra()["lon"])
         rows = range(0, len(train), max(1, len(train) // VARIOGRAM_SAMPLES))
         samples = [train[r] for r in rows]
@@ -202,31 +193,113 @@ class GaussianSmoothing(FieldBaseline):
         return self._smooth(anomaly, observed, self.sigma)
 
 
+class Kriging(FieldBaseline):
+    """Ordinary kriging, space or space-time (:class:`SpaceTimeKriging`), chosen on validation."""
+
+    def __init__(self, neighbours: int = 24, seed: int = 0) -> None:
+        self.kriging = SpaceTimeKriging(neighbours, seed)
+
+    @property
+    def time_window(self) -> int:
+        return self.kriging.time_window
+
+    def fit(self, train: SampleStore, val: SampleStore | None = None) -> Kriging:
+        self.kriging.fit_variograms(train)
+        val, rows = validation_rows(val, "kriging")
+        scores = {
+            (family, window): gap_errors(self.choose(family, window), val, rows)
+            for family in FAMILIES
+            for window in (1, 3)
+        }
+        best = min(scores, key=scores.get)
+        log.info("kriging: validation RMSE per (family, window) %s; chosen %s", _rounded(scores), best)
+        self.choose(*best)
+        return self
+
+    def choose(self, family: str, time_window: int) -> Kriging:
+        self.kriging.choose(family, time_window)
+        return self
+
+    def settings(self) -> dict[str, Any]:
+        chosen = asdict(self.kriging.covariance)
+        return {**chosen, "time_window": self.time_window, "neighbours": self.kriging.neighbours}
+
+    def fill_window(self, fields, observed, lat, lon):
+        return self.kriging.fill(fields, observed, lat, lon)
+
+
+class Eof(FieldBaseline):
+    """Reduced-space optimal interpolation with the train EOFs (:class:`EofReconstruction`), chosen on validation."""
+
+    MODES = (2, 5, 10, 20, 40, 80, 160)
+    NOISE = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)  # times the mean cell variance
+
+    def __init__(self) -> None:
+        self.eof = EofReconstruction(max_modes=max(self.MODES))
+
+    @property
+    def time_window(self) -> int:
+        return self.eof.time_window
+
+    def fit(self, train: SampleStore, val: SampleStore | None = None) -> Eof:
+        self.eof.fit_bases(train)
+        val, rows = validation_rows(val, "eof")
+        scores = {}
+        for window, (_, _, variances) in self.eof.bases.items():
+            for modes in (m for m in self.MODES if m <= len(variances)):
+                for noise in self.NOISE:
+                    self.choose(modes, noise, window)
+                    scores[(modes, noise, window)] = gap_errors(self, val, rows)
+        best = min(scores, key=scores.get)
+        log.info("eof: validation RMSE per (modes, noise, window) %s; chosen %s", _rounded(scores), best)
+        return self.choose(*best)
+
+    def choose(self, modes: int, noise: float, time_window: int) -> Eof:
+        """``noise`` in units of the train fields' mean variance per cell."""
+        mean, _, variances = self.eof.bases[time_window]
+        self.eof.choose(modes, noise * variances.sum() / len(mean), time_window)
+        return self
+
+    def settings(self) -> dict[str, Any]:
+        return {"modes": self.eof.modes, "noise_k2": self.eof.noise, "time_window": self.time_window}
+
+    def fill_window(self, fields, observed, lat, lon):
+        return self.eof.fill(fields, observed, lat, lon)
+
+
+def _rounded(scores: dict) -> dict:
+    return {key: round(value, 4) for key, value in scores.items()}
+
+
 FIELD_BASELINES: dict[str, type[FieldBaseline]] = {
     "climatology": ClimatologyFill,
     "idw": InverseDistance,
     "biharmonic": Biharmonic,
     "kriging": Kriging,
+    "eof": Eof,
     "gaussian_filter": GaussianSmoothing,
 }
 
 
-def run_field_baseline(name: str, train: SampleStore, test: SampleStore, output: str | os.PathLike) -> Path:
+def run_field_baseline(
+    name: str, train: SampleStore, test: SampleStore, output: str | os.PathLike, val: SampleStore | None = None
+) -> Path:
     """Fill (or denoise) every test field with a classical method; NetCDF like the model's output."""
     if name not in FIELD_BASELINES:
         raise ValueError(f"baseline must be one of {sorted(FIELD_BASELINES)} for temperature fields, got {name!r}")
-    method = FIELD_BASELINES[name]().fit(train)
+    method = FIELD_BASELINES[name]().fit(train, val)
     extra = test.extra()
     lat, lon, domain = extra["lat"], extra["lon"], extra["domain"].astype(bool)
     corruption = test.attrs["corruption"]
     fields = np.full((len(test), len(lat), len(lon)), np.nan, np.float32)
     filled = np.zeros(fields.shape, bool)
-    for row in range(len(test)):
-        sample = test[row]
-        image = sample["image"][0]
-        observed = domain.copy() if corruption == "noise" else np.isfinite(image) & domain
-        fields[row] = method.fill(image, observed, lat, lon)
-        filled[row] = filled_cells(corruption, observed, domain)
+    start = time.process_time()
+    for row, window, observed in split_windows(test, method.time_window):
+        fields[row] = method.fill_window(window, observed, lat, lon)
+        filled[row] = filled_cells(corruption, observed[window.shape[0] // 2], domain)
+    seconds = (time.process_time() - start) / max(len(test), 1)
     fields[:, ~domain] = np.nan
-    log.info("%s: %d test fields", name, len(test))
-    return write_store_fields(test.path, fields, filled, output, f"baseline {name}", [train.path, test.path])
+    log.info("%s: %d test fields, %.4f CPU s per field", name, len(test), seconds)
+    inputs = [train.path, *([val.path] if val is not None else []), test.path]
+    attrs = {"cpu_seconds_per_field": seconds, "settings": method.settings()}
+    return write_store_fields(test.path, fields, filled, output, f"baseline {name}", inputs, method_attrs=attrs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 from pathlib import Path
 
@@ -36,8 +37,15 @@ def run_table_baseline(name: str, train: SampleStore, test: SampleStore, output:
     return Path(output)
 
 
-def run_baseline(name: str, train: str | os.PathLike, test: str | os.PathLike, output: str | os.PathLike) -> Path:
-    """Fit baseline ``name`` on ``train`` and write its test-split predictions to ``output``.
+def run_baseline(
+    name: str,
+    train: str | os.PathLike,
+    test: str | os.PathLike,
+    output: str | os.PathLike,
+    val: str | os.PathLike | None = None,
+) -> Path:
+    """Fit baseline ``name`` on ``train`` (settings chosen on ``val``, where the method has any)
+    and write its test-split predictions to ``output``.
 
     The output is what the experiment's kind writes (see its ``baseline_runner``): ECSV tables
     for regressors and keypoints, NetCDF for temperature fields, FITS for sky images, sparse
@@ -46,7 +54,7 @@ def run_baseline(name: str, train: str | os.PathLike, test: str | os.PathLike, o
     Raises:
         ConfigError: ``name`` is not a baseline of the test store's kind.
     """
-    refuse_overwriting_inputs(output, [train, test])
+    refuse_overwriting_inputs(output, [train, test, *([val] if val is not None else [])])
     train_store, test_store = SampleStore(train), SampleStore(test)
     kind = kind_of(test_store.attrs)
     require_kind(train, train_store.attrs, kind, f"the test store {test}")
@@ -55,4 +63,11 @@ def run_baseline(name: str, train: str | os.PathLike, test: str | os.PathLike, o
             f"baseline must be one of {list(kind.baselines)} for the {kind.modality} {kind.task} store {test}, "
             f"got {name!r}"
         )
-    return kind.load("baseline_runner")(name, train_store, test_store, output)
+    runner = kind.load("baseline_runner")
+    if val is None:
+        return runner(name, train_store, test_store, output)
+    val_store = SampleStore(val)
+    require_kind(val, val_store.attrs, kind, f"the test store {test}")
+    if "val" not in inspect.signature(runner).parameters:
+        return runner(name, train_store, test_store, output)  # this kind's baselines choose nothing
+    return runner(name, train_store, test_store, output, val=val_store)

@@ -28,12 +28,14 @@ from sciimg.io.netcdf import CELSIUS, FieldInfo
 from sciimg.io.store import SampleStore
 from sciimg.provenance import provenance
 
-CLASSICAL = ("kriging", "idw", "biharmonic", "gaussian_filter", "climatology")
+CLASSICAL = ("kriging", "eof", "idw", "biharmonic", "gaussian_filter", "climatology")
+METHOD_ATTRS = ("sciimg_cpu_seconds_per_field", "sciimg_settings")  # what outputs record of their method
 TARGETS = {"max_rmse_ratio_to_best_classical": 0.7, "max_rmse_ratio_to_biharmonic": 0.5, "min_area_mean_r": 0.99}
 
 
-def read_anomalies(path: str | os.PathLike, store: SampleStore) -> np.ndarray:
-    """A method's NetCDF output as anomalies ``(N, Y, X)`` with respect to the store's climatology."""
+def read_anomalies(path: str | os.PathLike, store: SampleStore) -> tuple[np.ndarray, dict[str, Any]]:
+    """A method's NetCDF output as anomalies ``(N, Y, X)`` with respect to the store's climatology,
+    and what the method recorded of itself (CPU time per field, chosen settings)."""
     info = FieldInfo.from_json(store.attrs["field_info"])
     try:
         ds = xr.open_dataset(path, decode_times=False)
@@ -43,13 +45,16 @@ def read_anomalies(path: str | os.PathLike, store: SampleStore) -> np.ndarray:
         if info.variable not in ds:
             raise InputError(f"{path}: has no variable {info.variable!r} to evaluate")
         values = ds[info.variable].values.astype(np.float64)
+        recorded = {k.removeprefix("sciimg_"): ds.attrs[k] for k in METHOD_ATTRS if k in ds.attrs}
     values = values.reshape(-1, *values.shape[-2:])
     if info.units in CELSIUS and not info.is_anomaly:
         values = values + 273.15  # outputs keep the source's units
     if len(values) != len(store):
         raise InputError(f"{path}: has {len(values)} time steps, the test split {len(store)}")
     climatology = store.read("extra/climatology")
-    return values - climatology[store.read("meta/month") - 1]
+    if "settings" in recorded:
+        recorded["settings"] = json.loads(recorded["settings"])
+    return values - climatology[store.read("meta/month") - 1], recorded
 
 
 def _correlation(a: np.ndarray, b: np.ndarray) -> float | None:
@@ -132,7 +137,8 @@ def evaluate_fields(
     scored = np.isfinite(truth) & domain[None]
     if store.attrs["corruption"] == "gaps":  # inpainting is scored on the gaps it fills
         scored &= ~observed
-    fields = {name: read_anomalies(path, store) for name, path in predictions.items()}
+    read = {name: read_anomalies(path, store) for name, path in predictions.items()}
+    fields = {name: field for name, (field, _) in read.items()}
     methods = {name: field_scores(field, truth, scored, lat) for name, field in fields.items()}
     model = next(iter(predictions))
     true_mean = field_scores(truth, truth, scored, lat)["area_mean"]
@@ -153,7 +159,10 @@ def evaluate_fields(
         "n_test_steps": len(store),
         "test_years": sorted(set(store.read("meta/year").tolist())),
         "observed_fraction": float(observed[:, domain].mean()),
-        "methods": {name: {k: v for k, v in values.items() if k != "area_mean"} for name, values in methods.items()},
+        "methods": {
+            name: {**{k: v for k, v in values.items() if k != "area_mean"}, **read[name][1]}
+            for name, values in methods.items()
+        },
         "comparison": {f"{model} vs classical": compare(methods, model)},
         "figures": [f.name for f in figures],
         "definitions": {
@@ -162,6 +171,8 @@ def evaluate_fields(
             "area_mean_rmse": "RMSE (K) of the area-mean anomaly time series over the domain",
             "area_mean_r": "correlation of the area-mean anomaly time series with the truth",
             "verdict": "95 % interval of the RMSE difference from a bootstrap of whole test years",
+            "cpu_seconds_per_field": "CPU time (all threads) the method took per test field, fitting excluded",
+            "settings": "what the method fitted on train or chose on validation",
         },
         "provenance": provenance(inputs=[test, *predictions.values()]),
     }

@@ -106,11 +106,14 @@ def _definitions(metrics: dict) -> str:
 def field_section(metrics: dict, folder: Path) -> str:
     """Temperature fields: one row per method, the comparison with the targets, the figures."""
     best = min(v["rmse"] for v in metrics["methods"].values())
-    table = _method_table(metrics["methods"], ["rmse", "bias", "area_mean_rmse", "area_mean_r"], "rmse", best)
+    columns = ["rmse", "bias", "area_mean_rmse", "area_mean_r", "cpu_seconds_per_field"]
+    table = _method_table(metrics["methods"], columns, "rmse", best)
+    chosen = {m: v["settings"] for m, v in metrics["methods"].items() if v.get("settings")}
     parts = [
         f"<p>{metrics['n_test_steps']} test time steps from {len(metrics['test_years'])} held-out years; "
         f"{metrics['observed_fraction']:.0%} of cells observed.</p>",
         table,
+        *(f"<p><b>{html.escape(m)}</b> settings: {html.escape(json.dumps(v))}</p>" for m, v in chosen.items()),
     ]
     for pair, result in metrics.get("comparison", {}).items():
         if result:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -147,9 +148,11 @@ def predict_fields(model: FieldModel, inputs: list[Path], output: str | os.PathL
     path = inputs[0]
     sources = [path, model.path / WEIGHTS]
     if SampleStore.is_store(path):
+        start = time.process_time()
         anomalies, filled = model.predict_store(path)
+        timing = {"cpu_seconds_per_field": (time.process_time() - start) / max(len(anomalies), 1)}
         method = f"{model.metadata['task']} by {model.metadata.get('backbone')} ({model.path})"
-        return write_store_fields(path, anomalies, filled, output, method, sources)
+        return write_store_fields(path, anomalies, filled, output, method, sources, method_attrs=timing)
     values, filled, info, (lat, lon), times = model.predict_file(path)
     history = f"sciimg: {model.metadata['task']} by {model.metadata.get('backbone')} ({model.path})"
     prov = provenance(inputs=sources)

@@ -274,9 +274,11 @@ def write_fields(
     history: str = "",
     provenance: Mapping[str, Any] | None = None,
     kelvin: bool = True,
+    method_attrs: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write ``(time, lat, lon)`` kelvin ``values`` (``kelvin=False``: in the file's units) as the
-    source file had them, atomically.
+    source file had them, atomically; ``method_attrs`` become ``sciimg_<key>`` global attributes
+    (numbers as they are, anything else as JSON).
 
     The variable keeps its name, attributes and units (Celsius files are converted back),
     the coordinates keep their names, attributes, order and calendar. ``flag`` (same
@@ -318,6 +320,8 @@ def write_fields(
     ds.attrs["history"] = "\n".join(x for x in (history, str(info.global_attrs.get("history", ""))) if x)
     if provenance is not None:
         ds.attrs["sciimg_provenance"] = json.dumps(provenance)
+    for key, value in (method_attrs or {}).items():
+        ds.attrs[f"sciimg_{key}"] = value if isinstance(value, int | float) else json.dumps(value)
     encoding = {info.variable: {"_FillValue": np.float32(np.nan), "zlib": True}}
     if info.time_name:
         encoding[info.time_name] = {"dtype": "float64"}

@@ -74,7 +74,7 @@ KINDS = (
         task="inpainting",
         task_class="sciimg.tasks.dense:InpaintingTask",
         predictor="sciimg.predictors.dense:InpaintingPredictor",
-        baselines=("climatology", "idw", "biharmonic", "kriging"),
+        baselines=("climatology", "idw", "biharmonic", "kriging", "eof"),
         ingest_options={"corruption": "gaps"},
         **FIELDS,
     ),

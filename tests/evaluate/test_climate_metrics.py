@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from sciimg.baselines.climate_infill import Biharmonic, ClimatologyFill, InverseDistance, Kriging, is_global
+from sciimg.baselines.climate_kriging import Covariance
 from sciimg.evaluate.climate import compare, field_scores
 from sciimg.nets.partial_conv import NormalisedConvolutionFill, PartialConvUNet
 
@@ -46,11 +47,12 @@ def test_classical_fills_beat_climatology_on_a_smooth_global_field():
     observed = np.random.default_rng(0).random(truth.shape) < 0.3
     anomaly = np.where(observed, truth, np.nan)
     kriging = Kriging()
-    kriging.parameters = {"sill": 0.5, "range": 60.0, "nugget": 1e-4}
+    kriging.kriging.covariances = {"gaussian": Covariance("gaussian", 0.5, 4000.0, 1e-4, 0.0)}
+    kriging.choose("gaussian", 1)
     errors = {}
     for name, method in (("climatology", ClimatologyFill()), ("idw", InverseDistance()),
                          ("biharmonic", Biharmonic()), ("kriging", kriging)):  # fmt: skip
-        filled = method.fill(anomaly, observed, lat, lon)
+        filled = method.fill_window(anomaly[None], observed[None], lat, lon)
         np.testing.assert_allclose(filled[observed], truth[observed], atol=1e-6)  # observed cells kept
         errors[name] = np.sqrt(((filled - truth)[~observed] ** 2).mean())
     assert max(errors["idw"], errors["biharmonic"], errors["kriging"]) < 0.25 * errors["climatology"], errors

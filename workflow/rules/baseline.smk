@@ -1,7 +1,7 @@
 def baseline_inputs(wildcards):
-    """The train and test splits; the suffix must be the one the experiment's kind writes."""
+    """The three splits (settings are chosen on val); the suffix must be the one the experiment's kind writes."""
     checked_suffix(wildcards, "baselines")
-    return {name: f"data/interim/{wildcards.experiment}/{name}.h5" for name in ("train", "test")}
+    return {name: f"data/interim/{wildcards.experiment}/{name}.h5" for name in ("train", "val", "test")}
 
 
 rule baseline:
@@ -15,5 +15,5 @@ rule baseline:
     log:
         "results/{experiment}/logs/baseline_{baseline}.{suffix}.log",
     shell:
-        "sciimg baseline --name {wildcards.baseline} --train {input.train:q} --test {input.test:q} "
+        "sciimg baseline --name {wildcards.baseline} --train {input.train:q} --val {input.val:q} --test {input.test:q} "
         "--output {output:q} > {log:q} 2>&1"
