@@ -13,6 +13,8 @@ the validation store, and then fills one anomaly field at a time:
   (:mod:`sciimg.baselines.climate_kriging`); family and window chosen on validation.
 * ``eof``: reduced-space optimal interpolation with the train years' EOFs
   (:mod:`sciimg.baselines.climate_eof`); modes, noise and window chosen on validation.
+* ``floor`` (simulated fields only): not a method but the best any method can do, the exact
+  conditional mean given the simulator's statistics (:mod:`sciimg.baselines.climate_floor`).
 * ``gaussian_filter`` (denoising): normalised Gaussian smoothing, its width chosen on train.
 
 Each method's CPU time per field goes into the log and the output's history.
@@ -33,6 +35,7 @@ from scipy.ndimage import gaussian_filter
 from sklearn.neighbors import BallTree
 
 from sciimg.baselines.climate_eof import EofReconstruction, windows
+from sciimg.baselines.climate_floor import SimulatorFloor
 from sciimg.baselines.climate_kriging import FAMILIES, SpaceTimeKriging
 from sciimg.errors import ConfigError
 from sciimg.io.store import SampleStore
@@ -77,28 +80,31 @@ class FieldBaseline:
     def fill(self, anomaly: np.ndarray, observed: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def fill_window(self, fields: np.ndarray, observed: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-        """The centre month of ``fields`` ``(time_window, Y, X)`` filled."""
+    def fill_window(
+        self, fields: np.ndarray, observed: np.ndarray, lat: np.ndarray, lon: np.ndarray, when: tuple[int, int]
+    ) -> np.ndarray:
+        """The centre month of ``fields`` ``(time_window, Y, X)`` filled; ``when``: its step and calendar month."""
         centre = fields.shape[0] // 2
         return self.fill(fields[centre], observed[centre], lat, lon)
 
 
 def split_windows(
     store: SampleStore, time_window: int, rows: np.ndarray | None = None
-) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-    """Per row of the store: the row, its window of images ``(W, Y, X)`` and observed cells.
+) -> Iterator[tuple[int, np.ndarray, np.ndarray, tuple[int, int]]]:
+    """Per row of the store: the row, its window of images ``(W, Y, X)``, observed cells, and the
+    centre's step and calendar month.
 
     A neighbouring month outside the split (another year) comes fully unobserved, as for the network.
     """
     domain = store.extra()["domain"].astype(bool)
     noise = store.attrs["corruption"] == "noise"
     images = store.read("image")[:, 0].astype(np.float64)
-    steps = store.read("meta/step")
+    steps, months = store.read("meta/step"), store.read("meta/month")
     stacked, present = windows(images, steps, time_window)
     for row in range(len(store)) if rows is None else rows:
         fields = stacked[row]
         observed = (np.ones_like(fields, bool) if noise else np.isfinite(fields)) & domain & present[row][:, None, None]
-        yield int(row), np.where(observed, fields, np.nan), observed
+        yield int(row), np.where(observed, fields, np.nan), observed, (int(steps[row]), int(months[row]))
 
 
 def gap_errors(method: FieldBaseline, store: SampleStore, rows: np.ndarray) -> float:
@@ -107,9 +113,9 @@ def gap_errors(method: FieldBaseline, store: SampleStore, rows: np.ndarray) -> f
     weights = np.broadcast_to(np.cos(np.radians(lat))[:, None], (len(lat), len(lon)))
     targets = store.read("target")[:, 0]
     total, norm = 0.0, 0.0
-    for row, fields, observed in split_windows(store, method.time_window, rows):
+    for row, fields, observed, when in split_windows(store, method.time_window, rows):
         scored = ~observed[fields.shape[0] // 2] & np.isfinite(targets[row])
-        error = method.fill_window(fields, observed, lat, lon) - targets[row]
+        error = method.fill_window(fields, observed, lat, lon, when) - targets[row]
         total += float((weights[scored] * error[scored] ** 2).sum())
         norm += float(weights[scored].sum())
     return float(np.sqrt(total / norm)) if norm else float("nan")
@@ -224,7 +230,7 @@ class Kriging(FieldBaseline):
         chosen = asdict(self.kriging.covariance)
         return {**chosen, "time_window": self.time_window, "neighbours": self.kriging.neighbours}
 
-    def fill_window(self, fields, observed, lat, lon):
+    def fill_window(self, fields, observed, lat, lon, when):
         return self.kriging.fill(fields, observed, lat, lon)
 
 
@@ -263,8 +269,21 @@ class Eof(FieldBaseline):
     def settings(self) -> dict[str, Any]:
         return {"modes": self.eof.modes, "noise_k2": self.eof.noise, "time_window": self.time_window}
 
-    def fill_window(self, fields, observed, lat, lon):
+    def fill_window(self, fields, observed, lat, lon, when):
         return self.eof.fill(fields, observed, lat, lon)
+
+
+class Floor(FieldBaseline):
+    """Not a method: the exact conditional mean given the simulator's statistics (:class:`SimulatorFloor`)."""
+
+    time_window = 3
+
+    def fit(self, train: SampleStore, val: SampleStore | None = None) -> Floor:
+        self.floor = SimulatorFloor(self.time_window).fit(train)
+        return self
+
+    def fill_window(self, fields, observed, lat, lon, when):
+        return self.floor.fill(fields, observed, *when)
 
 
 def _rounded(scores: dict) -> dict:
@@ -277,6 +296,7 @@ FIELD_BASELINES: dict[str, type[FieldBaseline]] = {
     "biharmonic": Biharmonic,
     "kriging": Kriging,
     "eof": Eof,
+    "floor": Floor,
     "gaussian_filter": GaussianSmoothing,
 }
 
@@ -294,8 +314,8 @@ def run_field_baseline(
     fields = np.full((len(test), len(lat), len(lon)), np.nan, np.float32)
     filled = np.zeros(fields.shape, bool)
     start = time.process_time()
-    for row, window, observed in split_windows(test, method.time_window):
-        fields[row] = method.fill_window(window, observed, lat, lon)
+    for row, window, observed, when in split_windows(test, method.time_window):
+        fields[row] = method.fill_window(window, observed, lat, lon, when)
         filled[row] = filled_cells(corruption, observed[window.shape[0] // 2], domain)
     seconds = (time.process_time() - start) / max(len(test), 1)
     fields[:, ~domain] = np.nan

@@ -13,6 +13,7 @@ series shorter than 3 years, e.g. a month of hourly fields, is split by whole da
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from contextlib import ExitStack
@@ -157,6 +158,9 @@ def _ingest_climate(inputs: list[Path], out_dir: Path, spec: Mapping[str, Any], 
         "noise_std_k": data["noise_std_k"],
         "provenance": provenance(spec, inputs, seed),
     }
+    simulation = info.global_attrs.get("sciimg_simulation")
+    if simulation is not None and len(inputs) == 1:  # a simulated file: the floor baseline rebuilds its simulator
+        attrs["simulation"] = json.loads(simulation)
     extra = {"lat": lat, "lon": lon, "climatology": climatology, "domain": domain}
     if land is not None:
         extra["land"] = land

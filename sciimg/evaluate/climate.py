@@ -108,6 +108,8 @@ def compare(methods: Mapping[str, Mapping[str, Any]], model: str) -> dict[str, A
     if "biharmonic" in classical:
         result["rmse_ratio_to_biharmonic"] = methods[model]["rmse"] / classical["biharmonic"]
         checks.append(result["rmse_ratio_to_biharmonic"] <= TARGETS["max_rmse_ratio_to_biharmonic"])
+    if "floor" in methods:  # the best any method can do, on simulated fields
+        result["rmse_ratio_to_floor"] = methods[model]["rmse"] / methods["floor"]["rmse"]
     r = methods[model]["area_mean_r"]
     checks.append(r is not None and r >= TARGETS["min_area_mean_r"])
     result["targets_met"] = bool(all(checks))

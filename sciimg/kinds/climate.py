@@ -10,13 +10,16 @@ from sciimg.kinds import Kind, Spec
 
 
 def check_data(key: str, spec: Spec) -> None:
-    """An odd time window (its centre is predicted), a mask file when masks come from one, a valid grid."""
+    """An odd time window (its centre is predicted), a mask file when masks come from one, a valid grid,
+    a floor only for simulated data."""
     data = spec["data"]
     if data["time_window"] % 2 == 0:
         raise ConfigError(f"{key}.data.time_window must be odd (the centre is predicted), got {data['time_window']}")
     masks = data["masks"]
     if masks["kind"] == "file" and "file" not in masks:
         raise ConfigError(f"{key}.data.masks.file must name a NetCDF file when masks.kind is 'file'")
+    if "floor" in spec.get("baselines", ()) and "simulate" not in data:
+        raise ConfigError(f"{key}.baselines: the floor is computed from the simulator, but the data are files")
     grid = (data.get("simulate") or {}).get("grid")
     if grid and (grid["lat_min"] >= grid["lat_max"] or grid["lon_min"] >= grid["lon_max"]):
         raise ConfigError(f"{key}.data.simulate.grid must have lat_min < lat_max and lon_min < lon_max, got {grid}")
@@ -74,7 +77,7 @@ KINDS = (
         task="inpainting",
         task_class="sciimg.tasks.dense:InpaintingTask",
         predictor="sciimg.predictors.dense:InpaintingPredictor",
-        baselines=("climatology", "idw", "biharmonic", "kriging", "eof"),
+        baselines=("climatology", "idw", "biharmonic", "kriging", "eof", "floor"),
         ingest_options={"corruption": "gaps"},
         **FIELDS,
     ),

@@ -136,6 +136,22 @@ class ClimateSimulator:
             setattr(self, name, rho * coef + np.sqrt(1 - rho**2) * self.rng.normal(size=coef.shape))
         self.enso_index = 0.9 * self.enso_index + np.sqrt(1 - 0.81) * self.rng.normal()
 
+    def components(self) -> list[tuple[np.ndarray, float]]:
+        """The anomaly as ``sum_k maps_k @ coefficients_k``: per random component, its map
+        ``(n_cells, F_k)`` and month-to-month AR(1) coefficient; coefficients are N(0, 1)."""
+        amplitude = self.amplitude.reshape(-1, 1)
+        weight = self.small_weight.reshape(-1, 1)
+        norm = np.sqrt(1 + weight**2)
+        return [
+            (amplitude / norm * self.large, self.persistence_large),
+            (amplitude * weight / norm * self.small, self.persistence_small),
+            (self.enso.reshape(-1, 1), 0.9),
+        ]
+
+    def mean_field(self, index: int) -> np.ndarray:
+        """The deterministic part of month ``index``: climatology plus trend (K)."""
+        return climatology(self.lat, self.land, index % 12 + 1) + self.trend_k_per_decade * index / 120.0
+
     def anomaly(self) -> np.ndarray:
         """Advance one month; the anomaly field (K) of that month."""
         self._step()
@@ -147,9 +163,13 @@ class ClimateSimulator:
 
     def month(self, index: int) -> np.ndarray:
         """Temperature (K) of month ``index`` (0 = January of the first year); call in order."""
-        years = index / 12.0
-        clim = climatology(self.lat, self.land, index % 12 + 1)
-        return (clim + self.trend_k_per_decade * years / 10.0 + self.anomaly()).astype(np.float32)
+        return (self.mean_field(index) + self.anomaly()).astype(np.float32)
+
+
+def simulator_of(parameters: Mapping[str, Any]) -> ClimateSimulator:
+    """The simulator that wrote a file, from its ``sciimg_simulation`` record (same draws, same statistics)."""
+    lat, lon = regular_grid(**parameters["grid"])
+    return ClimateSimulator(lat, lon, parameters["seed"], **parameters["options"])
 
 
 def simulate_climate_file(
@@ -184,6 +204,7 @@ def simulate_climate_file(
     }
     lat, lon = regular_grid(**grid)
     simulator = ClimateSimulator(lat, lon, seed, **options)
+    parameters = {"seed": seed, "start_year": start_year, "grid": grid, "options": options}
     n_months = 12 * n_years
     with atomic_path(path, suffix=".nc") as tmp, netCDF4.Dataset(tmp, "w", format="NETCDF4") as nc:
         nc.Conventions = "CF-1.8"
@@ -191,6 +212,7 @@ def simulate_climate_file(
         nc.source = "sciimg.simulate.climate"
         if provenance is not None:
             nc.sciimg_provenance = json.dumps(provenance)
+        nc.sciimg_simulation = json.dumps(parameters)  # enough to rebuild the simulator: its statistics are known
         nc.createDimension("time", None)
         nc.createDimension("lat", len(lat))
         nc.createDimension("lon", len(lon))

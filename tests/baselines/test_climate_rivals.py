@@ -111,3 +111,48 @@ def test_windows_take_neighbouring_steps_only_from_the_same_split():
     assert present.tolist() == [[False, True, True], [True, True, True], [True, True, False],
                                 [False, True, True], [True, True, False]]  # fmt: skip
     assert stacked[1, :, 0].tolist() == [0.0, 1.0, 2.0] and np.isnan(stacked[2, 2]).all()
+
+
+def test_the_floor_is_below_every_method_on_simulated_fields(tmp_path):
+    from sciimg.baselines.run import run_baseline
+    from sciimg.config import validate_config
+    from sciimg.evaluate.climate import evaluate_fields
+    from sciimg.kinds import ingest
+    from sciimg.simulate.climate import simulate_climate_file
+
+    grid = {"lat_min": 20, "lat_max": 60, "lon_min": -20, "lon_max": 40, "dlat": 2.5, "dlon": 2.5}
+    raw = simulate_climate_file(tmp_path / "sim.nc", n_years=5, seed=1, grid=grid)
+    experiment = {
+        "modality": "climate",
+        "task": "inpainting",
+        "seed": 3,
+        "data": {"simulate": {"n_years": 5}, "split": {"train": 0.6, "val": 0.2, "test": 0.2}},
+        "model": {"backbone_options": {"widths": [4, 8]}},
+        "baselines": ["kriging", "eof", "floor"],
+    }
+    spec = validate_config({"experiments": {"x": experiment}})["experiments"]["x"]
+    stores = ingest([raw], tmp_path / "stores", spec)
+    outputs = {
+        name: run_baseline(name, stores["train"], stores["test"], tmp_path / f"{name}.nc", stores["val"])
+        for name in ("floor", "kriging", "eof", "biharmonic")
+    }
+    methods = evaluate_fields("x", outputs, stores["test"], tmp_path / "eval")["methods"]
+    floor = methods.pop("floor")["rmse"]
+    assert all(floor < 0.5 * scores["rmse"] for scores in methods.values()), (floor, methods)
+    assert floor < 0.05  # the simulated anomalies have fewer degrees of freedom than the grid has cells
+
+
+def test_the_floor_is_refused_for_data_that_no_simulator_made():
+    from sciimg.config import validate_config
+    from sciimg.errors import ConfigError
+
+    experiment = {
+        "modality": "climate",
+        "task": "inpainting",
+        "seed": 3,
+        "data": {"files": {"paths": ["field.nc"]}, "split": {"train": 0.6, "val": 0.2, "test": 0.2}},
+        "model": {},
+        "baselines": ["kriging", "floor"],
+    }
+    with pytest.raises(ConfigError, match=r"x\.baselines: the floor is computed from the simulator"):
+        validate_config({"experiments": {"x": experiment}})

@@ -52,7 +52,7 @@ def test_classical_fills_beat_climatology_on_a_smooth_global_field():
     errors = {}
     for name, method in (("climatology", ClimatologyFill()), ("idw", InverseDistance()),
                          ("biharmonic", Biharmonic()), ("kriging", kriging)):  # fmt: skip
-        filled = method.fill_window(anomaly[None], observed[None], lat, lon)
+        filled = method.fill_window(anomaly[None], observed[None], lat, lon, (0, 1))
         np.testing.assert_allclose(filled[observed], truth[observed], atol=1e-6)  # observed cells kept
         errors[name] = np.sqrt(((filled - truth)[~observed] ** 2).mean())
     assert max(errors["idw"], errors["biharmonic"], errors["kriging"]) < 0.25 * errors["climatology"], errors
