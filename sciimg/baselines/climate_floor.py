@@ -37,6 +37,8 @@ class SimulatorFloor:
         parameters = store.attrs.get("simulation")
         if parameters is None:
             raise ConfigError(f"{store.path}: the floor needs a store ingested from one file sciimg simulated")
+        if parameters["options"].get("events_per_month", 0) > 0:
+            raise ConfigError(f"{store.path}: the floor is exact for Gaussian fields; this one has weather events")
         self.simulator = simulator_of(parameters)
         extra = store.extra()
         if not (np.allclose(extra["lat"], self.simulator.lat) and np.allclose(extra["lon"], self.simulator.lon)):

@@ -18,8 +18,11 @@ def check_data(key: str, spec: Spec) -> None:
     masks = data["masks"]
     if masks["kind"] == "file" and "file" not in masks:
         raise ConfigError(f"{key}.data.masks.file must name a NetCDF file when masks.kind is 'file'")
-    if "floor" in spec.get("baselines", ()) and "simulate" not in data:
-        raise ConfigError(f"{key}.baselines: the floor is computed from the simulator, but the data are files")
+    if "floor" in spec.get("baselines", ()):
+        if "simulate" not in data:
+            raise ConfigError(f"{key}.baselines: the floor is computed from the simulator, but the data are files")
+        if data["simulate"].get("events_per_month", 0) > 0:
+            raise ConfigError(f"{key}.baselines: the floor is exact only for Gaussian fields (events_per_month: 0)")
     grid = (data.get("simulate") or {}).get("grid")
     if grid and (grid["lat_min"] >= grid["lat_max"] or grid["lon_min"] >= grid["lon_max"]):
         raise ConfigError(f"{key}.data.simulate.grid must have lat_min < lat_max and lon_min < lon_max, got {grid}")

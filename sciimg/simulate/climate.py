@@ -9,7 +9,15 @@ The field is climatology + seasonal cycle + trend + anomalies:
   whose coefficients follow an AR(1) process month to month. A large-scale and a
   small-scale component are mixed, the small one weighted to land; the amplitude grows
   with latitude and over land, as in observed anomalies;
-* an ENSO-like mode: a fixed tropical Pacific pattern times an AR(1) index.
+* an ENSO-like mode: a fixed tropical Pacific pattern times an AR(1) index;
+* optionally (``events_per_month`` > 0), weather regimes the Gaussian part cannot make
+  (:class:`WeatherEvents`): blocking highs and cold-air outbreaks as compact anomalies with
+  sharp, front-like edges, heavy-tailed amplitudes (cold ones over winter land, which gives
+  the negative skewness of winter land temperatures, Ruff and Neelin 2012, GRL 39; Perron
+  and Sura 2013, J. Climate 26), born in the mid and high latitudes of the winter hemisphere
+  where blocking is most frequent (Barriopedro et al. 2006, J. Climate 19), lasting one to a
+  few months and drifting east with the westerlies. Linear methods (kriging, EOFs) are
+  optimal for the Gaussian part only: these are the structure a learned method can exploit.
 
 The land mask is a smooth random field thresholded to the requested land fraction and is
 written as ``sftlf`` (CF land_area_fraction). Months are written in blocks, so memory
@@ -89,6 +97,88 @@ def enso_pattern(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
 
 
 @dataclass
+class WeatherEvent:
+    """One persistent anomaly: centre, semi-axes (km), orientation, amplitude (K) and months left."""
+
+    lat: float
+    lon: float
+    major_km: float
+    minor_km: float
+    angle: float
+    amplitude_k: float
+    months_left: int
+
+
+class WeatherEvents:
+    """Blocking highs and cold-air outbreaks (see the module docstring); one ``month()`` call per month.
+
+    Modelling choices (orders of magnitude, not fitted): sizes 600-2500 km, edge width 15 %
+    of the size (fronts), amplitudes exponential with mean ``mean_amplitude_k`` (x 1.5 over
+    land), cold events twice as likely as warm ones over land, lifetime 1-3 months
+    decaying by ``decay`` a month, an eastward drift of 5-15 degrees of longitude a month.
+    """
+
+    EDGE = 0.15
+
+    def __init__(
+        self,
+        lat: np.ndarray,
+        lon: np.ndarray,
+        land: np.ndarray,
+        per_month: float,
+        rng: np.random.Generator,
+        mean_amplitude_k: float = 3.0,
+        decay: float = 0.6,
+    ) -> None:
+        self.lat, self.lon, self.land, self.rng = lat, lon, land, rng
+        self.per_month, self.mean_amplitude_k, self.decay = per_month, mean_amplitude_k, decay
+        self.active: list[WeatherEvent] = []
+        self.la, self.lo = np.meshgrid(np.radians(lat), np.radians(lon), indexing="ij")
+
+    def _born(self, month: int) -> WeatherEvent:
+        rng = self.rng
+        northern_winter = month in (11, 12, 1, 2, 3)
+        winter_sign = 1.0 if rng.random() < (0.7 if northern_winter else 0.3) else -1.0  # the winter hemisphere
+        lat = winter_sign * rng.uniform(35.0, 75.0)
+        lon = rng.uniform(0.0, 360.0)
+        cell = (np.abs(self.lat - lat).argmin(), np.abs(np.mod(self.lon - lon + 180.0, 360.0) - 180.0).argmin())
+        on_land = bool(self.land[cell])
+        cold = rng.random() < (2 / 3 if on_land else 1 / 2)
+        amplitude = rng.exponential(self.mean_amplitude_k) * (1.5 if on_land else 1.0) * (-1.0 if cold else 1.0)
+        major = rng.uniform(600.0, 2500.0)
+        minor = major * rng.uniform(0.4, 1.0)
+        return WeatherEvent(lat, lon, major, minor, rng.uniform(0, np.pi), amplitude, int(rng.integers(1, 4)))
+
+    def _shape(self, event: WeatherEvent) -> np.ndarray:
+        """The event's anomaly on the grid: a plateau with a tanh edge in a local tangent plane."""
+        lat0, lon0 = np.radians(event.lat), np.radians(event.lon)
+        east = EARTH_RADIUS_KM * np.cos(self.la) * np.sin(self.lo - lon0)
+        north = EARTH_RADIUS_KM * (
+            np.cos(lat0) * np.sin(self.la) - np.sin(lat0) * np.cos(self.la) * np.cos(self.lo - lon0)
+        )
+        ahead = np.sin(lat0) * np.sin(self.la) + np.cos(lat0) * np.cos(self.la) * np.cos(self.lo - lon0) > 0
+        u = east * np.cos(event.angle) + north * np.sin(event.angle)
+        v = -east * np.sin(event.angle) + north * np.cos(event.angle)
+        radius = np.sqrt((u / event.major_km) ** 2 + (v / event.minor_km) ** 2)
+        return np.where(ahead, 0.5 * (1.0 - np.tanh((radius - 1.0) / self.EDGE)), 0.0) * event.amplitude_k
+
+    def month(self, month: int) -> np.ndarray:
+        """Age and advect the active events, add this month's new ones; their summed anomaly (K)."""
+        survivors = []
+        for event in self.active:
+            event.months_left -= 1
+            if event.months_left > 0:
+                event.amplitude_k *= self.decay
+                event.lon = (event.lon + self.rng.uniform(5.0, 15.0)) % 360.0
+                survivors.append(event)
+        self.active = survivors + [self._born(month) for _ in range(self.rng.poisson(self.per_month))]
+        total = np.zeros(self.land.shape)
+        for event in self.active:
+            total += self._shape(event)
+        return total
+
+
+@dataclass
 class ClimateSimulator:
     """Draws months one after another; see the module docstring for the physics.
 
@@ -101,6 +191,7 @@ class ClimateSimulator:
         persistence_large, persistence_small: month-to-month AR(1) coefficients.
         enso_std_k: amplitude of the ENSO-like mode (K).
         trend_k_per_decade: linear warming.
+        events_per_month: mean number of new :class:`WeatherEvents` a month (0: a Gaussian field).
     """
 
     lat: np.ndarray
@@ -114,6 +205,7 @@ class ClimateSimulator:
     persistence_small: float = 0.4
     enso_std_k: float = 0.8
     trend_k_per_decade: float = 0.15
+    events_per_month: float = 0.0
 
     def __post_init__(self) -> None:
         self.rng = np.random.default_rng(self.seed)
@@ -129,6 +221,9 @@ class ClimateSimulator:
         self.coef_large = self.rng.normal(size=self.large.shape[1])
         self.coef_small = self.rng.normal(size=self.small.shape[1])
         self.enso_index = self.rng.normal()
+        events_rng = np.random.default_rng([self.seed, 1])  # its own stream: the Gaussian part is unchanged
+        self.events = WeatherEvents(self.lat, self.lon, self.land, self.events_per_month, events_rng)
+        self.months_drawn = 0
 
     def _step(self) -> None:
         for name, rho in (("coef_large", self.persistence_large), ("coef_small", self.persistence_small)):
@@ -159,7 +254,9 @@ class ClimateSimulator:
         large = (self.large @ self.coef_large).reshape(shape)
         small = (self.small @ self.coef_small).reshape(shape)
         mixed = (large + self.small_weight * small) / np.sqrt(1 + self.small_weight**2)
-        return self.amplitude * mixed + self.enso * self.enso_index
+        self.months_drawn += 1
+        events = self.events.month((self.months_drawn - 1) % 12 + 1) if self.events_per_month > 0 else 0.0
+        return self.amplitude * mixed + self.enso * self.enso_index + events
 
     def month(self, index: int) -> np.ndarray:
         """Temperature (K) of month ``index`` (0 = January of the first year); call in order."""

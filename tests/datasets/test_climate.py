@@ -219,3 +219,23 @@ def test_denoising_store_baseline_and_evaluation(simulated, tmp_path):
     smoothed = run_baseline("gaussian_filter", outputs["train"], outputs["test"], tmp_path / "g.nc")
     metrics = evaluate_fields("denoise", {"gaussian_filter": smoothed}, outputs["test"], tmp_path / "eval")
     assert metrics["task"] == "denoising" and metrics["methods"]["gaussian_filter"]["rmse"] < 0.6
+
+
+def test_weather_events_add_compact_heavy_tailed_anomalies_to_the_same_gaussian_part():
+    from scipy.stats import kurtosis, skew
+
+    from sciimg.simulate.climate import ClimateSimulator, regular_grid
+
+    lat, lon = regular_grid(-90, 90, 0, 360, 5.0, 5.0)
+    gaussian, weather = ClimateSimulator(lat, lon, 4), ClimateSimulator(lat, lon, 4, events_per_month=6)
+    plain = np.stack([gaussian.anomaly() for _ in range(240)])
+    stormy = np.stack([weather.anomaly() for _ in range(240)])
+    events = stormy - plain  # the Gaussian part is drawn from its own stream: unchanged
+    assert np.mean(np.abs(events) > 0.05) < 0.3  # compact: most cells are untouched in a month
+    winter = np.isin(np.arange(240) % 12 + 1, (12, 1, 2))
+    cells = (lat[:, None] > 40) & weather.land  # northern land in winter
+    before, after = (a[winter][:, cells] - a[winter][:, cells].mean(0) for a in (plain, stormy))
+    assert skew(after.ravel()) < skew(before.ravel()) - 0.1  # cold outbreaks: a longer cold tail
+    assert kurtosis(after.ravel()) > kurtosis(before.ravel()) + 0.5  # heavy tails
+    again = ClimateSimulator(lat, lon, 4, events_per_month=6)
+    np.testing.assert_array_equal(np.stack([again.anomaly() for _ in range(240)]), stormy)
