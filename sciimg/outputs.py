@@ -53,9 +53,10 @@ def write_store_fields(
     inputs: list[str | os.PathLike],
     config: Mapping[str, Any] | None = None,
     method_attrs: Mapping[str, Any] | None = None,
+    std: np.ndarray | None = None,
 ) -> Path:
     """Write a method's fields for every sample of a store as NetCDF in the source file's form
-    (``method_attrs``: see :func:`sciimg.io.netcdf.write_fields`)."""
+    (``method_attrs``, ``std`` in K: see :func:`sciimg.io.netcdf.write_fields`)."""
     store = SampleStore(store_path)
     info = FieldInfo.from_json(store.attrs["field_info"])
     if store.attrs["time_units"] == "steps":
@@ -65,7 +66,8 @@ def write_store_fields(
     extra = store.extra()
     history = f"sciimg: {method} on the {store.attrs['split']} split of {Path(store_path).name}"
     record = provenance(config, inputs)
-    write_fields(output, values, info, extra["lat"], extra["lon"], times, filled, history, record, True, method_attrs)
+    lat, lon = extra["lat"], extra["lon"]
+    write_fields(output, values, info, lat, lon, times, filled, history, record, True, method_attrs, std)
     store.close()
     return Path(output)
 

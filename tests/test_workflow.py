@@ -404,16 +404,23 @@ def test_field_experiment_outputs_keep_the_source_form(workflow_run):
     assert all(m["cpu_seconds_per_field"] > 0 for m in methods.values())  # recorded by each output
     assert methods["kriging"]["settings"]["family"] in ("exponential", "gaussian", "matern32")
     assert methods["eof"]["settings"]["time_window"] in (1, 3) and methods["eof"]["settings"]["modes"] >= 2
+    for name in ("pconv_unet", "kriging"):  # a std per filled cell, and how honest it is
+        assert 0 < methods[name]["coverage_1sigma"] < 1 and methods[name]["spread_over_rmse"] > 0
+    assert "coverage_1sigma" not in methods["biharmonic"]
     assert {"field_maps.png", "area_mean.png"} <= set(metrics["figures"])
     raw = xr.open_dataset(workflow_run / "data/raw" / FIELDS / "simulated.nc")
     test = SampleStore(workflow_run / "data/interim" / FIELDS / "test.h5")
     steps, observed = test.read("meta/step"), test.read("mask")[:, 0].astype(bool)
+    spread = xr.open_dataset(results / "predictions" / "model.nc").tas_std.values
+    assert (spread[observed] == 0).all() and (spread[~observed & np.isfinite(spread)] > 0).all()
     for output in (
         results / "predictions" / "model.nc",
         *(results / "baselines" / f"{b}.nc" for b in ("kriging", "eof")),
     ):
         filled = xr.open_dataset(output)
-        assert filled.tas.attrs == raw.tas.attrs and filled.lat.attrs == raw.lat.attrs
+        own = {k: v for k, v in filled.tas.attrs.items() if k != "ancillary_variables"}  # the std, if written
+        assert own == raw.tas.attrs and filled.lat.attrs == raw.lat.attrs
+        assert filled.tas.attrs.get("ancillary_variables") == ("tas_std" if "tas_std" in filled else None)
         np.testing.assert_array_equal(filled.lon.values, raw.lon.values)
         np.testing.assert_array_equal(filled.time.values, raw.time.values[steps])
         np.testing.assert_array_equal(filled.tas_infilled.values == 1, ~observed)

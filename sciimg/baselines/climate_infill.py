@@ -87,6 +87,12 @@ class FieldBaseline:
         centre = fields.shape[0] // 2
         return self.fill(fields[centre], observed[centre], lat, lon)
 
+    def fill_with_std(
+        self, fields: np.ndarray, observed: np.ndarray, lat: np.ndarray, lon: np.ndarray, when: tuple[int, int]
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """:meth:`fill_window` and each cell's std (K) where the method gives one, else None."""
+        return self.fill_window(fields, observed, lat, lon, when), None
+
 
 def split_windows(
     store: SampleStore, time_window: int, rows: np.ndarray | None = None
@@ -233,6 +239,10 @@ class Kriging(FieldBaseline):
     def fill_window(self, fields, observed, lat, lon, when):
         return self.kriging.fill(fields, observed, lat, lon)
 
+    def fill_with_std(self, fields, observed, lat, lon, when):
+        mean, variance = self.kriging.krige(fields, observed, lat, lon)
+        return mean, np.sqrt(variance)  # the kriging variance
+
 
 class Eof(FieldBaseline):
     """Reduced-space optimal interpolation with the train EOFs (:class:`EofReconstruction`), chosen on validation."""
@@ -313,13 +323,20 @@ def run_field_baseline(
     corruption = test.attrs["corruption"]
     fields = np.full((len(test), len(lat), len(lon)), np.nan, np.float32)
     filled = np.zeros(fields.shape, bool)
+    stds: list[np.ndarray | None] = []
     start = time.process_time()
     for row, window, observed, when in split_windows(test, method.time_window):
-        fields[row] = method.fill_window(window, observed, lat, lon, when)
+        fields[row], std = method.fill_with_std(window, observed, lat, lon, when)
+        stds.append(std)
         filled[row] = filled_cells(corruption, observed[window.shape[0] // 2], domain)
     seconds = (time.process_time() - start) / max(len(test), 1)
     fields[:, ~domain] = np.nan
+    spread = np.stack(stds).astype(np.float32) if stds and stds[0] is not None else None
+    if spread is not None:
+        spread[:, ~domain] = np.nan
     log.info("%s: %d test fields, %.4f CPU s per field", name, len(test), seconds)
     inputs = [train.path, *([val.path] if val is not None else []), test.path]
     attrs = {"cpu_seconds_per_field": seconds, "settings": method.settings()}
-    return write_store_fields(test.path, fields, filled, output, f"baseline {name}", inputs, method_attrs=attrs)
+    return write_store_fields(
+        test.path, fields, filled, output, f"baseline {name}", inputs, method_attrs=attrs, std=spread
+    )

@@ -46,6 +46,9 @@ def read_anomalies(path: str | os.PathLike, store: SampleStore) -> tuple[np.ndar
             raise InputError(f"{path}: has no variable {info.variable!r} to evaluate")
         values = ds[info.variable].values.astype(np.float64)
         recorded = {k.removeprefix("sciimg_"): ds.attrs[k] for k in METHOD_ATTRS if k in ds.attrs}
+        std_name = f"{info.variable}_std"
+        if std_name in ds:
+            recorded["std"] = ds[std_name].values.astype(np.float64).reshape(-1, *values.shape[-2:])
     values = values.reshape(-1, *values.shape[-2:])
     if info.units in CELSIUS and not info.is_anomaly:
         values = values + 273.15  # outputs keep the source's units
@@ -83,6 +86,20 @@ def field_scores(prediction: np.ndarray, truth: np.ndarray, scored: np.ndarray, 
         "area_mean_r": _correlation(pred_mean, true_mean),
         "scored_cells": int(scored.sum()),
         "area_mean": pred_mean.tolist(),
+    }
+
+
+def calibration(
+    prediction: np.ndarray, std: np.ndarray, truth: np.ndarray, scored: np.ndarray, lat: np.ndarray
+) -> dict[str, float]:
+    """How honest a method's std is on the scored cells (latitude-weighted): the share of errors within
+    1 std (0.68 for a calibrated Gaussian) and the RMS std over the RMSE (1 when the spread is right)."""
+    weights = np.broadcast_to(np.cos(np.radians(lat))[None, :, None], truth.shape)[scored]
+    error, sigma = np.abs(prediction - truth)[scored], std[scored]
+    rmse = np.sqrt((weights * error**2).sum() / weights.sum())
+    return {
+        "coverage_1sigma": float((weights * (error <= sigma)).sum() / weights.sum()),
+        "spread_over_rmse": float(np.sqrt((weights * sigma**2).sum() / weights.sum()) / rmse),
     }
 
 
@@ -142,6 +159,10 @@ def evaluate_fields(
     read = {name: read_anomalies(path, store) for name, path in predictions.items()}
     fields = {name: field for name, (field, _) in read.items()}
     methods = {name: field_scores(field, truth, scored, lat) for name, field in fields.items()}
+    for name, (field, recorded) in read.items():
+        std = recorded.pop("std", None)
+        if std is not None:
+            methods[name].update(calibration(field, std, truth, scored, lat))
     model = next(iter(predictions))
     true_mean = field_scores(truth, truth, scored, lat)["area_mean"]
     figures = [
@@ -175,6 +196,8 @@ def evaluate_fields(
             "verdict": "95 % interval of the RMSE difference from a bootstrap of whole test years",
             "cpu_seconds_per_field": "CPU time (all threads) the method took per test field, fitting excluded",
             "settings": "what the method fitted on train or chose on validation",
+            "coverage_1sigma": "share of scored cells whose error is within the method's own std (0.68 if calibrated)",
+            "spread_over_rmse": "RMS of the method's std over its RMSE (1 if the std is the right size)",
         },
         "provenance": provenance(inputs=[test, *predictions.values()]),
     }

@@ -106,7 +106,8 @@ def _definitions(metrics: dict) -> str:
 def field_section(metrics: dict, folder: Path) -> str:
     """Temperature fields: one row per method, the comparison with the targets, the figures."""
     best = min(v["rmse"] for v in metrics["methods"].values())
-    columns = ["rmse", "bias", "area_mean_rmse", "area_mean_r", "cpu_seconds_per_field"]
+    columns = ["rmse", "bias", "area_mean_rmse", "area_mean_r", "coverage_1sigma", "spread_over_rmse"]
+    columns.append("cpu_seconds_per_field")
     table = _method_table(metrics["methods"], columns, "rmse", best)
     chosen = {m: v["settings"] for m, v in metrics["methods"].items() if v.get("settings")}
     parts = [

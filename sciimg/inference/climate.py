@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,26 +51,33 @@ class FieldModel(TrainedModel):
         field = self.metadata["field"]
         return FieldDataset(store_path, time_window=field["time_window"], time_axis=field["time_axis"])
 
-    def predict_batches(self, dataset: FieldDataset) -> np.ndarray:
-        """Anomalies (K), ``(N, Y, X)``, for every sample of ``dataset``."""
-        outputs = []
+    def _run(self, batches: Iterable[dict[str, torch.Tensor]]) -> tuple[np.ndarray, np.ndarray | None]:
+        """Anomalies (K) ``(N, Y, X)`` for the batches, and their std (K) from a heteroscedastic model, else None."""
+        outputs: dict[str, list[np.ndarray]] = {"prediction": [], "std": []}
         with torch.no_grad():
-            for batch in DataLoader(dataset, batch_size=BATCH):
-                batch = {k: v.to(self.device) for k, v in batch.items()}
-                outputs.append(self.network.predict(batch)["prediction"][:, 0].float().cpu().numpy())
-        return np.concatenate(outputs) * np.float32(self.scale)
+            for batch in batches:
+                result = self.network.predict({k: v.to(self.device) for k, v in batch.items()})
+                for key, value in result.items():
+                    outputs[key].append(value[:, 0].float().cpu().numpy())
+        scale = np.float32(self.scale)
+        std = np.concatenate(outputs["std"]) * scale if outputs["std"] else None
+        return np.concatenate(outputs["prediction"]) * scale, std
 
-    def predict_store(self, store_path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
-        """Anomalies for a store's samples and the cells the model filled."""
+    def predict_store(self, store_path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Anomalies for a store's samples, the cells the model filled, and their std (heteroscedastic models)."""
         dataset = self.dataset(store_path)
-        anomalies = self.predict_batches(dataset)
+        anomalies, std = self._run(DataLoader(dataset, batch_size=BATCH))
         store = dataset.store
         domain = store.read("extra/domain")
         filled = filled_cells(self.corruption, store.read("mask")[:, 0].astype(bool), domain)
         anomalies[:, ~domain] = np.nan
-        return anomalies, filled
+        if std is not None:
+            std[:, ~domain] = np.nan
+        return anomalies, filled, std
 
-    def predict_file(self, path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, FieldInfo, Any, tuple]:
+    def predict_file(
+        self, path: str | os.PathLike
+    ) -> tuple[np.ndarray, np.ndarray, FieldInfo, Any, tuple, np.ndarray | None]:
         """Fill the NaN cells of a NetCDF field (inpainting) or denoise it, on any regular grid.
 
         Anomalies are taken about the model's training climatology when the file is on the
@@ -80,7 +88,7 @@ class FieldModel(TrainedModel):
 
         Returns:
             values ``(T, Y, X)`` in the file's units, the filled-cell flags, the file's info,
-            its lat/lon, and its CF times.
+            its lat/lon, its CF times, and the std of each value (heteroscedastic models, else None).
         """
         field, info = open_field(path, kelvin=False)
         arrays = self.preprocess_arrays
@@ -101,10 +109,10 @@ class FieldModel(TrainedModel):
         domain = arrays["domain"].astype(bool) if same_grid else np.isfinite(values).any(axis=0)
         observed = np.isfinite(anomalies)
         filled = filled_cells(self.corruption, observed, domain)
-        predicted = self._predict_series(anomalies, observed)
+        predicted, std = self._predict_series(anomalies, observed)
         result = np.where(filled, predicted + climatology[months - 1], values)
         times = encode_times(field.time if "time" in field.coords else None, len(values))
-        return result, filled, info, (lat, lon), times
+        return result, filled, info, (lat, lon), times, None if std is None else np.where(filled, std, 0.0)
 
     def _file_climatology(self, field: Any, months: np.ndarray, path: str | os.PathLike) -> np.ndarray:
         """Monthly means per cell of a file's own observed values (a month never observed at a cell: its mean)."""
@@ -119,8 +127,8 @@ class FieldModel(TrainedModel):
         )
         return climatology
 
-    def _predict_series(self, anomalies: np.ndarray, observed: np.ndarray) -> np.ndarray:
-        """Model anomalies for a whole ``(T, Y, X)`` series, windows built as in training."""
+    def _predict_series(self, anomalies: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Model anomalies (and std) for a whole ``(T, Y, X)`` series, windows built as in training."""
         field = self.metadata["field"]
         half = field["time_window"] // 2
         scale = np.float32(self.scale)
@@ -128,17 +136,17 @@ class FieldModel(TrainedModel):
         mask = observed.astype(np.float32)
         pad = [(half, half), (0, 0), (0, 0)]
         image, mask = np.pad(image, pad), np.pad(mask, pad)
-        outputs = []
-        with torch.no_grad():
+
+        def batches() -> Iterator[dict[str, torch.Tensor]]:
             for start in range(0, len(anomalies), BATCH):
                 steps = range(start, min(start + BATCH, len(anomalies)))
                 x = np.stack([image[t : t + 2 * half + 1] for t in steps])
                 m = np.stack([mask[t : t + 2 * half + 1] for t in steps])
                 if field["time_axis"] == "depth":
                     x, m = x[:, None], m[:, None]
-                batch = {"image": torch.from_numpy(x).to(self.device), "mask": torch.from_numpy(m).to(self.device)}
-                outputs.append(self.network.predict(batch)["prediction"][:, 0].float().cpu().numpy())
-        return np.concatenate(outputs) * scale
+                yield {"image": torch.from_numpy(x), "mask": torch.from_numpy(m)}
+
+        return self._run(batches())
 
 
 def predict_fields(model: FieldModel, inputs: list[Path], output: str | os.PathLike) -> Path:
@@ -149,11 +157,11 @@ def predict_fields(model: FieldModel, inputs: list[Path], output: str | os.PathL
     sources = [path, model.path / WEIGHTS]
     if SampleStore.is_store(path):
         start = time.process_time()
-        anomalies, filled = model.predict_store(path)
+        anomalies, filled, std = model.predict_store(path)
         timing = {"cpu_seconds_per_field": (time.process_time() - start) / max(len(anomalies), 1)}
         method = f"{model.metadata['task']} by {model.metadata.get('backbone')} ({model.path})"
-        return write_store_fields(path, anomalies, filled, output, method, sources, method_attrs=timing)
-    values, filled, info, (lat, lon), times = model.predict_file(path)
+        return write_store_fields(path, anomalies, filled, output, method, sources, method_attrs=timing, std=std)
+    values, filled, info, (lat, lon), times, std = model.predict_file(path)
     history = f"sciimg: {model.metadata['task']} by {model.metadata.get('backbone')} ({model.path})"
     prov = provenance(inputs=sources)
-    return write_fields(output, values, info, lat, lon, times, filled, history, prov, kelvin=False)
+    return write_fields(output, values, info, lat, lon, times, filled, history, prov, kelvin=False, std=std)

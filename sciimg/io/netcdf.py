@@ -118,7 +118,8 @@ def _find_variable(ds: xr.Dataset, path: Path, lat: str, lon: str, variable: str
         if variable not in ds.data_vars:
             raise InputError(f"{path}: has no variable {variable!r}; data variables: {sorted(ds.data_vars)}")
         return variable
-    gridded = [name for name, var in ds.data_vars.items() if {lat, lon} <= set(var.dims)]
+    ancillary = {a for var in ds.data_vars.values() for a in str(var.attrs.get("ancillary_variables", "")).split()}
+    gridded = [name for name, var in ds.data_vars.items() if {lat, lon} <= set(var.dims) and name not in ancillary]
     temperature = [
         name
         for name in gridded
@@ -275,6 +276,7 @@ def write_fields(
     provenance: Mapping[str, Any] | None = None,
     kelvin: bool = True,
     method_attrs: Mapping[str, Any] | None = None,
+    std: np.ndarray | None = None,
 ) -> Path:
     """Write ``(time, lat, lon)`` kelvin ``values`` (``kelvin=False``: in the file's units) as the
     source file had them, atomically; ``method_attrs`` become ``sciimg_<key>`` global attributes
@@ -283,7 +285,8 @@ def write_fields(
     The variable keeps its name, attributes and units (Celsius files are converted back),
     the coordinates keep their names, attributes, order and calendar. ``flag`` (same
     shape, 1 = filled by sciimg) is written as ``<variable>_infilled`` with CF flag
-    attributes; ``history`` is prepended to the global ``history`` attribute.
+    attributes, ``std`` (same shape, K) as ``<variable>_std``; ``history`` is prepended to
+    the global ``history`` attribute.
     """
     data = np.asarray(values, np.float32)
     if kelvin and info.units in CELSIUS and not info.is_anomaly:
@@ -303,7 +306,9 @@ def write_fields(
     else:
         data = data[0]
         flag = None if flag is None else flag[0]
-    attrs = {k: v for k, v in info.attrs.items() if k not in ("_FillValue", "missing_value", "grid_mapping")}
+        std = None if std is None else std[0]
+    dropped = ("_FillValue", "missing_value", "grid_mapping", "ancillary_variables")  # ancillaries are not copied
+    attrs = {k: v for k, v in info.attrs.items() if k not in dropped}
     variables = {info.variable: xr.Variable(dims, data, attrs)}
     if flag is not None:
         variables[f"{info.variable}_infilled"] = xr.Variable(
@@ -315,6 +320,12 @@ def write_fields(
                 "flag_meanings": "observed infilled",
             },
         )
+    if std is not None:  # a CF ancillary variable: an uncertainty, not a second temperature
+        std_attrs = {"long_name": f"standard deviation of the {info.variable} value (0 where observed)", "units": "K"}
+        if "standard_name" in attrs:
+            std_attrs["standard_name"] = f"{attrs['standard_name']} standard_error"
+        variables[f"{info.variable}_std"] = xr.Variable(dims, np.asarray(std, np.float32), std_attrs)
+        variables[info.variable].attrs["ancillary_variables"] = f"{info.variable}_std"
     ds = xr.Dataset(variables, coords=coords)
     ds.attrs.update({k: v for k, v in info.global_attrs.items() if k != "history"})
     ds.attrs["history"] = "\n".join(x for x in (history, str(info.global_attrs.get("history", ""))) if x)
@@ -322,7 +333,8 @@ def write_fields(
         ds.attrs["sciimg_provenance"] = json.dumps(provenance)
     for key, value in (method_attrs or {}).items():
         ds.attrs[f"sciimg_{key}"] = value if isinstance(value, int | float) else json.dumps(value)
-    encoding = {info.variable: {"_FillValue": np.float32(np.nan), "zlib": True}}
+    encoding = {name: {"_FillValue": np.float32(np.nan), "zlib": True} for name in variables if name.endswith("_std")}
+    encoding[info.variable] = {"_FillValue": np.float32(np.nan), "zlib": True}
     if info.time_name:
         encoding[info.time_name] = {"dtype": "float64"}
     with atomic_path(path, suffix=".nc") as tmp:

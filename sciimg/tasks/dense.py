@@ -12,7 +12,7 @@ import torch
 import torchmetrics
 from torch import nn
 
-from sciimg.predictors.dense import DenoisingPredictor, DensePredictor, InpaintingPredictor, centre
+from sciimg.predictors.dense import LOG_VARIANCE_LIMIT, DenoisingPredictor, DensePredictor, InpaintingPredictor, centre
 from sciimg.tasks.base import BaseTask
 
 LOSSES = ("l1", "mse")
@@ -31,6 +31,8 @@ class DenseTask(BaseTask):
             correction to the first guess.
         residual: the network predicts the change to the input's centre step (denoising of
             images with a large dynamic range, such as sky images with bright stars).
+        heteroscedastic: the network also gives each cell's log variance, and the loss is the
+            Gaussian negative log-likelihood per cell (``loss`` is then not used).
         **kwargs: see :class:`~sciimg.tasks.base.BaseTask`; ``backbone`` must be dense
             (``pconv_unet`` or ``unet``).
     """
@@ -45,6 +47,7 @@ class DenseTask(BaseTask):
         hole_weight: float = 6.0,
         prefill_sigma: float = 0.0,
         residual: bool = False,
+        heteroscedastic: bool = False,
         **kwargs: Any,
     ) -> None:
         if loss not in LOSSES:
@@ -67,12 +70,19 @@ class DenseTask(BaseTask):
         """Cells the metric is computed on."""
         return batch["valid"]
 
+    def cell_losses(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Per-cell loss: ``loss`` of the value, or the Gaussian negative log-likelihood (heteroscedastic)."""
+        if not self.hparams.heteroscedastic:
+            return self.cell_loss(out, target)
+        log_variance = out[:, 1:].clamp(-LOG_VARIANCE_LIMIT, LOG_VARIANCE_LIMIT)
+        return 0.5 * (log_variance + (target - out[:, :1]) ** 2 * torch.exp(-log_variance))
+
     def step(self, batch: dict[str, torch.Tensor], stage: str) -> torch.Tensor:
         out = self(batch["image"], batch["mask"])
-        loss = self.loss_terms(self.cell_loss(out, batch["target"]), batch)
+        loss = self.loss_terms(self.cell_losses(out, batch["target"]), batch)
         scored = self.scored_cells(batch)
         if scored.any():
-            field = self.predictor.compose(out.detach(), batch)
+            field = self.predictor.compose(out[:, :1].detach(), batch)
             self.metrics[f"{stage}_metrics"].update(field[scored], batch["target"][scored])
         self.log_stage(stage, loss, len(out))
         return loss

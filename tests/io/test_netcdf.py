@@ -115,3 +115,19 @@ def test_real_files_open_with_their_own_conventions():
     assert info.is_anomaly and 0.6 < float(hadcrut.isnull().mean()) < 0.8
     wfde5, info = open_field(samples.path("wfde5_britain"))  # -180..180, sea as NaN
     assert info.variable == "Tair" and float(wfde5.lon.min()) < 0 and 250 < float(wfde5[0].mean()) < 290
+
+
+def test_a_std_is_written_as_an_ancillary_uncertainty_and_not_read_as_a_second_temperature(tmp_path):
+    lat, lon = np.linspace(-60, 60, 5), np.arange(0, 360, 60.0)
+    values = (280 + np.random.default_rng(1).normal(size=(3, 5, 6))).astype(np.float32)
+    field, info = open_field(cf_file(tmp_path / "in.nc", values, lat, lon))
+    std = np.full(values.shape, 0.4, np.float32)
+    flag = np.ones(values.shape, np.int8)
+    out = write_fields(tmp_path / "out.nc", values, info, lat, lon, encode_times(field.time, 3), flag, std=std)
+    written = xr.open_dataset(out)
+    assert written.temp2m.attrs["ancillary_variables"] == "temp2m_std"
+    assert written.temp2m_std.attrs["standard_name"] == "air_temperature standard_error"
+    assert written.temp2m_std.attrs["units"] == "K" and np.allclose(written.temp2m_std.values, 0.4)
+    again, again_info = open_field(out)  # a filled file can be filled again, or read by another tool
+    assert again_info.variable == "temp2m"
+    np.testing.assert_array_equal(again.values, values)
