@@ -92,7 +92,7 @@ class Kind:
     output_suffix: str  # of predictions and baseline outputs
     # baselines, evaluate, report
     baselines: tuple[str, ...]
-    baseline_runner: str  # module:function(name, train store, test store, output) -> output path
+    baseline_runner: str  # module:function(name, train store, test store, output[, val=val store]) -> output path
     evaluate: str  # module:function(experiment, predictions, test, out_dir, **evaluate_options)
     figures: tuple[str, ...]  # PNG files evaluate writes; caption: workflow/report/<stem>.rst
     report_section: str  # module:function(metrics, folder) -> HTML
