@@ -37,6 +37,7 @@ from sklearn.neighbors import BallTree
 from sciimg.baselines.climate_eof import EofReconstruction, windows
 from sciimg.baselines.climate_floor import SimulatorFloor
 from sciimg.baselines.climate_kriging import FAMILIES, SpaceTimeKriging
+from sciimg.data.climate_dataset import is_global
 from sciimg.errors import ConfigError
 from sciimg.io.store import SampleStore
 from sciimg.outputs import filled_cells, write_store_fields
@@ -57,12 +58,6 @@ def great_circle_deg(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2:
     dlon = np.radians(lon2 - lon1)
     cos = np.sin(p1) * np.sin(p2) + np.cos(p1) * np.cos(p2) * np.cos(dlon)
     return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
-
-
-def is_global(lon: np.ndarray) -> bool:
-    """Whether the longitudes go all the way round (then the grid wraps)."""
-    step = np.abs(np.diff(lon)).mean() if len(lon) > 1 else 360.0
-    return abs(step * len(lon) - 360.0) < step / 2
 
 
 class FieldBaseline:

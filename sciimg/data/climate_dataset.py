@@ -21,8 +21,28 @@ from sciimg.io.store import SampleStore
 TIME_AXES = ("channels", "depth")
 
 
+def is_global(lon: np.ndarray) -> bool:
+    """Whether the longitudes go all the way round (then the grid wraps)."""
+    step = np.abs(np.diff(lon)).mean() if len(lon) > 1 else 360.0
+    return abs(step * len(lon) - 360.0) < step / 2
+
+
+def wrap_columns(lon: np.ndarray) -> int:
+    """Columns a network's input is extended by on each side, from the other side of the globe:
+    a quarter of the grid on global grids (a cell at the date line sees both of its sides), else 0."""
+    return len(lon) // 4 if is_global(lon) else 0
+
+
+def wrap(array: np.ndarray, columns: int) -> np.ndarray:
+    """``array`` extended by ``columns`` wrapped columns on each side of its last axis."""
+    if columns == 0:
+        return array
+    return np.pad(array, [(0, 0)] * (array.ndim - 1) + [(columns, columns)], mode="wrap")
+
+
 class FieldDataset(Dataset):
-    """Items: ``image`` and ``mask`` (``(T, Y, X)`` or ``(1, T, Y, X)``), ``target`` and ``valid`` ``(1, Y, X)``.
+    """Items: ``image`` and ``mask`` (``(T, Y, X)`` or ``(1, T, Y, X)``), ``target`` and ``valid`` ``(1, Y, X)``;
+    on a global grid ``X`` is extended by :attr:`pad` wrapped columns on each side (not ``valid``).
 
     Values are anomalies divided by the train split's anomaly std; unobserved cells are 0 in
     ``image`` and 0 in ``mask``; ``valid`` marks cells whose truth is known.
@@ -61,6 +81,7 @@ class FieldDataset(Dataset):
         self.row_of_step = {int(step): row for row, step in enumerate(steps)}
         self.steps = steps.astype(int)
         self.frame_shape = self.store[0]["image"].shape[1:] if len(self.store) else (0, 0)
+        self.pad = wrap_columns(self.store.extra()["lon"])  # items come wrapped round the globe
 
     @property
     def in_channels(self) -> int:
@@ -106,10 +127,14 @@ class FieldDataset(Dataset):
             image, mask = image[None], mask[None]
         target = self.store[index]["target"]
         valid = np.isfinite(target)
+        target = wrap(np.where(valid, target / self.scale, 0.0).astype(np.float32), self.pad)
+        valid = wrap(valid, self.pad)
+        if self.pad:
+            valid[..., : self.pad] = valid[..., -self.pad :] = False  # each cell counts once in the loss
         return {
-            "image": torch.from_numpy(image),
-            "mask": torch.from_numpy(mask),
-            "target": torch.from_numpy(np.where(valid, target / self.scale, 0.0).astype(np.float32)),
+            "image": torch.from_numpy(wrap(image, self.pad)),
+            "mask": torch.from_numpy(wrap(mask, self.pad)),
+            "target": torch.from_numpy(target),
             "valid": torch.from_numpy(valid),
             "index": torch.tensor(index),
         }

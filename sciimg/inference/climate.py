@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from sciimg.data.climate_dataset import FieldDataset
+from sciimg.data.climate_dataset import FieldDataset, wrap, wrap_columns
 from sciimg.data.ingest_climate import block_steps, calendar_of, train_climatology
 from sciimg.errors import InputError
 from sciimg.inference.export import WEIGHTS
@@ -51,14 +51,15 @@ class FieldModel(TrainedModel):
         field = self.metadata["field"]
         return FieldDataset(store_path, time_window=field["time_window"], time_axis=field["time_axis"])
 
-    def _run(self, batches: Iterable[dict[str, torch.Tensor]]) -> tuple[np.ndarray, np.ndarray | None]:
-        """Anomalies (K) ``(N, Y, X)`` for the batches, and their std (K) from a heteroscedastic model, else None."""
+    def _run(self, batches: Iterable[dict[str, torch.Tensor]], pad: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Anomalies (K) ``(N, Y, X)`` for the batches, and their std (K) from a heteroscedastic model, else None;
+        ``pad`` wrapped columns on each side of the inputs are cut from the outputs."""
         outputs: dict[str, list[np.ndarray]] = {"prediction": [], "std": []}
         with torch.no_grad():
             for batch in batches:
                 result = self.network.predict({k: v.to(self.device) for k, v in batch.items()})
                 for key, value in result.items():
-                    outputs[key].append(value[:, 0].float().cpu().numpy())
+                    outputs[key].append(value[:, 0, :, pad : value.shape[-1] - pad].float().cpu().numpy())
         scale = np.float32(self.scale)
         std = np.concatenate(outputs["std"]) * scale if outputs["std"] else None
         return np.concatenate(outputs["prediction"]) * scale, std
@@ -66,7 +67,7 @@ class FieldModel(TrainedModel):
     def predict_store(self, store_path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """Anomalies for a store's samples, the cells the model filled, and their std (heteroscedastic models)."""
         dataset = self.dataset(store_path)
-        anomalies, std = self._run(DataLoader(dataset, batch_size=BATCH))
+        anomalies, std = self._run(DataLoader(dataset, batch_size=BATCH), dataset.pad)
         store = dataset.store
         domain = store.read("extra/domain")
         filled = filled_cells(self.corruption, store.read("mask")[:, 0].astype(bool), domain)
@@ -109,7 +110,7 @@ class FieldModel(TrainedModel):
         domain = arrays["domain"].astype(bool) if same_grid else np.isfinite(values).any(axis=0)
         observed = np.isfinite(anomalies)
         filled = filled_cells(self.corruption, observed, domain)
-        predicted, std = self._predict_series(anomalies, observed)
+        predicted, std = self._predict_series(anomalies, observed, lon)
         result = np.where(filled, predicted + climatology[months - 1], values)
         times = encode_times(field.time if "time" in field.coords else None, len(values))
         return result, filled, info, (lat, lon), times, None if std is None else np.where(filled, std, 0.0)
@@ -127,13 +128,17 @@ class FieldModel(TrainedModel):
         )
         return climatology
 
-    def _predict_series(self, anomalies: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """Model anomalies (and std) for a whole ``(T, Y, X)`` series, windows built as in training."""
+    def _predict_series(
+        self, anomalies: np.ndarray, observed: np.ndarray, lon: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Model anomalies (and std) for a whole ``(T, Y, X)`` series on longitudes ``lon``, windows built
+        (and wrapped round a global grid) as in training."""
         field = self.metadata["field"]
         half = field["time_window"] // 2
         scale = np.float32(self.scale)
-        image = np.where(observed, anomalies / scale, 0.0).astype(np.float32)
-        mask = observed.astype(np.float32)
+        columns = wrap_columns(lon)
+        image = wrap(np.where(observed, anomalies / scale, 0.0).astype(np.float32), columns)
+        mask = wrap(observed.astype(np.float32), columns)
         pad = [(half, half), (0, 0), (0, 0)]
         image, mask = np.pad(image, pad), np.pad(mask, pad)
 
@@ -146,7 +151,7 @@ class FieldModel(TrainedModel):
                     x, m = x[:, None], m[:, None]
                 yield {"image": torch.from_numpy(x), "mask": torch.from_numpy(m)}
 
-        return self._run(batches())
+        return self._run(batches(), columns)
 
 
 def predict_fields(model: FieldModel, inputs: list[Path], output: str | os.PathLike) -> Path:

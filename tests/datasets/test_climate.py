@@ -239,3 +239,18 @@ def test_weather_events_add_compact_heavy_tailed_anomalies_to_the_same_gaussian_
     assert kurtosis(after.ravel()) > kurtosis(before.ravel()) + 0.5  # heavy tails
     again = ClimateSimulator(lat, lon, 4, events_per_month=6)
     np.testing.assert_array_equal(np.stack([again.anomaly() for _ in range(240)]), stormy)
+
+
+def test_items_on_a_global_grid_come_wrapped_round_the_date_line(tmp_path):
+    grid = {"lat_min": -90, "lat_max": 90, "lon_min": 0, "lon_max": 360, "dlat": 10.0, "dlon": 10.0}
+    raw = simulate_climate_file(tmp_path / "globe.nc", n_years=3, seed=2, grid=grid)
+    stores = ingest([raw], tmp_path / "stores", spec(time_window=3))
+    dataset = FieldDataset(stores["train"], time_window=3)
+    item = dataset[1]
+    assert dataset.pad == 9 and item["image"].shape == (3, 18, 36 + 18)
+    image, valid = item["image"].numpy(), item["valid"][0].numpy()
+    np.testing.assert_array_equal(image[..., :9], image[..., 36:45])  # west of 0E: the cells east of 350E ...
+    np.testing.assert_array_equal(image[..., -9:], image[..., 9:18])  # ... and east of 360E: those of 0E on
+    assert not valid[:, :9].any() and not valid[:, -9:].any() and valid[:, 9:-9].all()  # each cell counts once
+    regional = simulate_climate_file(tmp_path / "region.nc", n_years=3, seed=1, grid=GRID)
+    assert FieldDataset(ingest([regional], tmp_path / "r", spec())["train"]).pad == 0
