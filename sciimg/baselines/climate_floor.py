@@ -5,8 +5,9 @@ The simulated anomaly is linear in Gaussian coefficients, ``x_t = sum_k M_k z_k,
 climatology plus trend is deterministic. Knowing all of that (not the month's draws), the
 best possible estimate of the gaps in the mean-square sense is the posterior mean of the
 coefficients of the month and its neighbours given every observed cell of the window, mapped
-back to the gaps: no method, classical or learned, can do better on average. It is shown
-beside the methods, never as one of them.
+back to the gaps: no method, classical or learned, that sees the same months (the network's
+window, kriging's and the EOFs' at most) can do better on average. It is shown beside the
+methods, never as one of them.
 
 The store's anomalies are relative to the train split's climatology, so the known deterministic
 offset ``climatology + trend - store climatology`` is added back; observations are exact up to
