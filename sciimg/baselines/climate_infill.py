@@ -242,7 +242,7 @@ class Kriging(FieldBaseline):
 class Eof(FieldBaseline):
     """Reduced-space optimal interpolation with the train EOFs (:class:`EofReconstruction`), chosen on validation."""
 
-    MODES = (2, 5, 10, 20, 40, 80, 160)
+    MODES = (2, 5, 10, 20, 40, 80, 160, 320)  # up to what the train years give
     NOISE = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)  # times the mean cell variance
 
     def __init__(self) -> None:
