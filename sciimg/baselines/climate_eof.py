@@ -43,7 +43,7 @@ def windows(fields: np.ndarray, steps: np.ndarray, time_window: int) -> tuple[np
 class EofReconstruction:
     """EOFs of the train fields (per time window) and the regularised fit of their amplitudes."""
 
-    def __init__(self, max_modes: int = 200) -> None:
+    def __init__(self, max_modes: int = 1000) -> None:
         self.max_modes = max_modes
         self.bases: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # window: (mean, EOFs, variances)
         self.modes, self.noise, self.time_window = 1, 1.0, 1

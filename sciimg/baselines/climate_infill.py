@@ -242,11 +242,11 @@ class Kriging(FieldBaseline):
 class Eof(FieldBaseline):
     """Reduced-space optimal interpolation with the train EOFs (:class:`EofReconstruction`), chosen on validation."""
 
-    MODES = (2, 5, 10, 20, 40, 80, 160, 320)  # up to what the train years give
+    MODES = (2, 5, 10, 20, 40, 80, 160, 320)  # and every mode the train years give
     NOISE = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)  # times the mean cell variance
 
     def __init__(self) -> None:
-        self.eof = EofReconstruction(max_modes=max(self.MODES))
+        self.eof = EofReconstruction()
 
     @property
     def time_window(self) -> int:
@@ -257,7 +257,7 @@ class Eof(FieldBaseline):
         val, rows = validation_rows(val, "eof")
         scores = {}
         for window, (_, _, variances) in self.eof.bases.items():
-            for modes in (m for m in self.MODES if m <= len(variances)):
+            for modes in sorted({m for m in self.MODES if m < len(variances)} | {len(variances)}):  # and all
                 for noise in self.NOISE:
                     self.choose(modes, noise, window)
                     scores[(modes, noise, window)] = gap_errors(self, val, rows)
