@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import re
 import textwrap
@@ -38,10 +39,24 @@ STRUCTURAL = ("SIMPLE", "XTENSION", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "NAXI
 SCALING = ("BSCALE", "BZERO", "BLANK")
 COMPRESSION = ("ZIMAGE", "ZBITPIX", "ZNAXIS", "ZNAXIS1", "ZNAXIS2", "ZTILE1", "ZTILE2", "ZCMPTYPE", "ZQUANTIZ")
 PROVENANCE_KEY = "SCIPROV"
+log = logging.getLogger(__name__)
 DQ_NAMES = ("DQ", "MASK", "BPM")
 # Cards IRAF's ccdproc (and tools following it) write once a raw frame is processed: bias gone, overscan trimmed.
 PROCESSED_CARDS = ("OVERSCAN", "TRIM", "ZEROCOR", "CCDPROC", "BIASCORR", "BIASSUB")
-SECTION = re.compile(r"\[\s*(\d+)\s*:\s*(\d+)\s*,\s*(\d+)\s*:\s*(\d+)\s*\]")  # FITS [x1:x2,y1:y2], 1-based
+SECTION = re.compile(r"\[([^,\]]+),([^,\]]+)\]")  # IRAF image section [x1:x2,y1:y2], 1-based, "*" = all
+
+
+def _axis_range(part: str, size: int) -> tuple[int, int] | None:
+    """``"x1:x2"`` (or ``"*"``, the whole axis) of an image section as 1-based bounds inside ``size``, else None."""
+    part = part.strip()
+    if part == "*":
+        return 1, size
+    bounds = re.fullmatch(r"(\d+)\s*:\s*(\d+)", part)
+    if bounds is None:
+        return None
+    first, last = int(bounds[1]), int(bounds[2])
+    return (first, last) if 1 <= first <= last <= size else None
+
 
 # Sidecars beside an image, as the simulator writes them and ingest reads them.
 TRUTH_SUFFIX = ".truth.fits"  # clean image, artefact masks and source catalog
@@ -188,14 +203,18 @@ class FitsImage:
 
     def _overscan(self) -> Region | None:
         """A raw CCD frame's overscan strip (``BIASSEC``); None once processing marked the frame
-        (:data:`PROCESSED_CARDS`: the bias is gone, the strip usually trimmed)."""
+        (:data:`PROCESSED_CARDS`: the bias is gone, the strip usually trimmed), or when the card is
+        not a section of the image (said in the log: the frame is then read as if it had no strip)."""
         section = self.header.get("BIASSEC")
         if section is None or any(card in self.header for card in PROCESSED_CARDS):
             return None
         match = SECTION.fullmatch(str(section).strip())
-        x1, x2, y1, y2 = (int(v) for v in match.groups()) if match else (0, 0, 0, 0)
-        if not (match and 1 <= x1 <= x2 <= self.shape[1] and 1 <= y1 <= y2 <= self.shape[0]):
-            raise InputError(f"{self.path}: BIASSEC = {section!r} is not a section [x1:x2,y1:y2] inside the image")
+        sizes = (self.shape[1], self.shape[0])  # x, y
+        bounds = [_axis_range(part, n) for part, n in zip(match.groups(), sizes, strict=True)] if match else [None]
+        if None in bounds:
+            log.warning("%s: BIASSEC = %r is not a section [x1:x2,y1:y2] of the image: no overscan", self.path, section)
+            return None
+        (x1, x2), (y1, y2) = bounds
         return Region(y1 - 1, y2, x1 - 1, x2)
 
     def _check_readable(self) -> None:
