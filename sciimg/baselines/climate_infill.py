@@ -108,25 +108,32 @@ def split_windows(
         yield int(row), np.where(observed, fields, np.nan), observed, (int(steps[row]), int(months[row]))
 
 
-def gap_errors(method: FieldBaseline, store: SampleStore, rows: np.ndarray) -> float:
-    """Latitude-weighted RMSE on the unobserved cells of some rows of a store (validation)."""
-    lat, lon = store.extra()["lat"], store.extra()["lon"]
-    weights = np.broadcast_to(np.cos(np.radians(lat))[:, None], (len(lat), len(lon)))
-    targets = store.read("target")[:, 0]
-    total, norm = 0.0, 0.0
-    for row, fields, observed, when in split_windows(store, method.time_window, rows):
-        scored = ~observed[fields.shape[0] // 2] & np.isfinite(targets[row])
-        error = method.fill_window(fields, observed, lat, lon, when) - targets[row]
-        total += float((weights[scored] * error[scored] ** 2).sum())
-        norm += float(weights[scored].sum())
-    return float(np.sqrt(total / norm)) if norm else float("nan")
-
-
-def validation_rows(val: SampleStore | None, name: str) -> tuple[SampleStore, np.ndarray]:
-    """The validation store and up to :data:`TUNING_FIELDS` of its rows, evenly spread."""
+def choose_on_validation(method: FieldBaseline, name: str, candidates: list[tuple], val: SampleStore | None) -> None:
+    """``method.choose(*candidate)`` for the candidate with the lowest latitude-weighted RMSE on the
+    unobserved cells of up to :data:`TUNING_FIELDS` validation fields, evenly spread; the fields are
+    read once, whatever the number of candidates."""
     if val is None or len(val) == 0:
         raise ConfigError(f"baseline {name} chooses its settings on the validation split: give --val")
-    return val, np.unique(np.linspace(0, len(val) - 1, min(TUNING_FIELDS, len(val))).astype(int))
+    rows = np.unique(np.linspace(0, len(val) - 1, min(TUNING_FIELDS, len(val))).astype(int))
+    extra = val.extra()
+    lat, lon = extra["lat"], extra["lon"]
+    weights = np.broadcast_to(np.cos(np.radians(lat))[:, None], (len(lat), len(lon)))
+    targets = val.read("target")[:, 0]
+    fields_of = {window: list(split_windows(val, window, rows)) for window in sorted({c[-1] for c in candidates})}
+    scores = {}
+    for candidate in candidates:  # the time window comes last in every candidate
+        method.choose(*candidate)
+        total, norm = 0.0, 0.0
+        for row, fields, observed, when in fields_of[method.time_window]:
+            scored = ~observed[fields.shape[0] // 2] & np.isfinite(targets[row])
+            error = method.fill_window(fields, observed, lat, lon, when) - targets[row]
+            total += float((weights[scored] * error[scored] ** 2).sum())
+            norm += float(weights[scored].sum())
+        scores[candidate] = float(np.sqrt(total / norm)) if norm else float("nan")
+    best = min(scores, key=scores.get)
+    rounded = {key: round(value, 4) for key, value in scores.items()}
+    log.info("%s: validation RMSE per setting %s; chosen %s", name, rounded, best)
+    method.choose(*best)
 
 
 class ClimatologyFill(FieldBaseline):
@@ -212,15 +219,7 @@ class Kriging(FieldBaseline):
 
     def fit(self, train: SampleStore, val: SampleStore | None = None) -> Kriging:
         self.kriging.fit_variograms(train)
-        val, rows = validation_rows(val, "kriging")
-        scores = {
-            (family, window): gap_errors(self.choose(family, window), val, rows)
-            for family in FAMILIES
-            for window in (1, 3)
-        }
-        best = min(scores, key=scores.get)
-        log.info("kriging: validation RMSE per (family, window) %s; chosen %s", _rounded(scores), best)
-        self.choose(*best)
+        choose_on_validation(self, "kriging", [(family, window) for family in FAMILIES for window in (1, 3)], val)
         return self
 
     def choose(self, family: str, time_window: int) -> Kriging:
@@ -254,16 +253,14 @@ class Eof(FieldBaseline):
 
     def fit(self, train: SampleStore, val: SampleStore | None = None) -> Eof:
         self.eof.fit_bases(train)
-        val, rows = validation_rows(val, "eof")
-        scores = {}
-        for window, (_, _, variances) in self.eof.bases.items():
-            for modes in sorted({m for m in self.MODES if m < len(variances)} | {len(variances)}):  # and all
-                for noise in self.NOISE:
-                    self.choose(modes, noise, window)
-                    scores[(modes, noise, window)] = gap_errors(self, val, rows)
-        best = min(scores, key=scores.get)
-        log.info("eof: validation RMSE per (modes, noise, window) %s; chosen %s", _rounded(scores), best)
-        return self.choose(*best)
+        candidates = [
+            (modes, noise, window)
+            for window, (_, _, variances) in self.eof.bases.items()
+            for modes in sorted({m for m in self.MODES if m < len(variances)} | {len(variances)})  # and all
+            for noise in self.NOISE
+        ]
+        choose_on_validation(self, "eof", candidates, val)
+        return self
 
     def choose(self, modes: int, noise: float, time_window: int) -> Eof:
         """``noise`` in units of the train fields' mean variance per cell."""
@@ -289,10 +286,6 @@ class Floor(FieldBaseline):
 
     def fill_window(self, fields, observed, lat, lon, when):
         return self.floor.fill(fields, observed, *when)
-
-
-def _rounded(scores: dict) -> dict:
-    return {key: round(value, 4) for key, value in scores.items()}
 
 
 FIELD_BASELINES: dict[str, type[FieldBaseline]] = {

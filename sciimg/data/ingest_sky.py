@@ -153,13 +153,13 @@ def ingest_sky(
     splits = split_indices(len(files), data["split"], spec["seed"])
     if any(len(index) == 0 for index in splits.values()):
         raise InputError(f"{files[0]}: {len(files)} images leave a split empty with fractions {data['split']}")
-    plans = []
+    plans, with_noise_cards = [], True
     for index, path in enumerate(files):
         with FitsImage(path, options.get("hdu"), options.get("dq")) as image:
             sampled_noise_level(image)  # an image with (almost) no usable pixel is an error, not a split's tiles
-            detector_noise(image.header, str(path))  # a damaged GAIN or RDNOISE card is an error here, not later
+            noise = detector_noise(image.header, str(path))  # a damaged GAIN or RDNOISE card is an error here
+            with_noise_cards &= bool(np.isfinite(noise).all())
             plans.append((index, path, image.shape, image.header.tostring()))
-    with_noise_cards = all(np.isfinite(detector_noise(fits.Header.fromstring(h))).all() for *_, h in plans)
     stabilised = data["pixel_scale"] == "auto" and with_noise_cards
     has_truth = [truth_path(p) is not None for p in files]
     if any(has_truth) and not all(has_truth):
