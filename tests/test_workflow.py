@@ -430,6 +430,20 @@ def test_field_experiment_outputs_keep_the_source_form(workflow_run):
     assert f"{FIELDS} (inpainting)" in report and "pconv_unet vs classical" in report
 
 
+def test_a_field_model_reads_a_store_of_another_experiment_in_its_own_units(workflow_run, tmp_path):
+    """A store ingested elsewhere has its own anomaly scale; the model must still see values in its units."""
+    source = workflow_run / "data/interim" / FIELDS / "test.h5"
+    other = tmp_path / "other.h5"
+    shutil.copy(source, other)
+    with h5py.File(other, "r+") as h5:
+        normalisation = json.loads(h5.attrs["normalisation"])
+        h5.attrs["normalisation"] = json.dumps({**normalisation, "scale": 3.0 * normalisation["scale"]})
+    model = load_model(workflow_run / "results" / FIELDS / "model")
+    own, _, _ = model.predict_store(source)
+    elsewhere, _, _ = model.predict_store(other)
+    np.testing.assert_allclose(elsewhere, own, rtol=1e-5, atol=1e-5)
+
+
 def test_real_hadcrut_gaps_are_filled_and_observations_kept(workflow_run):
     source = xr.open_dataset(HADCRUT)
     filled = xr.open_dataset(workflow_run / "results" / FIELDS / "applied" / "tas_hadcrut_187709_189308.nc")

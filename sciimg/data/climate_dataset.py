@@ -56,6 +56,8 @@ class FieldDataset(Dataset):
             sees every field under many coverage patterns (inpainting stores only).
         time_window: odd number of consecutive time steps in an item.
         time_axis: ``channels`` or ``depth`` (a 3-D input).
+        scale: anomaly std (K) the values are divided by; default the store's (its train split's).
+            A trained model passes its own, so stores ingested for another experiment come in its units.
     """
 
     def __init__(
@@ -66,13 +68,14 @@ class FieldDataset(Dataset):
         augment: Mapping[str, Any] | None = None,
         time_window: int = 1,
         time_axis: str = "channels",
+        scale: float | None = None,
     ) -> None:
         if time_window < 1 or time_window % 2 == 0:
             raise ConfigError(f"data.time_window must be a positive odd number, got {time_window}")
         if time_axis not in TIME_AXES:
             raise ConfigError(f"data.time_axis must be one of {list(TIME_AXES)}, got {time_axis!r}")
         self.store = SampleStore(path)
-        self.scale = np.float32(self.store.attrs["normalisation"]["scale"])
+        self.scale = np.float32(self.store.attrs["normalisation"]["scale"] if scale is None else scale)
         self.seed, self.time_window, self.time_axis = seed, time_window, time_axis
         self.shuffle_masks = train and bool((augment or {}).get("shuffle_masks"))
         if self.shuffle_masks and self.store.attrs["corruption"] == "noise":

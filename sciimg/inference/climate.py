@@ -49,7 +49,8 @@ class FieldModel(TrainedModel):
 
     def dataset(self, store_path: str | os.PathLike) -> FieldDataset:
         field = self.metadata["field"]
-        return FieldDataset(store_path, time_window=field["time_window"], time_axis=field["time_axis"])
+        window, axis = field["time_window"], field["time_axis"]
+        return FieldDataset(store_path, time_window=window, time_axis=axis, scale=self.scale)
 
     def _run(self, batches: Iterable[dict[str, torch.Tensor]], pad: int) -> tuple[np.ndarray, np.ndarray | None]:
         """Anomalies (K) ``(N, Y, X)`` for the batches, and their std (K) from a heteroscedastic model, else None;
