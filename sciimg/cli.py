@@ -183,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gain", type=float, help="sky images: the detector's gain in electrons/ADU (else the header's)")
     p.add_argument("--read-noise", type=float, help="sky images: the detector's read noise in electrons (with --gain)")
 
-    p = add("export", _export, "export a trained model to ONNX (camera regressors: pixels in, energy and std out)")
+    p = add("export", _export, "export a trained model to ONNX (camera regressors; field models on their grid)")
     p.add_argument("--model", required=True, help="trained model folder")
     p.add_argument("--output", required=True, help="output .onnx file")
 

@@ -345,6 +345,29 @@ def test_onnx_export_matches_pytorch(workflow_run):
     np.testing.assert_allclose(energy_std, std.value, rtol=1e-4)
 
 
+def test_field_onnx_export_matches_pytorch(workflow_run):
+    """The exported field graph (NaN gaps in, anomalies and std in K out) fills as the model does."""
+    import onnxruntime
+
+    model = load_model(workflow_run / "results" / FIELDS / "model")
+    test = SampleStore(workflow_run / "data/interim" / FIELDS / "test.h5")
+    target, seen = test.read("target")[:12, 0], test.read("mask")[:12, 0].astype(bool)
+    anomalies = np.where(seen, target, np.nan).astype(np.float32)
+    observed = np.isfinite(anomalies)
+    expected, expected_std = model._predict_series(anomalies, observed, model.preprocess_arrays["lon"])
+    half = model.metadata["field"]["time_window"] // 2
+    padded = np.pad(anomalies, [(half, half), (0, 0), (0, 0)], constant_values=np.nan)
+    windows = np.stack([padded[t : t + 2 * half + 1] for t in range(len(anomalies))])
+    session = onnxruntime.InferenceSession(str(workflow_run / "results" / FIELDS / "model.onnx"))
+    outputs = session.run(None, {"anomalies": windows})
+    names = ["anomaly"] + (["anomaly_std"] if expected_std is not None else [])
+    assert [o.name for o in session.get_outputs()] == names
+    np.testing.assert_allclose(outputs[0], expected, atol=1e-4)
+    np.testing.assert_allclose(outputs[0][observed], anomalies[observed], atol=1e-5)  # observations kept
+    if expected_std is not None:
+        np.testing.assert_allclose(outputs[1], expected_std, atol=1e-4)
+
+
 def test_predict_writes_ctapipe_dl2_once_per_event(workflow_run, tmp_path):
     from ctapipe.io import read_table
 

@@ -103,9 +103,13 @@ class Kind:
     # what the model needs at predict time from the train store's arrays (per-tile models need none)
     keeps_train_arrays: bool = False
     needs_classes: bool = False  # a voxel classifier: model.n_classes must equal the data's classes
-    exportable: bool = False  # `sciimg export` writes an ONNX graph
+    graph: str | None = None  # module:function(model) -> Graph that `sciimg export` writes as ONNX
     ingest_options: Mapping[str, Any] = field(default_factory=dict)  # what this kind's stores hold
     evaluate_options: Mapping[str, Any] = field(default_factory=dict)  # keyword arguments of evaluate
+
+    @property
+    def exportable(self) -> bool:
+        return self.graph is not None
 
     @property
     def name(self) -> str:

@@ -55,7 +55,7 @@ ENERGY = Kind(
     report_section="sciimg.evaluate.report:energy_section",
     check_data=check_data,
     keeps_train_arrays=True,
-    exportable=True,
+    graph="sciimg.inference.graphs:camera_graph",
 )
 
 KINDS = (ENERGY,)

@@ -73,6 +73,7 @@ FIELDS = {  # shared by both climate kinds
     "check_data": check_data,
     "card": card,
     "keeps_train_arrays": True,
+    "graph": "sciimg.inference.graphs:field_graph",
 }
 
 KINDS = (
