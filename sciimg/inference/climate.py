@@ -10,15 +10,16 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 from torch.utils.data import DataLoader
 
-from sciimg.data.climate_dataset import FieldDataset, wrap, wrap_columns
+from sciimg.data.climate_dataset import FieldDataset, wrap_columns
 from sciimg.data.ingest_climate import block_steps, calendar_of, train_climatology
 from sciimg.errors import InputError
 from sciimg.inference.export import WEIGHTS
@@ -132,27 +133,51 @@ class FieldModel(TrainedModel):
     def _predict_series(
         self, anomalies: np.ndarray, observed: np.ndarray, lon: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray | None]:
-        """Model anomalies (and std) for a whole ``(T, Y, X)`` series on longitudes ``lon``, windows built
-        (and wrapped round a global grid) as in training."""
-        field = self.metadata["field"]
-        half = field["time_window"] // 2
-        scale = np.float32(self.scale)
-        columns = wrap_columns(lon)
-        image = wrap(np.where(observed, anomalies / scale, 0.0).astype(np.float32), columns)
-        mask = wrap(observed.astype(np.float32), columns)
-        pad = [(half, half), (0, 0), (0, 0)]
-        image, mask = np.pad(image, pad), np.pad(mask, pad)
-
-        def batches() -> Iterator[dict[str, torch.Tensor]]:
+        """Model anomalies (and std) for a whole ``(T, Y, X)`` series on longitudes ``lon``: each step with
+        its neighbours (NaN beyond the series) through :class:`FieldFiller`, as the exported graph does."""
+        half = self.metadata["field"]["time_window"] // 2
+        filler = FieldFiller(self, wrap_columns(lon)).eval()
+        observed_only = np.where(observed, anomalies, np.nan).astype(np.float32)
+        series = np.pad(observed_only, [(half, half), (0, 0), (0, 0)], constant_values=np.nan)
+        outputs: list[tuple[torch.Tensor, ...]] = []
+        with torch.no_grad():
             for start in range(0, len(anomalies), BATCH):
-                steps = range(start, min(start + BATCH, len(anomalies)))
-                x = np.stack([image[t : t + 2 * half + 1] for t in steps])
-                m = np.stack([mask[t : t + 2 * half + 1] for t in steps])
-                if field["time_axis"] == "depth":
-                    x, m = x[:, None], m[:, None]
-                yield {"image": torch.from_numpy(x), "mask": torch.from_numpy(m)}
+                windows = np.stack(
+                    [series[t : t + 2 * half + 1] for t in range(start, min(start + BATCH, len(anomalies)))]
+                )
+                outputs.append(filler(torch.from_numpy(windows).to(self.device)))
+        prediction, *std = (torch.cat(parts).float().cpu().numpy() for parts in zip(*outputs, strict=True))
+        return prediction, std[0] if std else None
 
-        return self._run(batches(), columns)
+
+class FieldFiller(nn.Module):
+    """Windows of anomalies (K, NaN where unobserved) -> the centre step filled (or denoised) in K, and its std.
+
+    The input is ``(batch, time_window, Y, X)``; the module makes the mask from the NaNs, divides by
+    the model's anomaly scale, wraps ``columns`` columns round the date line (global grids), runs
+    the network and crops and rescales its outputs: the whole path of a field model on a file,
+    and the graph ``sciimg export`` writes.
+    """
+
+    def __init__(self, model: FieldModel, columns: int) -> None:
+        super().__init__()
+        self.network, self.scale, self.columns = model.network, float(model.scale), columns
+        self.depth = model.metadata["field"]["time_axis"] == "depth"
+
+    def _wrap(self, x: torch.Tensor) -> torch.Tensor:
+        if self.columns == 0:
+            return x
+        return torch.cat([x[..., -self.columns :], x, x[..., : self.columns]], dim=-1)
+
+    def forward(self, anomalies: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        observed = torch.isfinite(anomalies)
+        image = self._wrap(torch.where(observed, anomalies / self.scale, torch.zeros_like(anomalies)))
+        mask = self._wrap(observed.to(anomalies.dtype))
+        if self.depth:
+            image, mask = image[:, None], mask[:, None]
+        result = self.network.predict({"image": image, "mask": mask})
+        width = anomalies.shape[-1]
+        return tuple(result[key][:, 0, :, self.columns : self.columns + width] * self.scale for key in sorted(result))
 
 
 def predict_fields(model: FieldModel, inputs: list[Path], output: str | os.PathLike) -> Path:

@@ -17,7 +17,7 @@ from torch import nn
 from sciimg.data.climate_dataset import wrap_columns
 from sciimg.errors import InputError
 from sciimg.geometry.mappers import GridMapper
-from sciimg.inference.climate import FieldModel
+from sciimg.inference.climate import FieldFiller, FieldModel
 from sciimg.inference.load import Regressor
 
 
@@ -83,38 +83,6 @@ def camera_graph(model: Regressor) -> Graph:
     return Graph(module, (example,), ["pixels"], outputs)
 
 
-class FieldFiller(nn.Module):
-    """Windows of anomalies (K, NaN where unobserved) -> the centre step filled (or denoised), in K.
-
-    The input ``(batch, time_window, Y, X)`` is on the training grid; the graph makes the mask
-    from the NaNs, divides by the training anomaly scale and, on a global grid, wraps the
-    columns round the date line, as :class:`~sciimg.inference.climate.FieldModel` does.
-    """
-
-    def __init__(self, model: FieldModel) -> None:
-        super().__init__()
-        self.network = model.network
-        self.scale = float(model.scale)
-        self.columns = wrap_columns(model.preprocess_arrays["lon"])
-        self.depth = model.metadata["field"]["time_axis"] == "depth"
-
-    def _wrap(self, x: torch.Tensor) -> torch.Tensor:
-        if self.columns == 0:
-            return x
-        return torch.cat([x[..., -self.columns :], x, x[..., : self.columns]], dim=-1)
-
-    def forward(self, anomalies: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        observed = torch.isfinite(anomalies)
-        image = self._wrap(torch.where(observed, anomalies / self.scale, torch.zeros_like(anomalies)))
-        mask = self._wrap(observed.to(anomalies.dtype))
-        if self.depth:
-            image, mask = image[:, None], mask[:, None]
-        result = self.network.predict({"image": image, "mask": mask})
-        width = anomalies.shape[-1]
-        crop = [result[key][:, 0, :, self.columns : self.columns + width] * self.scale for key in sorted(result)]
-        return tuple(crop)  # prediction, then std
-
-
 def field_graph(model: FieldModel) -> Graph:
     """Temperature-field models: ``anomalies`` ``(batch, time_window, lat, lon)`` on the training grid,
     K about the training climatology, NaN unobserved; out ``anomaly`` (and ``anomaly_std``), ``(batch, lat, lon)``."""
@@ -123,4 +91,4 @@ def field_graph(model: FieldModel) -> Graph:
     example = torch.randn(2, window, len(lat), len(lon), generator=torch.Generator().manual_seed(0))
     example[:, :, ::3] = torch.nan
     outputs = ["anomaly", "anomaly_std"] if getattr(model.network, "heteroscedastic", False) else ["anomaly"]
-    return Graph(FieldFiller(model), (example,), ["anomalies"], outputs)
+    return Graph(FieldFiller(model, wrap_columns(lon)), (example,), ["anomalies"], outputs)
