@@ -110,8 +110,7 @@ def final_outputs():
         suffix = output_suffix(name)
         outputs += [f"results/{name}/metrics.json", f"results/{name}/predictions/model.{suffix}"]
         outputs += [f"results/{name}/baselines/{b}.{suffix}" for b in config["experiments"][name]["baselines"]]
-        if KINDS[name].exportable:
-            outputs += [f"results/{name}/model.onnx"]
+        outputs += [f"results/{name}/model.onnx"]
         outputs += list(applied_files(name))
     return outputs
 

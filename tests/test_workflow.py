@@ -929,3 +929,102 @@ def test_volume_denoising_keeps_input_voxels_as_read_and_scores_every_test_voxel
     for kept in read_volume_events(results / "predictions/model.h5"):
         np.testing.assert_array_equal(from_file[kept.event_id].coords, kept.coords)
     assert (results / "denoise_views.png").stat().st_size > 10_000
+
+
+def onnx_session(workflow_run: Path, experiment: str):
+    """ONNX Runtime on the graph the workflow's export rule wrote for ``experiment``."""
+    import onnxruntime
+
+    return onnxruntime.InferenceSession(str(workflow_run / "results" / experiment / "model.onnx"))
+
+
+def sky_test_tile(workflow_run: Path, experiment: str, index: int = 0):
+    """A test tile of ``experiment``: ADU with NaN where unusable, usable mask, its scale, its network input."""
+    from sciimg.data.sky_dataset import SkyDenoisingDataset
+
+    dataset = SkyDenoisingDataset(workflow_run / "data/interim" / experiment / "test.h5", training_target="noise2void")
+    arrays, scale = dataset.normalised(index), dataset.scales[index]
+    adu = np.where(arrays["usable"], dataset.store[index]["image"][0], np.nan).astype(np.float32)
+    adu[5, 7] = np.nan  # one more bad pixel, given the ONNX way
+    usable = np.isfinite(adu)
+    row = np.array([[scale.background, scale.sigma, scale.gain, scale.read_noise_e, scale.pedestal]], np.float32)
+    return adu, usable, scale, row, np.where(usable, arrays["image"], 0.0).astype(np.float32)
+
+
+def test_sky_denoiser_and_cleaner_onnx_exports_match_pytorch(workflow_run):
+    """ADU with NaN gaps and the tile's scale in, the denoised or cleaned ADU out, as `sciimg predict` gives them."""
+    adu, usable, scale, row, image = sky_test_tile(workflow_run, SKY)
+    model = load_model(workflow_run / "results" / SKY / "model")
+    expected, _ = model.finish_rows(model.predict_normalised(image, usable), adu, usable, scale)
+    (denoised,) = onnx_session(workflow_run, SKY).run(None, {"image": adu[None, None], "scale": row})
+    assert np.isnan(denoised[0, 0, 5, 7]) and np.isfinite(denoised[0, 0][usable]).all()
+    np.testing.assert_allclose(denoised[0, 0][usable], expected[usable], rtol=1e-5, atol=1e-3)
+
+    adu, usable, scale, row, image = sky_test_tile(workflow_run, SKY_CLEAN)
+    model = load_model(workflow_run / "results" / SKY_CLEAN / "model")
+    block = model.predict_normalised(image, usable)
+    cleaned, masks = model.finish_rows(block, np.nan_to_num(adu), usable, scale)
+    session = onnx_session(workflow_run, SKY_CLEAN)
+    probability, replaced, onnx_cleaned = session.run(None, {"image": adu[None, None], "scale": row})
+    np.testing.assert_allclose(probability[0, 0], block[0], atol=1e-5)
+    np.testing.assert_array_equal(replaced[0, 0], masks["ARTEFACT"] | masks["BADPIX"])
+    assert replaced[0, 0, 5, 7] and (~replaced[0, 0] & usable).any()
+    np.testing.assert_allclose(onnx_cleaned[0, 0][usable], cleaned[usable], rtol=1e-5, atol=1e-3)
+
+
+def test_sky_detector_onnx_export_finds_the_sources_of_pytorch(workflow_run):
+    """The exported detector's peaks at the card's threshold are the catalog rows of the PyTorch path."""
+    from sciimg.data.sky_detection_dataset import SkyDetectionDataset
+    from sciimg.inference.sky_detect import logit, peak_rows, sources_at
+
+    dataset = SkyDetectionDataset(workflow_run / "data/interim" / SKY_DETECT / "test.h5")
+    model = load_model(workflow_run / "results" / SKY_DETECT / "model")
+    session = onnx_session(workflow_run, SKY_DETECT)
+    n_sources = 0
+    for index in range(len(dataset)):
+        arrays, scale = dataset.normalised(index), dataset.scales[index]
+        adu = np.where(arrays["usable"], dataset.store[index]["image"][0], np.nan).astype(np.float32)
+        block = model.predict_normalised(arrays["image"], arrays["usable"])
+        peaks = peak_rows(block, arrays["usable"], logit(model.threshold), (False, False))
+        expected = sources_at(block, peaks, 0, scale.sigma)
+        noise = np.array([[scale.background, scale.sigma]], np.float32)
+        score, peak, dx, dy, flux = (o[0, 0] for o in session.run(None, {"image": adu[None, None], "noise": noise}))
+        rows, columns = np.nonzero(peak)
+        np.testing.assert_array_equal(np.argwhere(peak), peaks)
+        np.testing.assert_allclose(columns + dx[rows, columns], expected["x"], atol=1e-4)
+        np.testing.assert_allclose(rows + dy[rows, columns], expected["y"], atol=1e-4)
+        np.testing.assert_allclose(flux[rows, columns], expected["flux"], rtol=1e-4)
+        np.testing.assert_allclose(score[rows, columns], expected["score"], atol=1e-5)
+        n_sources += len(rows)
+    assert n_sources > 0
+
+
+@pytest.mark.parametrize("experiment", [VOLUMES, VOLUME_DENOISE, VOLUME_KEYPOINTS])
+def test_voxel_onnx_exports_score_events_as_pytorch(workflow_run, experiment):
+    """Charges in the card's units in, per-voxel probabilities (keypoints: heat) out, as `sciimg predict` scores."""
+    from sciimg.io.store_readers import stored_events
+
+    model = load_model(workflow_run / "results" / experiment / "model")
+    session = onnx_session(workflow_run, experiment)
+    events = list(stored_events(SampleStore(workflow_run / "data/interim" / experiment / "test.h5")))[:3]
+    for event in events:
+        dense = np.zeros((1, 1, *model.grid.shape), np.float32)
+        dense[(0, 0, *event.coords.T)] = event.values
+        (scores,) = session.run(None, {"charge": dense})
+        assert scores.shape == (1, len(model.classes), *model.grid.shape)
+        z, y, x = event.coords.T
+        np.testing.assert_allclose(scores[0][:, z, y, x].T, model.classify(event.coords, event.values), atol=1e-5)
+
+
+def test_volume_regressor_onnx_export_matches_pytorch(workflow_run):
+    from sciimg.io.store_readers import stored_events
+
+    model = load_model(workflow_run / "results" / VOLUME_ENERGY / "model")
+    events = list(stored_events(SampleStore(workflow_run / "data/interim" / VOLUME_ENERGY / "test.h5")))
+    dense = np.zeros((len(events), *model.grid.shape), np.float32)
+    for row, event in enumerate(events):
+        dense[(row, *event.coords.T)] = event.values
+    outputs = onnx_session(workflow_run, VOLUME_ENERGY).run(None, {"charge": dense})
+    expected = model.predict(dense, return_std=bool(model.metadata.get("heteroscedastic")))
+    for got, want in zip(outputs, expected if isinstance(expected, tuple) else (expected,), strict=True):
+        np.testing.assert_allclose(got, want.value, rtol=1e-4)

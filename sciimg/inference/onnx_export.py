@@ -8,25 +8,15 @@ from pathlib import Path
 
 import torch
 
-from sciimg.errors import InputError
 from sciimg.inference.load import load_model
 from sciimg.io.atomic import atomic_path
-from sciimg.kinds import all_kinds, kind_of
+from sciimg.kinds import kind_of
 
 
 def export_onnx(model_dir: str | os.PathLike, output: str | os.PathLike, opset: int = 18) -> Path:
-    """Write the model in ``model_dir`` as an ONNX file, atomically.
-
-    Raises:
-        InputError: the model's kind has no graph to export.
-    """
+    """Write the model in ``model_dir`` as an ONNX file (the graph its kind builds), atomically."""
     model = load_model(model_dir)
-    kind = kind_of(model.metadata)
-    if not kind.exportable:
-        exportable = [k.name for k in all_kinds() if k.exportable]
-        raise InputError(f"{model_dir}: ONNX export is available for the kinds {exportable}, not {kind.name}")
-    graph = kind.load("graph")(model)
-    batch = torch.export.Dim("batch", min=1)
+    graph = kind_of(model.metadata).load("graph")(model)
     with atomic_path(output) as tmp, torch.no_grad():
         program = torch.onnx.export(
             graph.module.eval(),
@@ -35,7 +25,7 @@ def export_onnx(model_dir: str | os.PathLike, output: str | os.PathLike, opset: 
             opset_version=opset,
             input_names=graph.inputs,
             output_names=graph.outputs,
-            dynamic_shapes=tuple({0: batch} for _ in graph.example),
+            dynamic_shapes=graph.dynamic_shapes(),
         )
         program.save(str(tmp))
     return Path(output)

@@ -96,6 +96,8 @@ class Kind:
     evaluate: str  # module:function(experiment, predictions, test, out_dir, **evaluate_options)
     figures: tuple[str, ...]  # PNG files evaluate writes; caption: workflow/report/<stem>.rst
     report_section: str  # module:function(metrics, folder) -> HTML
+    # export
+    graph: str  # module:function(model) -> Graph (sciimg.inference.graphs) that `sciimg export` writes as ONNX
     # config checks and the model card
     check_data: Callable[[str, Spec], None] = no_check  # (config key prefix, experiment) -> raises ConfigError
     card: Callable[[Spec, Mapping[str, Any]], dict[str, Any]] = no_card  # (spec, train store attrs) -> card fields
@@ -103,13 +105,8 @@ class Kind:
     # what the model needs at predict time from the train store's arrays (per-tile models need none)
     keeps_train_arrays: bool = False
     needs_classes: bool = False  # a voxel classifier: model.n_classes must equal the data's classes
-    graph: str | None = None  # module:function(model) -> Graph that `sciimg export` writes as ONNX
     ingest_options: Mapping[str, Any] = field(default_factory=dict)  # what this kind's stores hold
     evaluate_options: Mapping[str, Any] = field(default_factory=dict)  # keyword arguments of evaluate
-
-    @property
-    def exportable(self) -> bool:
-        return self.graph is not None
 
     @property
     def name(self) -> str:

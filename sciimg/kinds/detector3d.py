@@ -43,6 +43,7 @@ VOLUMES = {  # shared by every detector3d kind
     "input_layout": one_channel_3d,
     "check_data": check_data,
     "card": card,
+    "graph": "sciimg.inference.graphs:volume_graph",
 }
 VOXEL_CLASSES = {  # voxel classifiers: segmentation, and denoising as signal vs noise
     "task_class": "sciimg.tasks.segmentation:SegmentationTask",
