@@ -20,7 +20,8 @@ Figures:
    each: the image is large); and source detection of a simulated 2048 x 2048 image, the
    sky_detect network (file to catalog) vs sep (background, extraction, Kron fluxes and
    windowed positions, as the sep baseline runs); and Cherenkov energy inference, events/s
-   of the default config's CNN (PyTorch and ONNX Runtime) vs Hillas + random forest.
+   of the default config's CNN (PyTorch and ONNX Runtime) vs Hillas + random forest. The sky
+   networks run in both of sciimg's runtimes (PyTorch, ONNX Runtime), timed in the same run.
 6. scaling: time per training epoch vs dataset size 1x, 2x, 4x (fitted exponent, ideal 1);
    inference time vs image side (2D, ideal 2) and volume side (3D, ideal 3).
 
@@ -417,6 +418,7 @@ def sky_model_dir(directory: Path) -> Path:
 
 
 CLEAN_SIDE = 4096
+RUNTIMES = ("torch", "onnxruntime")  # sciimg's two runtimes (sciimg.inference.runtime), both timed in one run
 CLEAN_NETS = {  # the networks of configs/sky.yaml's sky_clean
     "backbone_options": {
         "encoder": "resnet18",
@@ -455,7 +457,7 @@ def cleaning(directory: Path) -> dict[str, Any]:
         "sky": {"pixel_scale": "anscombe", "mask_dilation": 1},
         "artefact_threshold": {"threshold": 0.5},  # untrained: about half the pixels flagged, inpainter runs everywhere
     }
-    model = load_model(save_model_dir(directory / "cleaner", CleaningTask(**CLEAN_NETS), card))
+    folder = save_model_dir(directory / "cleaner", CleaningTask(**CLEAN_NETS), card)
     options = SkyOptions(shape=(CLEAN_SIDE, CLEAN_SIDE), stars=(3000, 3000), galaxies=(500, 500))
     sim = simulate_image(
         SkyOptions(**{**options.__dict__, "cosmic_rays_per_mpix": (1000, 1000)}), np.random.default_rng(0)
@@ -464,10 +466,13 @@ def cleaning(directory: Path) -> dict[str, Any]:
     fits.PrimaryHDU(sim.image_adu, header=sim.header).writeto(source)
     small = directory / "small.fits"
     fits.PrimaryHDU(sim.image_adu[:512, :512], header=sim.header).writeto(small)
-    model.predict_file(small, directory / "warm.fits")  # warm-up
-    start = time.perf_counter()
-    model.predict_file(source, directory / "cleaned.fits")
-    sciimg_s = time.perf_counter() - start
+    seconds = {}
+    for runtime in RUNTIMES:
+        model = load_model(folder, runtime=runtime)
+        model.predict_file(small, directory / "warm.fits")  # warm-up (and the ONNX trace)
+        start = time.perf_counter()
+        model.predict_file(source, directory / "cleaned.fits")
+        seconds[runtime] = time.perf_counter() - start
     start = time.perf_counter()
     astroscrappy.detect_cosmics(
         sim.image_adu, gain=sim.header["GAIN"], readnoise=sim.header["RDNOISE"], satlevel=sim.header["SATURATE"]
@@ -475,9 +480,9 @@ def cleaning(directory: Path) -> dict[str, Any]:
     lacosmic_s = time.perf_counter() - start
     return {
         "image_side": CLEAN_SIDE,
-        "sciimg_clean_s": sciimg_s,
+        **{f"sciimg_clean_{runtime}_s": s for runtime, s in seconds.items()},
         "astroscrappy_s": lacosmic_s,
-        "ratio_astroscrappy_to_sciimg_speed": lacosmic_s / sciimg_s,
+        **{f"ratio_astroscrappy_to_sciimg_{runtime}_speed": lacosmic_s / s for runtime, s in seconds.items()},
         "goal": "faster than astroscrappy (ratio >= 1) at equal or better TPR",
     }
 
@@ -594,20 +599,26 @@ def detection(directory: Path, repeats: int) -> dict[str, Any]:
         "sky": {"pixel_scale": "standardised, asinh-stretched"},
         "source_threshold": {"threshold": 0.5},
     }
-    model = load_model(save_model_dir(directory / "detector", DetectionTask(backbone_options=DETECT_NET), card))
+    folder = save_model_dir(directory / "detector", DetectionTask(backbone_options=DETECT_NET), card)
     sim = simulate_image(
         SkyOptions(shape=(DETECT_SIDE,) * 2, stars=(4000, 4000), galaxies=(800, 800)), np.random.default_rng(0)
     )
     source = directory / "field.fits"
     fits.PrimaryHDU(sim.image_adu, header=sim.header).writeto(source)
     tile = Tile(sim.image_adu.astype(np.float64), np.ones(sim.image_adu.shape, bool), 0.0, 1.0)
-    sciimg_s = timed(lambda: model.predict_file(source, directory / "sources.fits"), repeats)
+    seconds = {}
+    for runtime in RUNTIMES:
+        model = load_model(folder, runtime=runtime)
+        seconds[runtime] = timed(lambda: model.predict_file(source, directory / "sources.fits"), repeats)  # noqa: B023
     sep_s = timed(lambda: sep_sources(tile), repeats)
     return {
         "image_side": DETECT_SIDE,
-        "sciimg_detect_s": spread(sciimg_s),
+        **{f"sciimg_detect_{runtime}_s": spread(s) for runtime, s in seconds.items()},
         "sep_s": spread(sep_s),
-        "ratio_sep_to_sciimg_speed": float(np.median(sep_s) / np.median(sciimg_s)),
+        **{
+            f"ratio_sep_to_sciimg_{runtime}_speed": float(np.median(sep_s) / np.median(s))
+            for runtime, s in seconds.items()
+        },
         "goal": "report the ratio (sep is fast C)",
     }
 
@@ -631,7 +642,7 @@ def sample():
 
 threading.Thread(target=sample, daemon=True).start()
 started = time.perf_counter()
-predict(sys.argv[1], [sys.argv[2]], sys.argv[3])
+predict(sys.argv[1], [sys.argv[2]], sys.argv[3], runtime=sys.argv[4])
 print(time.perf_counter() - started, status("VmHWM"), max(peak_anon[0], status("RssAnon")))
 """
 
@@ -665,13 +676,17 @@ def volume_inference(directory: Path) -> dict[str, Any]:
         model = save_model_dir(directory / f"model_{side}", task, card)
         events = simulate_detector3d_file(directory / f"events_{side}.h5", VOLUME_EVENTS, 5, grid=side)
         voxels = [len(e.values) for e in read_volume_events(events)]
-        script = [sys.executable, "-c", VOLUME_SCRIPT, str(model), str(events), str(directory / f"out_{side}.h5")]
-        seconds, peak, anon = (
-            float(v) for v in subprocess.run(script, capture_output=True, text=True, check=True).stdout.split()[-3:]
-        )
+        runs = {}
+        for runtime in RUNTIMES:
+            script = [sys.executable, "-c", VOLUME_SCRIPT, str(model), str(events), str(directory / "out.h5"), runtime]
+            out = subprocess.run(script, capture_output=True, text=True, check=True).stdout
+            runs[runtime] = [float(v) for v in out.split()[-3:]]
+        seconds, peak, anon = runs["onnxruntime"]  # the default runtime on a CPU
         results[f"{side}^3"] = {
             "occupied_voxels_median": float(np.median(voxels)),
             "seconds_per_event": seconds / VOLUME_EVENTS,
+            "seconds_per_event_torch": runs["torch"][0] / VOLUME_EVENTS,
+            "speedup_onnxruntime_over_torch": runs["torch"][0] / seconds,
             "peak_mib": peak / 1024,
             "peak_anonymous_mib": anon / 1024,
             "dense_probabilities_mib": len(LABELS) * side**3 * 4 / 2**20,
@@ -743,12 +758,13 @@ def print_table(report: dict[str, Any]) -> None:
     print(f"{'  same / (astropy read + HDF5 write MB/s)':52s} {fits['ratio_ingest_to_read_and_write']:10.2f}  report")
     growth = ingest["peak_growth_mib_per_input_mib"]
     print(f"{'NetCDF ingest peak growth (MiB per input MiB, 10x)':52s} {growth:10.3f}  ~ 0")
-    clean = report["cleaning"]
-    label = f"cleaning {clean['image_side']}^2 (astroscrappy s / sciimg s)"
-    print(f"{label:52s} {clean['ratio_astroscrappy_to_sciimg_speed']:10.2f}  >= 1")
-    detect = report["detection"]
-    label = f"source detection {detect['image_side']}^2 (sep s / sciimg s)"
-    print(f"{label:52s} {detect['ratio_sep_to_sciimg_speed']:10.3f}  report")
+    clean, detect = report["cleaning"], report["detection"]
+    for runtime in RUNTIMES:
+        label = f"cleaning {clean['image_side']}^2 (astroscrappy s / sciimg {runtime} s)"
+        print(f"{label:52s} {clean[f'ratio_astroscrappy_to_sciimg_{runtime}_speed']:10.2f}  >= 1")
+    for runtime in RUNTIMES:
+        label = f"source detection {detect['image_side']}^2 (sep s / sciimg {runtime} s)"
+        print(f"{label:52s} {detect[f'ratio_sep_to_sciimg_{runtime}_speed']:10.3f}  >= 0.3")
     camera = report["cherenkov_inference"]
     for engine in ("pytorch", "onnxruntime"):
         label = f"Cherenkov energy, {engine} CNN / Hillas + RF events/s"
@@ -757,6 +773,8 @@ def print_table(report: dict[str, Any]) -> None:
         if isinstance(fig, dict):
             label = f"detector event {side} to voxel classes, s / peak MiB"
             print(f"{label:52s} {fig['seconds_per_event']:10.2f} / {fig['peak_mib']:.0f}  report")
+            label = "  same, PyTorch s / ONNX Runtime s"
+            print(f"{label:52s} {fig['speedup_onnxruntime_over_torch']:10.2f}  report")
     for name, fig in report["scaling"].items():
         print(f"{name + ' exponent':52s} {fig['exponent']:10.2f}  ~ {fig['ideal']:.0f}")
     print(f"wall time {report['wall_seconds']:.0f} s")

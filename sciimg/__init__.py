@@ -13,11 +13,11 @@ if TYPE_CHECKING:
 __all__ = ["__version__", "load_model", "load_regressor"]
 
 
-def load_model(path: str | os.PathLike, device: str = "cpu") -> TrainedModel:
+def load_model(path: str | os.PathLike, device: str = "cpu", runtime: str = "auto") -> TrainedModel:
     """Load any trained sciimg model folder; see :func:`sciimg.inference.load.load_model`."""
     from sciimg.inference.load import load_model as _load_model
 
-    return _load_model(path, device)
+    return _load_model(path, device, runtime)
 
 
 def load_regressor(path: str | os.PathLike, device: str = "cpu") -> Regressor:

@@ -69,7 +69,8 @@ def _predict(args: argparse.Namespace) -> None:
     from sciimg.inference.predict import predict
 
     given = {"gain": args.gain, "read_noise": args.read_noise}
-    predict(args.model, args.input, args.output, **{name: value for name, value in given.items() if value is not None})
+    options = {name: value for name, value in given.items() if value is not None}
+    predict(args.model, args.input, args.output, runtime=args.runtime, **options)
 
 
 def _export(args: argparse.Namespace) -> None:
@@ -182,8 +183,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True, help="output path")
     p.add_argument("--gain", type=float, help="sky images: the detector's gain in electrons/ADU (else the header's)")
     p.add_argument("--read-noise", type=float, help="sky images: the detector's read noise in electrons (with --gain)")
+    p.add_argument(
+        "--runtime",
+        choices=("auto", "onnxruntime", "torch"),  # sciimg.inference.runtime.RUNTIMES (torch-free here)
+        default="auto",
+        help="where sliding-window passes run: auto (ONNX Runtime on the CPU), onnxruntime or torch",
+    )
 
-    p = add("export", _export, "export a trained model to ONNX (camera regressors; field models on their grid)")
+    p = add("export", _export, "export a trained model to ONNX (physical inputs in, physical outputs out)")
     p.add_argument("--model", required=True, help="trained model folder")
     p.add_argument("--output", required=True, help="output .onnx file")
 

@@ -591,6 +591,7 @@ def api_cases(built: dict[str, Built]) -> list[Case]:
         "load_regressor(missing)": lambda: sciimg.load_regressor(model / "missing"),
         "load_regressor(a sky model)": lambda: sciimg.load_regressor(built["sky"].model),
         "load_model(a file)": lambda: sciimg.load_model(model / "card.json"),
+        "load_model(runtime='gpu')": lambda: sciimg.load_model(built["sky"].model, runtime="gpu"),
         "predict(scalar)": lambda: regressor.predict(3.0),
         "predict(dict)": lambda: regressor.predict({"image": images}),
         "predict(missing file)": lambda: regressor.predict("no_such_run.dl1.h5"),

@@ -954,14 +954,14 @@ def sky_test_tile(workflow_run: Path, experiment: str, index: int = 0):
 def test_sky_denoiser_and_cleaner_onnx_exports_match_pytorch(workflow_run):
     """ADU with NaN gaps and the tile's scale in, the denoised or cleaned ADU out, as `sciimg predict` gives them."""
     adu, usable, scale, row, image = sky_test_tile(workflow_run, SKY)
-    model = load_model(workflow_run / "results" / SKY / "model")
+    model = load_model(workflow_run / "results" / SKY / "model", runtime="torch")
     expected, _ = model.finish_rows(model.predict_normalised(image, usable), adu, usable, scale)
     (denoised,) = onnx_session(workflow_run, SKY).run(None, {"image": adu[None, None], "scale": row})
     assert np.isnan(denoised[0, 0, 5, 7]) and np.isfinite(denoised[0, 0][usable]).all()
     np.testing.assert_allclose(denoised[0, 0][usable], expected[usable], rtol=1e-5, atol=1e-3)
 
     adu, usable, scale, row, image = sky_test_tile(workflow_run, SKY_CLEAN)
-    model = load_model(workflow_run / "results" / SKY_CLEAN / "model")
+    model = load_model(workflow_run / "results" / SKY_CLEAN / "model", runtime="torch")
     block = model.predict_normalised(image, usable)
     cleaned, masks = model.finish_rows(block, np.nan_to_num(adu), usable, scale)
     session = onnx_session(workflow_run, SKY_CLEAN)
@@ -978,7 +978,7 @@ def test_sky_detector_onnx_export_finds_the_sources_of_pytorch(workflow_run):
     from sciimg.inference.sky_detect import logit, peak_rows, sources_at
 
     dataset = SkyDetectionDataset(workflow_run / "data/interim" / SKY_DETECT / "test.h5")
-    model = load_model(workflow_run / "results" / SKY_DETECT / "model")
+    model = load_model(workflow_run / "results" / SKY_DETECT / "model", runtime="torch")
     session = onnx_session(workflow_run, SKY_DETECT)
     n_sources = 0
     for index in range(len(dataset)):
@@ -1004,7 +1004,7 @@ def test_voxel_onnx_exports_score_events_as_pytorch(workflow_run, experiment):
     """Charges in the card's units in, per-voxel probabilities (keypoints: heat) out, as `sciimg predict` scores."""
     from sciimg.io.store_readers import stored_events
 
-    model = load_model(workflow_run / "results" / experiment / "model")
+    model = load_model(workflow_run / "results" / experiment / "model", runtime="torch")
     session = onnx_session(workflow_run, experiment)
     events = list(stored_events(SampleStore(workflow_run / "data/interim" / experiment / "test.h5")))[:3]
     for event in events:
@@ -1019,7 +1019,7 @@ def test_voxel_onnx_exports_score_events_as_pytorch(workflow_run, experiment):
 def test_volume_regressor_onnx_export_matches_pytorch(workflow_run):
     from sciimg.io.store_readers import stored_events
 
-    model = load_model(workflow_run / "results" / VOLUME_ENERGY / "model")
+    model = load_model(workflow_run / "results" / VOLUME_ENERGY / "model", runtime="torch")
     events = list(stored_events(SampleStore(workflow_run / "data/interim" / VOLUME_ENERGY / "test.h5")))
     dense = np.zeros((len(events), *model.grid.shape), np.float32)
     for row, event in enumerate(events):
@@ -1028,3 +1028,25 @@ def test_volume_regressor_onnx_export_matches_pytorch(workflow_run):
     expected = model.predict(dense, return_std=bool(model.metadata.get("heteroscedastic")))
     for got, want in zip(outputs, expected if isinstance(expected, tuple) else (expected,), strict=True):
         np.testing.assert_allclose(got, want.value, rtol=1e-4)
+
+
+@pytest.mark.parametrize("experiment", [SKY_CLEAN, VOLUMES])
+def test_onnx_runtime_and_pytorch_predict_the_same_files(workflow_run, tmp_path, experiment):
+    """`sciimg predict --runtime`: ONNX Runtime (the default on CPU) writes what PyTorch writes."""
+    model = str(workflow_run / "results" / experiment / "model")
+    inputs = {SKY_CLEAN: str(M67), VOLUMES: str(samples.path("larndsim_cosmics"))}[experiment]
+    outputs = {}
+    for runtime in ("torch", "onnxruntime"):
+        outputs[runtime] = tmp_path / f"{runtime}{Path(inputs).suffix}"
+        args = ("predict", "--model", model, "--input", inputs, "--output", str(outputs[runtime]))
+        result = sciimg_cli(*args, "--runtime", runtime)
+        assert result.returncode == 0, result.stderr
+    if experiment == SKY_CLEAN:
+        with fits.open(outputs["torch"]) as torch_hdus, fits.open(outputs["onnxruntime"]) as onnx_hdus:
+            assert [h.name for h in torch_hdus] == [h.name for h in onnx_hdus]
+            np.testing.assert_allclose(onnx_hdus[0].data, torch_hdus[0].data, rtol=1e-5, atol=1e-2)
+            for name in ("ARTEFACT", "BADPIX"):
+                assert (onnx_hdus[name].data != torch_hdus[name].data).mean() < 1e-5
+    else:
+        with h5py.File(outputs["torch"]) as a, h5py.File(outputs["onnxruntime"]) as b:
+            np.testing.assert_allclose(b["scores"][:], a["scores"][:], atol=1e-3)  # float16

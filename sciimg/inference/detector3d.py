@@ -15,16 +15,19 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
 from sciimg.data.detector3d_dataset import volume_input
 from sciimg.data.ingest_detector3d import GridEvent, place_event
 from sciimg.geometry.voxels import VoxelGrid
 from sciimg.inference.export import WEIGHTS
 from sciimg.inference.load import TrainedModel
+from sciimg.inference.runtime import WindowRunner
 from sciimg.inference.sliding_window import sliding_window, window_starts
 from sciimg.io.store import SampleStore
 from sciimg.io.store_readers import stored_events
@@ -81,11 +84,24 @@ def charged_only(
     return run
 
 
+class VoxelProbabilities(nn.Module):
+    """Network inputs ``(B, 1, z, y, x)`` -> class probabilities (softmax over channels) or, for one
+    independent score per channel (``exclusive=False``: keypoint heat), sigmoids."""
+
+    def __init__(self, network: nn.Module, exclusive: bool = True) -> None:
+        super().__init__()
+        self.network, self.exclusive = network, exclusive
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        logits = self.network(inputs)
+        return torch.softmax(logits, dim=1) if self.exclusive else torch.sigmoid(logits)
+
+
 class VolumeModel(TrainedModel):
     """A trained voxel classifier with its grid, window and input scale (from the card)."""
 
-    def __init__(self, path: str | os.PathLike, device: str = "cpu") -> None:
-        super().__init__(path, device)
+    def __init__(self, path: str | os.PathLike, device: str = "cpu", runtime: str = "auto") -> None:
+        super().__init__(path, device, runtime)
         volume = self.metadata["volume"]
         grid = volume["grid"]
         self.grid = VoxelGrid.of(grid["shape"], grid["pitch_mm"], grid["origin_mm"])
@@ -95,8 +111,18 @@ class VolumeModel(TrainedModel):
         self.windows_per_pass = max(1, VOXELS_PER_PASS // int(np.prod(self.window)))
         self.scale = float(self.metadata["normalisation"]["scale"])
 
+    def window_module(self) -> nn.Module:
+        """What one pass does: network inputs ``(B, 1, z, y, x)`` -> class probabilities ``(B, C, z, y, x)``."""
+        return VoxelProbabilities(self.network)
+
+    @cached_property
+    def windows(self) -> WindowRunner:
+        """:meth:`window_module` in the model's runtime (:mod:`sciimg.inference.runtime`)."""
+        example = torch.rand(1, 1, 16, 16, 16, generator=torch.Generator().manual_seed(0))
+        return WindowRunner(self.window_module(), example, self.runtime, self.device)
+
     def _probabilities(self, batch: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self.network(batch.to(self.device)), dim=1).float().cpu()
+        return self.windows(batch).float().cpu()
 
     def classify(self, coords: np.ndarray, values: np.ndarray) -> np.ndarray:
         """Class probabilities ``(n, n_classes)`` of the occupied voxels ``coords`` ``(n, 3)``."""

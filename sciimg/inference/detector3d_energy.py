@@ -28,8 +28,8 @@ class VolumeRegressor(Regressor):
     Events are put on the model's grid (:attr:`grid`, from the card) as in training.
     """
 
-    def __init__(self, path: str | os.PathLike, device: str = "cpu") -> None:
-        super().__init__(path, device)
+    def __init__(self, path: str | os.PathLike, device: str = "cpu", runtime: str = "auto") -> None:
+        super().__init__(path, device, runtime)
         grid = self.metadata["volume"]["grid"]
         self.grid = VoxelGrid.of(grid["shape"], grid["pitch_mm"], grid["origin_mm"])
         self.scale = float(self.metadata["normalisation"]["scale"])

@@ -17,10 +17,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 from scipy.spatial import cKDTree
+from torch import nn
 
-from sciimg.inference.detector3d import VolumeModel, input_events
+from sciimg.inference.detector3d import VolumeModel, VoxelProbabilities, input_events
 from sciimg.inference.export import WEIGHTS
 from sciimg.io.catalogs import write_catalog
 from sciimg.outputs import point_catalog, point_rows
@@ -54,12 +54,12 @@ def heat_peaks(
 class KeypointModel(VolumeModel):
     """A trained keypoint heatmap: :meth:`find` gives an event's points and scores."""
 
-    def __init__(self, path: str | os.PathLike, device: str = "cpu") -> None:
-        super().__init__(path, device)
+    def __init__(self, path: str | os.PathLike, device: str = "cpu", runtime: str = "auto") -> None:
+        super().__init__(path, device, runtime)
         self.classes = ["keypoint"]  # one output channel: the heat
 
-    def _probabilities(self, batch: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.network(batch.to(self.device))).float().cpu()
+    def window_module(self) -> nn.Module:
+        return VoxelProbabilities(self.network, exclusive=False)
 
     def find(self, coords: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Voxel indices ``(k, 3)`` and scores of the keypoints among occupied voxels ``coords``."""

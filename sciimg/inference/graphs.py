@@ -26,7 +26,6 @@ from sciimg.inference.load import Regressor
 from sciimg.inference.sky import SkyModel
 from sciimg.inference.sky_clean import CleaningModel
 from sciimg.inference.sky_detect import DetectionModel, logit
-from sciimg.predictors.cleaning import grow
 from sciimg.predictors.detection import HEAT, LOG_FLUX, OFFSET_X, OFFSET_Y
 
 
@@ -148,19 +147,23 @@ class SkyScale(nn.Module):
         return torch.where(stabilised, electrons / gain + pedestal, values * sigma + background)
 
 
+def sky_windows(image: torch.Tensor, scale: torch.Tensor, to_scale: SkyScale) -> tuple[torch.Tensor, torch.Tensor]:
+    """ADU (NaN unusable) -> the windows a sky model's pass takes (scaled image, usable mask), and the usable mask."""
+    usable = torch.isfinite(image)
+    values = torch.where(usable, to_scale(image, scale), 0.0)
+    return torch.cat([values, usable.to(values.dtype)], dim=1), usable
+
+
 class SkyDenoiser(nn.Module):
     """ADU (NaN unusable) and the image's scale row -> the denoised image in ADU (NaN where unusable)."""
 
     def __init__(self, model: SkyModel) -> None:
         super().__init__()
-        self.scale = SkyScale()
-        self.network = model.network
+        self.scale, self.windows = SkyScale(), model.window_module()
 
     def forward(self, image: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-        usable = torch.isfinite(image)
-        values = torch.where(usable, self.scale(image, scale), 0.0)
-        out = self.network.predict({"image": values, "mask": usable.to(values.dtype)})["prediction"]
-        return torch.where(usable, self.scale.inverse(out, scale), torch.nan)
+        windows, usable = sky_windows(image, scale, self.scale)
+        return torch.where(usable, self.scale.inverse(self.windows(windows), scale), torch.nan)
 
 
 class SkyCleaner(nn.Module):
@@ -172,17 +175,13 @@ class SkyCleaner(nn.Module):
 
     def __init__(self, model: CleaningModel) -> None:
         super().__init__()
-        self.scale = SkyScale()
-        self.network = model.network
-        self.threshold, self.dilation = model.threshold, model.dilation
+        self.scale, self.windows = SkyScale(), model.window_module()
 
     def forward(self, image: torch.Tensor, scale: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        usable = torch.isfinite(image)
-        values = torch.where(usable, self.scale(image, scale), 0.0)
-        probability = torch.sigmoid(self.network(values))
-        replaced = grow(probability > self.threshold, self.dilation) | ~usable
-        filled = self.scale.inverse(self.network.inpaint(values, ~replaced), scale)
-        return probability, replaced, torch.where(replaced, filled, image)
+        windows, _ = sky_windows(image, scale, self.scale)
+        probability, replaced, cleaned = self.windows(windows).split(1, dim=1)
+        replaced = replaced > 0.5
+        return probability, replaced, torch.where(replaced, self.scale.inverse(cleaned, scale), image)
 
 
 class SkyDetector(nn.Module):
@@ -195,7 +194,7 @@ class SkyDetector(nn.Module):
 
     def __init__(self, model: DetectionModel) -> None:
         super().__init__()
-        self.network = model.network
+        self.windows = model.window_module()
         self.threshold_logit = logit(model.threshold)
 
     def forward(self, image: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -203,7 +202,7 @@ class SkyDetector(nn.Module):
         background, sigma = noise[:, 0].view(-1, 1, 1, 1), noise[:, 1].view(-1, 1, 1, 1)
         z = (image - background) / sigma
         stretched = torch.where(usable, STRETCH_SOFTENING * torch.asinh(z / STRETCH_SOFTENING), 0.0)
-        out = self.network(stretched)
+        out = self.windows(torch.cat([stretched, usable.to(stretched.dtype)], dim=1))
         heat = torch.where(usable, out[:, HEAT : HEAT + 1], -torch.inf)
         local = nn.functional.max_pool2d(heat, 3, stride=1, padding=1)
         peak = (heat == local) & (heat > self.threshold_logit)
@@ -247,12 +246,10 @@ class VoxelScorer(nn.Module):
 
     def __init__(self, model: VolumeModel) -> None:
         super().__init__()
-        self.network, self.scale = model.network, model.scale
-        self.heat = isinstance(model, KeypointModel)
+        self.windows, self.scale = model.window_module(), model.scale
 
     def forward(self, charge: torch.Tensor) -> torch.Tensor:
-        out = self.network(volume_input(charge, self.scale))
-        return torch.sigmoid(out) if self.heat else torch.softmax(out, dim=1)
+        return self.windows(volume_input(charge, self.scale))
 
 
 class VolumeEnergy(nn.Module):

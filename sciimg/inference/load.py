@@ -23,6 +23,7 @@ from sciimg.errors import InputError
 from sciimg.geometry.camera import geometry_from_arrays
 from sciimg.geometry.mappers import GridMapper
 from sciimg.inference.export import CARD, PREPROCESS, WEIGHTS, read_card
+from sciimg.inference.runtime import check_runtime
 from sciimg.io.store import SampleStore
 from sciimg.kinds import kind_of
 from sciimg.predictors import Predictor
@@ -41,10 +42,11 @@ class TrainedModel:
         network: the trained :class:`~sciimg.predictors.base.Predictor`, in eval mode on ``device``.
     """
 
-    def __init__(self, path: str | os.PathLike, device: str = "cpu") -> None:
+    def __init__(self, path: str | os.PathLike, device: str = "cpu", runtime: str = "auto") -> None:
         self.path = Path(path)
         self.metadata: dict[str, Any] = read_card(self.path)
         self.device = torch.device(device)
+        self.runtime = check_runtime(runtime)  # of sliding-window passes (sciimg.inference.runtime)
         self.network = self._load_network()
         normalisation = self.metadata.get("normalisation")
         self.normalisation = ChannelNormalisation.from_list(normalisation) if isinstance(normalisation, list) else None
@@ -285,10 +287,15 @@ class Regressor(TrainedModel):
         return mean
 
 
-def load_model(path: str | os.PathLike, device: str = "cpu") -> TrainedModel:
-    """Load any trained sciimg model directory (``results/<experiment>/model``), as its kind's model class."""
+def load_model(path: str | os.PathLike, device: str = "cpu", runtime: str = "auto") -> TrainedModel:
+    """Load any trained sciimg model directory (``results/<experiment>/model``), as its kind's model class.
+
+    Args:
+        runtime: where sliding-window passes run (:mod:`sciimg.inference.runtime`): ``auto``,
+            ``onnxruntime`` or ``torch``.
+    """
     card = read_card(path, check_weights=False)  # the kind; the model class reads the card again, hashing the weights
-    return kind_of(card).load("model_class")(path, device)
+    return kind_of(card).load("model_class")(path, device, runtime)
 
 
 def load_regressor(path: str | os.PathLike, device: str = "cpu") -> Regressor:

@@ -70,14 +70,21 @@ def dl2_tables(table: Table, prefix: str, target: str) -> dict[str, Table]:
     return tables
 
 
-def predict(model_dir: str | os.PathLike, inputs: list[str], output: str | os.PathLike, **options: Any) -> Path:
+def predict(
+    model_dir: str | os.PathLike,
+    inputs: list[str],
+    output: str | os.PathLike,
+    runtime: str = "auto",
+    **options: Any,
+) -> Path:
     """Run a trained model on ``inputs`` and write ``output`` atomically, as the model's kind writes it.
 
     The output is always a new file: inputs are never modified and rerunning replaces the
-    output instead of appending to it. ``options`` go to the kind's predict function (sky
+    output instead of appending to it. ``runtime`` says where sliding-window passes run
+    (:mod:`sciimg.inference.runtime`). ``options`` go to the kind's predict function (sky
     images: ``gain`` and ``read_noise``); one it does not take is an error.
     """
-    model: TrainedModel = load_model(model_dir)
+    model: TrainedModel = load_model(model_dir, runtime=runtime)
     paths = [Path(p) for p in inputs]
     for path in paths:
         if not path.is_file():

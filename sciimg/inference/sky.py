@@ -16,10 +16,12 @@ import logging
 import os
 import tempfile
 from collections.abc import Callable, Sequence
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
 from sciimg.data.sky_dataset import SkyDenoisingDataset
 from sciimg.data.sky_scale import (
@@ -32,6 +34,7 @@ from sciimg.data.sky_scale import (
 from sciimg.errors import InputError
 from sciimg.inference.export import WEIGHTS
 from sciimg.inference.load import TrainedModel
+from sciimg.inference.runtime import WindowRunner
 from sciimg.inference.sliding_window import Sink, sliding_window
 from sciimg.io.fits import FitsImage, FitsImageWriter, Region
 from sciimg.io.fits_tiles import write_tile_images
@@ -44,11 +47,22 @@ WINDOW = 256
 OVERLAP = 0.25
 
 
+class DenoisingWindows(nn.Module):
+    """A denoiser's pass: windows ``(B, 2, y, x)`` (image on the network's scale, usable mask) -> ``(B, 1, y, x)``."""
+
+    def __init__(self, network: nn.Module) -> None:
+        super().__init__()
+        self.network = network
+
+    def forward(self, windows: torch.Tensor) -> torch.Tensor:
+        return self.network.predict({"image": windows[:, :1], "mask": windows[:, 1:]})["prediction"]
+
+
 class SkyModel(TrainedModel):
     """A trained sky denoiser: the training scale, sliding-window inference, ADU out.
 
     Subclasses (:class:`~sciimg.inference.sky_clean.CleaningModel`) change what a window
-    yields (:attr:`out_channels`, :meth:`_predict_windows`) and how blended rows become
+    yields (:attr:`out_channels`, :meth:`window_module`) and how blended rows become
     output rows and masks (:meth:`finish_rows`).
     """
 
@@ -70,10 +84,22 @@ class SkyModel(TrainedModel):
         """:func:`sliding_window` with the sky models' window, overlap and windows per pass."""
         return sliding_window(read, shape, predict, WINDOW, OVERLAP, self.windows_per_pass, out_channels, sink)
 
+    def window_module(self) -> nn.Module:
+        """What one pass does: windows ``(B, 2, y, x)`` (image on the network's scale, usable mask) in,
+        ``(B, out_channels, y, x)`` out."""
+        return DenoisingWindows(self.network)
+
+    @cached_property
+    def windows(self) -> WindowRunner:
+        """:meth:`window_module` in the model's runtime (:mod:`sciimg.inference.runtime`)."""
+        example = torch.cat(
+            [torch.randn(1, 1, 32, 32, generator=torch.Generator().manual_seed(0)), torch.ones(1, 1, 32, 32)], 1
+        )
+        return WindowRunner(self.window_module(), example, self.runtime, self.device)
+
     def _predict_windows(self, batch: torch.Tensor) -> torch.Tensor:
-        """Windows ``(B, 2, y, x)`` (image on the network's scale, usable mask) -> predictions ``(B, 1, y, x)``."""
-        batch = batch.to(self.device)
-        return self.network.predict({"image": batch[:, :1], "mask": batch[:, 1:]})["prediction"]
+        """Windows ``(B, 2, y, x)`` -> outputs ``(B, out_channels, y, x)``, by :attr:`windows`."""
+        return self.windows(batch)
 
     def predict_normalised(self, image: np.ndarray, usable: np.ndarray) -> np.ndarray:
         """Output ``(out_channels, Y, X)`` of an image on the network's scale (unusable pixels 0), by sliding window."""

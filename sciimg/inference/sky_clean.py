@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from sciimg.data.sky_dataset import SkyCleaningDataset
 from sciimg.data.sky_scale import TileScale
@@ -61,6 +62,19 @@ def calibrate_card(network: CleaningPredictor, val_store: str | os.PathLike, spe
     return {"artefact_threshold": calibrate_threshold(network, val_store, spec["data"]["target_fpr"])}
 
 
+class CleaningWindows(nn.Module):
+    """A cleaner's pass: windows ``(B, 2, y, x)`` -> artefact probability, replaced-pixel mask (0/1) and
+    cleaned image, ``(B, 3, y, x)``."""
+
+    def __init__(self, network: CleaningPredictor, threshold: float, dilation: int) -> None:
+        super().__init__()
+        self.network, self.threshold, self.dilation = network, threshold, dilation
+
+    def forward(self, windows: torch.Tensor) -> torch.Tensor:
+        out = self.network.clean(windows[:, :1], windows[:, 1:], self.threshold, self.dilation)
+        return torch.cat([out["probability"], out["mask"].to(windows.dtype), out["cleaned"]], dim=1)
+
+
 class CleaningModel(SkyModel):
     """A trained cleaning model: mask, probability and cleaned image, at the calibrated threshold."""
 
@@ -74,11 +88,8 @@ class CleaningModel(SkyModel):
     def dilation(self) -> int:
         return int(self.metadata["sky"]["mask_dilation"])
 
-    def _predict_windows(self, batch: torch.Tensor) -> torch.Tensor:
-        """Windows ``(B, 2, y, x)`` -> probability, replaced-pixel mask (0/1) and cleaned image ``(B, 3, y, x)``."""
-        batch = batch.to(self.device)
-        out = self.network.clean(batch[:, :1], batch[:, 1:], self.threshold, self.dilation)
-        return torch.cat([out["probability"], out["mask"].to(batch.dtype), out["cleaned"]], dim=1)
+    def window_module(self) -> nn.Module:
+        return CleaningWindows(self.network, self.threshold, self.dilation)
 
     def predict_store(self, store_path: str | os.PathLike) -> dict[str, np.ndarray]:
         """Per tile: ``TILE`` (cleaned, ADU), ``PROB`` (artefact probability), ``FOUND`` (probability above

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from astropy.table import Table, vstack
 from scipy import ndimage
+from torch import nn
 
 from sciimg.data.sky_detection_dataset import SkyDetectionDataset
 from sciimg.data.sky_scale import TileScale, asinh_stretch, sampled_noise_level
@@ -148,6 +149,17 @@ def calibrate_card(
     return {"source_threshold": calibrate_detection_threshold(network, val_store, spec["data"]["target_purity"])}
 
 
+class DetectionWindows(nn.Module):
+    """A detector's pass: windows ``(B, 2, y, x)`` (stretched image, usable mask) -> the four channels."""
+
+    def __init__(self, network: DetectionPredictor) -> None:
+        super().__init__()
+        self.network = network
+
+    def forward(self, windows: torch.Tensor) -> torch.Tensor:
+        return self.network(windows[:, :1] * windows[:, 1:])
+
+
 class DetectionModel(SkyModel):
     """A trained source detector: FITS image or store in, catalog out."""
 
@@ -169,9 +181,8 @@ class DetectionModel(SkyModel):
     def network_input(self, values: np.ndarray, scale: TileScale) -> np.ndarray:
         return asinh_stretch(scale.forward(values))
 
-    def _predict_windows(self, batch: torch.Tensor) -> torch.Tensor:
-        batch = batch.to(self.device)
-        return self.network(batch[:, :1] * batch[:, 1:])
+    def window_module(self) -> nn.Module:
+        return DetectionWindows(self.network)
 
     def history(self) -> str:
         return f"sources found by {self.metadata.get('backbone')} ({self.path.name})"

@@ -70,7 +70,5 @@ class CleaningPredictor(Predictor):
         usable = usable > 0
         probability = torch.sigmoid(self(image * usable))
         holes = grow(probability > threshold, dilation, self.spatial_dims) | ~usable
-        cleaned = image
-        if holes.any():
-            cleaned = torch.where(holes, self.inpaint(image, ~holes), image)
+        cleaned = torch.where(holes, self.inpaint(image, ~holes), image)  # no branch: one graph for ONNX
         return {"probability": probability, "mask": holes, "cleaned": cleaned}

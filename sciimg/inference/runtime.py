@@ -1,0 +1,99 @@
+"""Where a model's network runs at predict time: ONNX Runtime on the CPU, PyTorch otherwise.
+
+A :class:`WindowRunner` wraps a module that maps one batch tensor to one output tensor (the
+windows of a sliding-window pass). With ONNX Runtime it traces the module once into an
+in-memory ONNX graph (about a second) and runs that; the module's own PyTorch code is the
+fallback and the reference. `make bench` measures both in one run (``runtime`` figures):
+on this 2-core machine ONNX Runtime ran the sky U-Nets 1.7-2.2x faster than eager PyTorch.
+
+``runtime`` is ``"auto"`` (ONNX Runtime when the model is on the CPU and ``onnxruntime`` is
+installed), ``"onnxruntime"`` or ``"torch"``.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import warnings
+
+import numpy as np
+import torch
+from torch import nn
+
+from sciimg.errors import InputError
+
+log = logging.getLogger(__name__)
+RUNTIMES = ("auto", "onnxruntime", "torch")
+
+
+def check_runtime(runtime: str) -> str:
+    """``runtime`` if it is one of :data:`RUNTIMES`.
+
+    Raises:
+        InputError: another value.
+    """
+    if runtime not in RUNTIMES:
+        raise InputError(f"runtime must be one of {list(RUNTIMES)}, got {runtime!r}")
+    return runtime
+
+
+def onnx_session(module: nn.Module, example: torch.Tensor):
+    """An ONNX Runtime session of ``module`` traced on ``example``; every axis but the channels is dynamic."""
+    import onnxruntime
+
+    axes = {axis: f"axis{axis}" for axis in range(example.dim()) if axis != 1}
+    buffer = io.BytesIO()
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # the tracing exporter's deprecation and trace notices
+        torch.onnx.export(
+            module,
+            (example,),
+            buffer,
+            dynamo=False,
+            input_names=["windows"],
+            output_names=["out"],
+            dynamic_axes={"windows": axes, "out": axes},
+            opset_version=18,
+        )
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()
+    options.inter_op_num_threads = 1
+    return onnxruntime.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
+
+
+class WindowRunner:
+    """``runner(batch)`` is ``module(batch)``, run by ONNX Runtime or PyTorch as ``runtime`` says.
+
+    Args:
+        module: batch tensor in, one tensor out; in eval mode.
+        example: a small batch of the input's dtype and number of channels.
+        device: where the module's weights live (ONNX Runtime serves the CPU only).
+    """
+
+    def __init__(self, module: nn.Module, example: torch.Tensor, runtime: str, device: torch.device) -> None:
+        self.module, self.device = module.eval(), device
+        self.session = None
+        wanted = check_runtime(runtime)
+        if wanted == "torch" or (wanted == "auto" and device.type != "cpu"):
+            return
+        try:
+            self.session = onnx_session(self.module, example)
+        except ImportError:
+            if wanted == "onnxruntime":
+                raise InputError("runtime 'onnxruntime' needs the onnxruntime package") from None
+        except Exception as error:  # any export failure leaves the PyTorch path, which is exact
+            if wanted == "onnxruntime":
+                raise
+            log.warning("ONNX Runtime unavailable for %s (%s): PyTorch runs it", type(module).__name__, error)
+
+    @property
+    def runtime(self) -> str:
+        """The runtime in use: ``onnxruntime`` or ``torch``."""
+        return "torch" if self.session is None else "onnxruntime"
+
+    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
+        if self.session is None:
+            with torch.no_grad():
+                return self.module(batch.to(self.device))
+        (out,) = self.session.run(None, {"windows": np.ascontiguousarray(batch.numpy(), np.float32)})
+        return torch.from_numpy(out)
