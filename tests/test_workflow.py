@@ -710,9 +710,9 @@ def test_sky_detection_scores_catalogs_and_injects_into_a_real_plate(workflow_ru
     assert metrics["figures"] == ["detection_completeness.png", "detection_cutouts.png"]
     n_bins = len(metrics["bins"]["snr_edges"]) - 1
     for values in metrics["methods"].values():
-        assert len(values["completeness"]) == len(values["equal_purity"]["completeness"]) == n_bins
-        looser, stricter = sorted([(0.95, "equal_purity_0.95"), (metrics["target_purity"], "equal_purity")])
-        assert values[looser[1]]["cut"] <= values[stricter[1]]["cut"]  # a looser purity never needs a higher cut
+        assert len(values["completeness"]) == len(values["at_purity_0.95"]["completeness"]) == n_bins
+        cuts = {metrics["target_purity"]: values["cut"], 0.95: values["at_purity_0.95"]["cut"]}
+        assert cuts[min(cuts)] <= cuts[max(cuts)]  # a looser purity never needs a higher cut
         assert 0 <= values["purity"] <= 1 and values["n_detections"] > 0
     assert metrics["methods"]["sep"]["completeness"][-1] > 0.5  # sep finds the brightest sources
     card = json.loads((results / "model" / "card.json").read_text())
@@ -720,13 +720,30 @@ def test_sky_detection_scores_catalogs_and_injects_into_a_real_plate(workflow_ru
     catalog = Table.read(results / "predictions" / "model.fits", hdu="CATALOG")
     assert {"tile", "x", "y", "flux", "score"} <= set(catalog.colnames)
     assert catalog.meta["THRESH"] == pytest.approx(card["source_threshold"]["threshold"])
+    assert catalog.meta["LOOSECUT"] == pytest.approx(card["source_threshold_looser"]["threshold"])
+    assert card["source_threshold_looser"]["target_purity"] == 0.95
     report = (workflow_run / "results" / "report.html").read_text()
-    assert f"{SKY_DETECT} (detection)" in report and "At equal purity" in report
+    assert f"{SKY_DETECT} (detection)" in report and "set on validation for purity 0.95" in report
     if M67.exists():
         injection = metrics["injection_recovery"]["images"]["M6707HH.fits"]
         assert injection["n_injected"] == 300 and 2 < injection["psf_fwhm_px"] < 10
         assert injection["methods"]["sep"]["recovered_by_snr"][-1] > 0.5  # sep recovers bright injected stars
         assert (results / "injection" / "injection_cutouts.png").stat().st_size > 10_000
+
+
+def test_classical_detectors_take_their_cuts_from_the_validation_images(workflow_run):
+    """sep's catalog cuts are the ones its candidates on the validation tiles give, not the test tiles'."""
+    from sciimg.baselines.sky_detect import calibrate_cuts, sep_sources, store_tiles
+    from sciimg.io.store_readers import sources_by_tile
+
+    catalog = Table.read(workflow_run / "results" / SKY_DETECT / "baselines" / "sep.fits", hdu="CATALOG")
+    cuts = {}
+    for split in ("val", "test"):
+        store = SampleStore(workflow_run / "data/interim" / SKY_DETECT / f"{split}.h5")
+        found = [sep_sources(tile) for tile in store_tiles(store)]
+        cuts[split] = calibrate_cuts(found, sources_by_tile(store), [store.attrs["target_purity"], 0.95])
+    assert [catalog.meta["THRESH"], catalog.meta["LOOSECUT"]] == pytest.approx(cuts["val"])
+    assert cuts["val"] != pytest.approx(cuts["test"])  # else this test could not tell the splits apart
 
 
 def test_detecting_sources_in_a_users_image_gives_ra_dec_only_with_a_wcs(workflow_run, tmp_path):

@@ -13,8 +13,9 @@ SExtractor's default 1.5) so that the calibrated cut, not the floor, sets their 
   multi-threshold deblending), ``SourceCatalog`` centroids and Kron fluxes.
 
 Each candidate's ``score`` is its filtered peak in units of the background RMS, the
-significance a user would cut on. Like the model's, the cut is calibrated to the
-experiment's target purity, here on the training split (:func:`calibrate_cut`).
+significance a user would cut on. Like the model's, the cuts are calibrated on the validation
+split, to the experiment's target purity and to :data:`~sciimg.scoring.LOOSER_PURITY`
+(:func:`calibrate_cuts`); the test tiles never choose a cut.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from sciimg.io.catalogs import write_catalog
 from sciimg.io.store import SampleStore
 from sciimg.io.store_readers import sources_by_tile
 from sciimg.provenance import provenance
-from sciimg.scoring import scored_candidates, threshold_for_purity
+from sciimg.scoring import LOOSER_PURITY, purity_cut, scored_candidates
 
 log = logging.getLogger(__name__)
 
@@ -120,17 +121,24 @@ def photutils_sources(tile: Tile) -> Columns:
 SKY_DETECTORS: dict[str, Callable[[Tile], Columns]] = {"sep": sep_sources, "photutils": photutils_sources}
 
 
-def calibrate_cut(found: Iterable[Columns], truths: Iterable[np.ndarray], target_purity: float) -> float:
-    """The lowest score cut at which ``target_purity`` of the candidates match a truth source (1.5 px)."""
-    return threshold_for_purity(*scored_candidates(found, truths), target_purity)
+def calibrate_cuts(found: Iterable[Columns], truths: Iterable[np.ndarray], purities: list[float]) -> list[float]:
+    """Per target purity, the lowest score cut at which that share of the candidates match a truth source (1.5 px)."""
+    scores, real = scored_candidates(found, truths)
+    return [purity_cut(scores, real, purity)["threshold"] for purity in purities]
 
 
-def run_sky_detector(name: str, train: SampleStore, test: SampleStore, output: str | os.PathLike) -> Path:
-    """Candidates of every test tile by a classical detector, with the cut calibrated on the train split."""
+def run_sky_detector(
+    name: str, train: SampleStore, test: SampleStore, output: str | os.PathLike, val: SampleStore | None = None
+) -> Path:
+    """Candidates of every test tile by a classical detector, with its cuts (``THRESH`` at the target purity,
+    ``LOOSECUT`` at :data:`~sciimg.scoring.LOOSER_PURITY`) calibrated on the validation split (else train)."""
     detect = SKY_DETECTORS[name]
     target = float(test.attrs["target_purity"])
-    cut = calibrate_cut((detect(tile) for tile in store_tiles(train)), sources_by_tile(train), target)
-    log.info("%s: score cut %.3f reaches purity %.3f on %d train tiles", name, cut, target, len(train))
+    calibration = val if val is not None else train
+    found = (detect(tile) for tile in store_tiles(calibration))
+    cut, looser = calibrate_cuts(found, sources_by_tile(calibration), [target, LOOSER_PURITY])
+    split = calibration.attrs.get("split", "calibration")
+    log.info("%s: score cut %.3f reaches purity %.3f on %d %s tiles", name, cut, target, len(calibration), split)
     tables = []
     for row, tile in enumerate(store_tiles(test)):
         table = Table(detect(tile))
@@ -139,7 +147,7 @@ def run_sky_detector(name: str, train: SampleStore, test: SampleStore, output: s
     table = vstack(tables)
     table["x"].unit = table["y"].unit = "pix"
     table["flux"].unit = test.attrs["units"]["image"]
-    table.meta.update({"THRESH": cut, "FLOOR": DETECT_SIGMA, "BASELINE": name})
+    table.meta.update({"THRESH": cut, "LOOSECUT": looser, "FLOOR": DETECT_SIGMA, "BASELINE": name})
     log.info("%s: %d candidates in %d test tiles", name, len(table), len(test))
-    prov = provenance(inputs=[train.path, test.path])
+    prov = provenance(inputs=[calibration.path, test.path])
     return write_catalog(table, output, prov, f"baseline {name} (candidates; cut at score THRESH)")

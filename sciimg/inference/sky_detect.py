@@ -2,10 +2,11 @@
 
 The network's four channels (heat logit, offsets, log flux) are blended window by window
 like any sky model's output; sources are the local maxima (3 x 3) of the heat above the
-threshold calibrated on the validation split (:func:`calibrate_detection_threshold`,
+threshold calibrated on the validation split (:func:`calibrate_detection_thresholds`,
 kept in the model card): the probability at which ``target_purity`` of the detections
-are real. Peaks are found on blocks of rows as the sliding window finishes them
-(:class:`RowPeaks`), so a 16k x 16k image never sits in memory.
+are real (a second, at :data:`~sciimg.scoring.LOOSER_PURITY`, is the catalog's ``LOOSECUT``).
+Peaks are found on blocks of rows as the sliding window finishes them (:class:`RowPeaks`),
+so a 16k x 16k image never sits in memory.
 
 Catalog columns: ``x``, ``y`` (0-based pixels, sub-pixel from the offsets), ``flux``
 (image units: the predicted flux in noise units times the image's noise), ``score``
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ from sciimg.io.fits import FitsImage, Region
 from sciimg.io.store import SampleStore
 from sciimg.predictors.detection import HEAT, LOG_FLUX, OFFSET_X, OFFSET_Y, DetectionPredictor
 from sciimg.provenance import provenance
-from sciimg.scoring import scored_candidates, threshold_for_purity
+from sciimg.scoring import LOOSER_PURITY, purity_cut, scored_candidates
 
 log = logging.getLogger(__name__)
 
@@ -123,8 +124,11 @@ def tile_sources_found(
     return sources_at(block, peak_rows(block, usable, threshold, (False, False)), 0, sigma)
 
 
-def calibrate_detection_threshold(network: DetectionPredictor, val_store: str | os.PathLike, target_purity: float):
-    """The probability above which ``target_purity`` of the validation split's peaks match a truth source."""
+def calibrate_detection_thresholds(
+    network: DetectionPredictor, val_store: str | os.PathLike, purities: Sequence[float]
+) -> list[dict[str, Any]]:
+    """Per target purity, the probability above which that share of the validation split's peaks match a
+    truth source, with the purity and number of detections it keeps there."""
     dataset = SkyDetectionDataset(val_store)
     network.eval()
     found = (
@@ -132,21 +136,25 @@ def calibrate_detection_threshold(network: DetectionPredictor, val_store: str | 
         for arrays in map(dataset.normalised, range(len(dataset)))
     )
     scores, real = scored_candidates(found, dataset.sources)
-    threshold = max(threshold_for_purity(scores, real, target_purity), CANDIDATE_FLOOR)
-    kept = scores >= threshold
-    return {
-        "threshold": threshold,
-        "target_purity": target_purity,
-        "val_purity": float(real[kept].mean()) if kept.any() else float("nan"),
-        "val_detections": int(kept.sum()),
-    }
+    cuts = (purity_cut(scores, real, purity, CANDIDATE_FLOOR) for purity in purities)
+    return [
+        {
+            "threshold": c["threshold"],
+            "target_purity": c["target_purity"],
+            "val_purity": c["purity"],
+            "val_detections": c["detections"],
+        }
+        for c in cuts
+    ]
 
 
 def calibrate_card(
     network: DetectionPredictor, val_store: str | os.PathLike, spec: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """The model card's source threshold, at the experiment's target purity on validation."""
-    return {"source_threshold": calibrate_detection_threshold(network, val_store, spec["data"]["target_purity"])}
+    """The model card's source thresholds on validation: at the experiment's target purity, and at
+    :data:`~sciimg.scoring.LOOSER_PURITY` (the evaluation's second operating point)."""
+    target, looser = calibrate_detection_thresholds(network, val_store, [spec["data"]["target_purity"], LOOSER_PURITY])
+    return {"source_threshold": target, "source_threshold_looser": looser}
 
 
 class DetectionWindows(nn.Module):
@@ -169,6 +177,12 @@ class DetectionModel(SkyModel):
     def threshold(self) -> float:
         return float(self.metadata["source_threshold"]["threshold"])
 
+    @property
+    def looser_threshold(self) -> float | None:
+        """The cut calibrated on validation to :data:`~sciimg.scoring.LOOSER_PURITY` (None in older cards)."""
+        looser = self.metadata.get("source_threshold_looser")
+        return None if looser is None else float(looser["threshold"])
+
     def image_scale(
         self, source: FitsImage, gain: float | None = None, read_noise: float | None = None
     ) -> tuple[TileScale, str]:
@@ -190,6 +204,8 @@ class DetectionModel(SkyModel):
     def catalog_meta(self, table: Table) -> Table:
         table["x"].unit = table["y"].unit = "pix"
         table.meta.update({"THRESH": self.threshold, "MODEL": self.path.name})
+        if self.looser_threshold is not None:
+            table.meta["LOOSECUT"] = self.looser_threshold
         return table
 
     def predict_file(
