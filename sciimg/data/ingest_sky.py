@@ -233,8 +233,16 @@ def _tiles(plans: list, settings: TileSettings) -> Iterator[tuple[tuple, np.ndar
                 yield (index, region, gain, read_noise), np.where(good, values, np.nan), good, truth
 
 
+WRITE_BATCH = 32  # tiles per HDF5 write: per-tile h5py calls took a third of the FITS ingest (cProfile)
+
+
+def stacked(blocks: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Blocks of one tile each, as one block of consecutive tiles."""
+    return {key: np.concatenate([block[key] for block in blocks]) for key in blocks[0]}
+
+
 def _write_split(path: Path, plans: list, settings: TileSettings, attrs: dict[str, Any], extra: dict) -> None:
-    """Write the tiles of some images, one tile at a time."""
+    """Write the tiles of some images, :data:`WRITE_BATCH` tiles at a time."""
     tile = settings.tile
     n_tiles = sum(len(tile_regions(shape, tile)) for _, _, shape, _ in plans)
     layouts: dict[str, tuple[tuple[int, ...], Any]] = {
@@ -248,7 +256,7 @@ def _write_split(path: Path, plans: list, settings: TileSettings, attrs: dict[st
     if settings.pairs:
         layouts["pair"] = ((1, tile, tile), np.float32)
     meta = {name: np.zeros(n_tiles, dtype) for name, dtype in TILE_COLUMNS.items()}
-    sources = []
+    sources, pending = [], []
     with StoreWriter(path, n_tiles, layouts, None, extra, attrs) as store:
         for row, ((index, region, gain, read_noise), values, good, truth) in enumerate(_tiles(plans, settings)):
             background, sigma = noise_level(values)
@@ -268,7 +276,12 @@ def _write_split(path: Path, plans: list, settings: TileSettings, attrs: dict[st
             if "sources" in truth:
                 truth["sources"]["tile"] = row
                 sources.append(truth["sources"])
-            store.write(row, block)
+            pending.append(block)
+            if len(pending) == WRITE_BATCH:
+                store.write(row + 1 - len(pending), stacked(pending))
+                pending = []
+        if pending:
+            store.write(n_tiles - len(pending), stacked(pending))
         store.write_meta(meta)
         if settings.sources:
             store.write_extra({"sources": np.concatenate(sources) if sources else np.zeros(0, SOURCE_FIELDS)})
