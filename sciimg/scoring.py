@@ -9,7 +9,6 @@ inference and evaluate, so all of them import it).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -75,18 +74,6 @@ def threshold_for_purity(scores: np.ndarray, real: np.ndarray, target: float) ->
 
 
 LOOSER_PURITY = 0.95  # detectors' second operating point: at 0.99 a few offset bright sources decide a cut
-
-
-def purity_cut(scores: np.ndarray, real: np.ndarray, target: float, floor: float = -np.inf) -> dict[str, Any]:
-    """The score cut (at least ``floor``) for ``target`` purity, and the purity and number kept there."""
-    threshold = max(threshold_for_purity(scores, real, target), floor)
-    kept = scores >= threshold
-    return {
-        "threshold": threshold,
-        "target_purity": target,
-        "purity": float(real[kept].mean()) if kept.any() else float("nan"),
-        "detections": int(kept.sum()),
-    }
 
 
 def class_scores(truth: np.ndarray, predicted: np.ndarray, n_classes: int) -> dict[str, np.ndarray]:

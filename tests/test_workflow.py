@@ -1049,7 +1049,7 @@ def test_volume_regressor_onnx_export_matches_pytorch(workflow_run):
 
 @pytest.mark.parametrize("experiment", [SKY_CLEAN, VOLUMES])
 def test_onnx_runtime_and_pytorch_predict_the_same_files(workflow_run, tmp_path, experiment):
-    """`sciimg predict --runtime`: ONNX Runtime (the default on CPU) writes what PyTorch writes."""
+    """`sciimg predict --runtime`: ONNX Runtime (sky models' default on a CPU) writes what PyTorch writes."""
     model = str(workflow_run / "results" / experiment / "model")
     inputs = {SKY_CLEAN: str(M67), VOLUMES: str(samples.path("larndsim_cosmics"))}[experiment]
     outputs = {}

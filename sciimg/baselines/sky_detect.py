@@ -35,7 +35,7 @@ from sciimg.io.catalogs import write_catalog
 from sciimg.io.store import SampleStore
 from sciimg.io.store_readers import sources_by_tile
 from sciimg.provenance import provenance
-from sciimg.scoring import LOOSER_PURITY, purity_cut, scored_candidates
+from sciimg.scoring import LOOSER_PURITY, scored_candidates, threshold_for_purity
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +124,7 @@ SKY_DETECTORS: dict[str, Callable[[Tile], Columns]] = {"sep": sep_sources, "phot
 def calibrate_cuts(found: Iterable[Columns], truths: Iterable[np.ndarray], purities: list[float]) -> list[float]:
     """Per target purity, the lowest score cut at which that share of the candidates match a truth source (1.5 px)."""
     scores, real = scored_candidates(found, truths)
-    return [purity_cut(scores, real, purity)["threshold"] for purity in purities]
+    return [threshold_for_purity(scores, real, purity) for purity in purities]
 
 
 def run_sky_detector(

@@ -276,10 +276,11 @@ def volume_graph(model: VolumeModel | VolumeRegressor) -> Graph:
     """
     generator = torch.Generator().manual_seed(0)
     if isinstance(model, VolumeRegressor):
-        example = torch.rand(2, *model.grid.shape, generator=generator) * (torch.rand(2, *model.grid.shape) > 0.95)
+        shape = (2, *model.grid.shape)
+        example = torch.rand(shape, generator=generator) * (torch.rand(shape, generator=generator) > 0.95)
         outputs = ["energy", "energy_std"] if model.metadata.get("heteroscedastic") else ["energy"]
         return Graph(VolumeEnergy(model), (example * model.scale,), ["charge"], outputs)
-    side = 32
-    example = torch.rand(2, 1, side, side, side, generator=generator) * (torch.rand(2, 1, side, side, side) > 0.95)
+    shape = (2, 1, 32, 32, 32)
+    example = torch.rand(shape, generator=generator) * (torch.rand(shape, generator=generator) > 0.95)
     outputs = ["heat"] if isinstance(model, KeypointModel) else ["probabilities"]
     return Graph(VoxelScorer(model), (example * model.scale,), ["charge"], outputs, True)

@@ -1,5 +1,5 @@
 """Export a trained model to ONNX: the graph its kind builds (:mod:`sciimg.inference.graphs`), physical
-inputs in and physical outputs out, with a dynamic batch size."""
+inputs in and physical outputs out, with a dynamic batch size (and window sides, where the graph says so)."""
 
 from __future__ import annotations
 

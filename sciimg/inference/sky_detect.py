@@ -37,7 +37,7 @@ from sciimg.io.fits import FitsImage, Region
 from sciimg.io.store import SampleStore
 from sciimg.predictors.detection import HEAT, LOG_FLUX, OFFSET_X, OFFSET_Y, DetectionPredictor
 from sciimg.provenance import provenance
-from sciimg.scoring import LOOSER_PURITY, purity_cut, scored_candidates
+from sciimg.scoring import LOOSER_PURITY, scored_candidates, threshold_for_purity
 
 log = logging.getLogger(__name__)
 
@@ -136,16 +136,19 @@ def calibrate_detection_thresholds(
         for arrays in map(dataset.normalised, range(len(dataset)))
     )
     scores, real = scored_candidates(found, dataset.sources)
-    cuts = (purity_cut(scores, real, purity, CANDIDATE_FLOOR) for purity in purities)
-    return [
-        {
-            "threshold": c["threshold"],
-            "target_purity": c["target_purity"],
-            "val_purity": c["purity"],
-            "val_detections": c["detections"],
-        }
-        for c in cuts
-    ]
+    cuts = []
+    for purity in purities:
+        threshold = max(threshold_for_purity(scores, real, purity), CANDIDATE_FLOOR)
+        kept = scores >= threshold
+        cuts.append(
+            {
+                "threshold": threshold,
+                "target_purity": purity,
+                "val_purity": float(real[kept].mean()) if kept.any() else float("nan"),
+                "val_detections": int(kept.sum()),
+            }
+        )
+    return cuts
 
 
 def calibrate_card(
