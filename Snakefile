@@ -59,7 +59,14 @@ def applied_files(name):
 
 
 def spec(wildcards):
-    """The validated experiment config, passed to the CLI as JSON (params: reruns on change)."""
+    """The validated experiment config, passed to the CLI as JSON (params: reruns on change); without the
+    compress section, which only the compress rule (:func:`compress_spec`) depends on."""
+    full = config["experiments"][wildcards.experiment]
+    return json.dumps({k: v for k, v in full.items() if k != "compress"}, sort_keys=True)
+
+
+def compress_spec(wildcards):
+    """The whole validated experiment config, compress section included."""
     return json.dumps(config["experiments"][wildcards.experiment], sort_keys=True)
 
 
@@ -111,6 +118,7 @@ def final_outputs():
         outputs += [f"results/{name}/metrics.json", f"results/{name}/predictions/model.{suffix}"]
         outputs += [f"results/{name}/baselines/{b}.{suffix}" for b in config["experiments"][name]["baselines"]]
         outputs += [f"results/{name}/model.onnx"]
+        outputs += [f"results/{name}/compressed"] if "compress" in config["experiments"][name] else []
         outputs += list(applied_files(name))
     return outputs
 

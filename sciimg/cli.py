@@ -12,7 +12,6 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from sciimg.errors import SciimgError
 
@@ -46,8 +45,7 @@ def _fit(args: argparse.Namespace) -> None:
     from lightning.pytorch.utilities.exceptions import SIGTERMException  # Lightning: seconds, fit only
 
     from sciimg.config import load_experiment
-    from sciimg.inference.export import export_model
-    from sciimg.kinds import kind_of
+    from sciimg.inference.export import export_trained
     from sciimg.tasks.checkpoints import TrainingStoppedError
     from sciimg.tasks.fit import fit
 
@@ -59,10 +57,25 @@ def _fit(args: argparse.Namespace) -> None:
         sys.exit(PREEMPTED)
     if trained is None:  # global rank 0 exports; other data-parallel processes only train
         return
-    kind = kind_of(spec)
-    task = trained[0]
-    card = kind.load("calibrate")(task.predictor, Path(args.store_dir) / "val.h5", spec) if kind.calibrate else {}
-    export_model(task, Path(args.store_dir) / "train.h5", spec, args.experiment, args.output, card)
+    export_trained(trained[0], args.store_dir, spec, args.experiment, args.output)
+
+
+def _compress(args: argparse.Namespace) -> None:
+    from sciimg.compress import compress
+    from sciimg.config import load_experiment
+
+    spec = load_experiment(args.spec)
+    if "compress" not in spec:
+        raise SciimgError(f"{args.experiment}: the experiment has no compress section (see the config schema)")
+    report = compress(spec, args.experiment, args.model, args.store_dir, args.checkpoint_dir, args.output)
+    if report:
+        metric = report["headline"]["metric"]
+        before, after = report["original"]["metrics"][metric], report["compressed"]["metrics"][metric]
+        verdict = "published" if report["published"] else "NOT published: it loses more than max_loss"
+        print(
+            f"{args.experiment}: {metric} on validation {before:.4g} -> {after:.4g} "
+            f"({100 * report['headline_loss']:+.2f} % loss), {report['speedup']:.2f}x faster; {verdict}"
+        )
 
 
 def _predict(args: argparse.Namespace) -> None:
@@ -176,6 +189,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--store-dir", required=True, help="folder with train.h5 and val.h5")
     p.add_argument("--checkpoint-dir", required=True, help="folder for best.ckpt and last.ckpt")
     p.add_argument("--output", required=True, help="model folder to write")
+
+    p = add("compress", _compress, "distil a narrower model; publish it if it keeps the accuracy on validation")
+    p.add_argument("--spec", required=True, help=spec_help + ", with a compress section")
+    p.add_argument("--experiment", required=True, help="experiment name (recorded in the model card)")
+    p.add_argument("--model", required=True, help="the trained model folder (kept as it is)")
+    p.add_argument("--store-dir", required=True, help="folder with train.h5 and val.h5")
+    p.add_argument("--checkpoint-dir", required=True, help="folder for the student's checkpoints")
+    p.add_argument("--output", required=True, help="folder to write: compression.json, and model/ if published")
 
     p = add("predict", _predict, "run a trained model on files (regressors: ECSV or DL2; fields: NetCDF; sky: FITS)")
     p.add_argument("--model", required=True, help="trained model folder")

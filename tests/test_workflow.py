@@ -98,7 +98,7 @@ def workflow_run(tmp_path_factory) -> Path:
     dry = snakemake(workdir, "-n")
     assert dry.returncode == 0, dry.stderr
     rules = set(re.findall(r"^(?:local)?rule (\w+):", dry.stdout + dry.stderr, flags=re.MULTILINE))
-    stages = {"simulate", "ingest", "fit", "export", "predict", "baseline", "report"}
+    stages = {"simulate", "ingest", "fit", "export", "compress", "predict", "baseline", "report"}
     assert stages <= rules and "evaluate_cherenkov_regression" in rules  # evaluate: one rule per kind
     result = snakemake(workdir)
     assert result.returncode == 0, result.stderr[-4000:]
@@ -132,6 +132,18 @@ def test_outputs_and_metrics(workflow_run):
     for experiment in sorted(p.parent.name for p in results.glob("*/metrics.json")):  # every experiment, in one line
         line = json.loads((results / experiment / "metrics.json").read_text())["verdict"]["text"]
         assert f"<b>{experiment}</b>" in top and html.escape(line) in top
+
+
+def test_compress_rule_checks_a_distilled_student_on_validation_and_keeps_the_original(workflow_run):
+    results = workflow_run / "results" / EXP
+    report = json.loads((results / "compressed" / "compression.json").read_text())
+    assert report["kind"] == "cherenkov_regression" and report["options"]["max_loss"] == 0.01
+    assert report["published"] == (report["headline_loss"] <= 0.01)
+    assert (results / "compressed" / "model").is_dir() == report["published"]
+    assert report["compressed"]["predictor_options"]["backbone_options"]["widths"] == [4, 4]
+    card = json.loads((results / "model" / "card.json").read_text())
+    assert card["predictor_options"]["backbone_options"]["widths"] == [4, 8]  # the original, as fit wrote it
+    assert (results / "logs" / "compress.log").is_file()
 
 
 def test_rerun_does_nothing_and_deleting_one_output_reruns_only_its_dependents(workflow_run):

@@ -138,3 +138,18 @@ def export_model(
     }
     predictor = task.predictor
     return save_model(output, predictor, predictor_options(type(predictor), task.hparams), card, arrays)
+
+
+def export_trained(
+    task: torch.nn.Module,
+    store_dir: str | os.PathLike,
+    spec: Mapping[str, Any],
+    experiment: str,
+    output: str | os.PathLike,
+) -> Path:
+    """Write ``output/`` for a task trained on ``store_dir/train.h5``, with the operating points its kind
+    calibrates on ``store_dir/val.h5`` in the card."""
+    kind = kind_of(spec)
+    store_dir = Path(store_dir)
+    card = kind.load("calibrate")(task.predictor, store_dir / "val.h5", spec) if kind.calibrate else {}
+    return export_model(task, store_dir / "train.h5", spec, experiment, output, card)

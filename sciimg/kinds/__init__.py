@@ -98,6 +98,8 @@ class Kind:
     report_section: str  # module:function(metrics, folder) -> HTML
     # export
     graph: str  # module:function(model) -> Graph (sciimg.inference.graphs) that `sciimg export` writes as ONNX
+    # the metric (of the model's entry in metrics.json) that says whether a model got worse, and its better side
+    headline: tuple[str, str]  # (metric, "higher" | "lower"); `sciimg compress` checks it on validation
     # config checks and the model card
     check_data: Callable[[str, Spec], None] = no_check  # (config key prefix, experiment) -> raises ConfigError
     card: Callable[[Spec, Mapping[str, Any]], dict[str, Any]] = no_card  # (spec, train store attrs) -> card fields
@@ -119,6 +121,9 @@ class Kind:
         return getattr(importlib.import_module(module), name)
 
 
+HEADLINE_SIDES = ("higher", "lower")
+
+
 @cache
 def _registry() -> dict[tuple[str, str], Kind]:
     """Every kind of every module in this package."""
@@ -127,6 +132,10 @@ def _registry() -> dict[tuple[str, str], Kind]:
         for kind in importlib.import_module(f"{__name__}.{module.name}").KINDS:
             if (kind.modality, kind.task) in kinds:
                 raise ValueError(f"kind {kind.name} is declared twice (second time in {module.name})")
+            if kind.headline[1] not in HEADLINE_SIDES:
+                raise ValueError(
+                    f"kind {kind.name}: headline side must be one of {HEADLINE_SIDES}, got {kind.headline[1]!r}"
+                )
             kinds[kind.modality, kind.task] = kind
     return kinds
 

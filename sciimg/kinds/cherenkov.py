@@ -56,6 +56,7 @@ ENERGY = Kind(
     check_data=check_data,
     keeps_train_arrays=True,
     graph="sciimg.inference.graphs:camera_graph",
+    headline=("resolution_all", "lower"),
 )
 
 KINDS = (ENERGY,)

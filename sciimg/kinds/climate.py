@@ -74,6 +74,7 @@ FIELDS = {  # shared by both climate kinds
     "card": card,
     "keeps_train_arrays": True,
     "graph": "sciimg.inference.graphs:field_graph",
+    "headline": ("rmse", "lower"),
 }
 
 KINDS = (

@@ -64,6 +64,7 @@ KINDS = (
         evaluate="sciimg.evaluate.detector3d_segment:evaluate_volume_segmentation",
         figures=("volume_views.png",),
         report_section="sciimg.evaluate.report:volume_section",
+        headline=("mean_f1", "higher"),
         ingest_options={"voxel_labels": "classes"},
         **VOXEL_CLASSES,
         **VOLUMES,
@@ -76,6 +77,7 @@ KINDS = (
         evaluate="sciimg.evaluate.detector3d_denoise:evaluate_volume_denoising",
         figures=("denoise_views.png",),
         report_section="sciimg.evaluate.report:denoise_section",
+        headline=("noise_f1", "higher"),
         ingest_options={"voxel_labels": "signal_noise"},
         **VOXEL_CLASSES,
         **VOLUMES,
@@ -94,6 +96,7 @@ KINDS = (
         evaluate="sciimg.evaluate.detector3d_keypoints:evaluate_volume_keypoints",
         figures=("keypoint_curves.png", "keypoint_views.png"),
         report_section="sciimg.evaluate.report:keypoint_section",
+        headline=("efficiency_at_purity_0.9_within_3_voxels", "higher"),
         **VOLUMES,
     ),
     Kind(
@@ -112,6 +115,7 @@ KINDS = (
         evaluate_options={"per_bin_comparison": False, "camera_examples": False},
         figures=("energy_resolution.png", "energy_migration.png"),
         report_section="sciimg.evaluate.report:energy_section",
+        headline=("resolution_all", "lower"),
         **VOLUMES,
     ),
 )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import lightning as L
 import torch
+from torch import nn
 
 from sciimg.predictors import Predictor, predictor_options
 
@@ -58,6 +60,42 @@ class BaseTask(L.LightningModule):
         self.predictor = self.predictor_class(**predictor_options(self.predictor_class, self.hparams))
         self.configure_losses()
         self.configure_metrics()
+        self.distil_weight = 0.0
+        self.distil_terms: list[torch.Tensor] = []
+
+    def distil_from(self, teacher: Predictor, weight: float = 1.0) -> None:
+        """Train toward a trained ``teacher``'s outputs as well as the targets (knowledge distillation).
+
+        Each network of the predictor (``model``, and ``inpainter`` for cleaning) adds, in
+        training steps, ``weight`` x the mean squared difference between its raw outputs
+        (logits, log-variances) and those of the teacher's network of the same name on the
+        same inputs: logit matching (Ba and Caruana 2014; Hinton et al. 2015). The networks
+        may differ in width; their outputs must have the same shape. The teacher stays
+        frozen and is not part of the checkpoint.
+        """
+        teacher = teacher.eval().requires_grad_(False)
+        self.__dict__["teacher"] = teacher  # not a submodule: neither trained, moved by Lightning nor saved
+        self.distil_weight = weight
+        teachers = dict(networks(teacher))
+        for name, network in networks(self.predictor):
+            network.register_forward_hook(self._match_hook(teachers[name]), with_kwargs=True)
+
+    def _match_hook(self, teacher_network: nn.Module) -> Callable[..., None]:
+        """A forward hook adding the distance between a network's and ``teacher_network``'s outputs."""
+
+        def match(network: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
+            if not (self.training and torch.is_grad_enabled()):  # only training steps learn from it
+                return
+            with torch.no_grad():
+                wanted = teacher_network(*args, **kwargs)
+            for mine, theirs in zip(_tensors(output), _tensors(wanted), strict=True):
+                self.distil_terms.append(nn.functional.mse_loss(mine, theirs))
+
+        return match
+
+    def on_fit_start(self) -> None:
+        if "teacher" in self.__dict__:
+            self.__dict__["teacher"].to(self.device)
 
     def configure_losses(self) -> None:
         """Build the loss function(s)."""
@@ -78,7 +116,14 @@ class BaseTask(L.LightningModule):
         return self.predictor.predict(batch)
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        return self.step(batch, "train")
+        self.distil_terms.clear()
+        loss = self.step(batch, "train")
+        if self.distil_terms:
+            distance = torch.stack(self.distil_terms).sum()
+            self.distil_terms.clear()
+            self.log("train_distil", distance, on_step=False, on_epoch=True, batch_size=len(batch["image"]))
+            loss = loss + self.distil_weight * distance
+        return loss
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         return self.step(batch, "val")
@@ -115,3 +160,16 @@ class BaseTask(L.LightningModule):
             sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=2)
             return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "monitor": "val_loss"}}
         return {"optimizer": opt}
+
+
+def networks(predictor: Predictor) -> Iterator[tuple[str, nn.Module]]:
+    """The trainable networks of a predictor: its direct children that have parameters."""
+    for name, child in predictor.named_children():
+        if any(True for _ in child.parameters()):
+            yield name, child
+
+
+def _tensors(output: Any) -> list[torch.Tensor]:
+    """The floating-point tensors of a network's output (a tensor, or a tuple of them)."""
+    items = output if isinstance(output, tuple | list) else (output,)
+    return [item for item in items if isinstance(item, torch.Tensor) and item.is_floating_point()]

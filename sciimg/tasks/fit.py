@@ -18,7 +18,7 @@ from sciimg.data.dataset import StoreDataModule
 from sciimg.errors import ConfigError
 from sciimg.io.store import SampleStore
 from sciimg.kinds import kind_of, require_kind
-from sciimg.predictors import init_arguments
+from sciimg.predictors import Predictor, init_arguments
 from sciimg.provenance import config_hash
 from sciimg.tasks import BaseTask
 from sciimg.tasks.checkpoints import LAST, ResumeCheckpoint, discard_stale_checkpoints, resume_path
@@ -68,7 +68,8 @@ def training_hash(spec: Mapping[str, Any], task: torch.nn.Module | None = None) 
     """
     trainer = {k: v for k, v in spec["trainer"].items() if k not in EXECUTION_KEYS}
     shapes = {k: list(v.shape) for k, v in task.state_dict().items()} if task is not None else None
-    return config_hash({**spec, "trainer": trainer, **({"parameter_shapes": shapes} if shapes else {})})
+    learned = {k: v for k, v in spec.items() if k != "compress"}  # compress trains a student after this model
+    return config_hash({**learned, "trainer": trainer, **({"parameter_shapes": shapes} if shapes else {})})
 
 
 def uses_cuda(trainer: Mapping[str, Any]) -> bool:
@@ -152,9 +153,14 @@ def _check_classes(spec: Mapping[str, Any], train: Path) -> None:
 
 
 def fit(
-    spec: Mapping[str, Any], store_dir: str | os.PathLike, checkpoint_dir: str | os.PathLike
+    spec: Mapping[str, Any],
+    store_dir: str | os.PathLike,
+    checkpoint_dir: str | os.PathLike,
+    teacher: Predictor | None = None,
+    distil_weight: float = 1.0,
 ) -> tuple[BaseTask, Path] | None:
-    """Train the experiment's task on ``store_dir/{train,val}.h5``.
+    """Train the experiment's task on ``store_dir/{train,val}.h5`` (distilled from ``teacher``, when given:
+    :meth:`~sciimg.tasks.base.BaseTask.distil_from`).
 
     Resumes from ``last.ckpt`` when it was written for the same spec and network (:func:`training_hash`);
     checkpoints of another spec are removed first, so a changed config trains anew. Under
@@ -191,6 +197,8 @@ def fit(
         _check_classes(spec, store_dir / "train.h5")
     cls = kind.load("task_class")
     task = cls(**task_options(spec, cls, *kind.input_layout(spec)))
+    if teacher is not None:
+        task.distil_from(teacher, distil_weight)
     if options["channels_last"]:
         spatial_dims = task.hparams.spatial_dims
         task = task.to(memory_format=torch.channels_last if spatial_dims == 2 else torch.channels_last_3d)

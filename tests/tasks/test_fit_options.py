@@ -31,6 +31,8 @@ def test_execution_options_do_not_change_the_training_hash(tiny_spec):
     assert training_hash(moved) == training_hash(tiny_spec)
     longer = {**tiny_spec, "trainer": {**tiny_spec["trainer"], "max_epochs": 9}}
     assert training_hash(longer) != training_hash(tiny_spec)
+    compressed_otherwise = {**tiny_spec, "compress": {"width": 0.25, "max_loss": 0.05}}
+    assert training_hash(compressed_otherwise) == training_hash(tiny_spec)  # compress trains a student after it
 
 
 def test_a_network_with_other_layers_never_resumes_a_checkpoint_of_the_same_config(tiny_spec):

@@ -59,6 +59,28 @@ rule fit:
         "--output {output.model:q} > {log:q} 2>&1"
 
 
+rule compress:
+    """Opt-in (an experiment's compress section): a narrower student distilled from the model, published
+    in compressed/model only if it keeps the headline metric on validation; compression.json says why."""
+    input:
+        model="results/{experiment}/model",
+        train="data/interim/{experiment}/train.h5",
+        val="data/interim/{experiment}/val.h5",
+    output:
+        directory("results/{experiment}/compressed"),
+    params:
+        spec=compress_spec,
+        store_dir=lambda wildcards, input: os.path.dirname(input.train),
+        checkpoint_dir="results/{experiment}/compress_checkpoints",
+    log:
+        "results/{experiment}/logs/compress.log",
+    threads: lambda wildcards: workflow.cores
+    shell:
+        "sciimg compress --spec {params.spec:q} --experiment {wildcards.experiment} --model {input.model:q} "
+        "--store-dir {params.store_dir:q} --checkpoint-dir {params.checkpoint_dir:q} "
+        "--output {output:q} > {log:q} 2>&1"
+
+
 rule export:
     input:
         model="results/{experiment}/model",
