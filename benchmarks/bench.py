@@ -226,6 +226,8 @@ def cherenkov_inference(directory: Path, repeats: int) -> dict[str, Any]:
     import onnxruntime
 
     from sciimg.baselines.hillas_rf import HillasRandomForest
+    from sciimg.compress import DEFAULTS as COMPRESS_DEFAULTS
+    from sciimg.compress import narrow
     from sciimg.data.image_parameters import Cleaning, image_parameters
     from sciimg.inference.export import export_model
     from sciimg.inference.load import CPU_FORWARD_BATCH
@@ -241,6 +243,11 @@ def cherenkov_inference(directory: Path, repeats: int) -> dict[str, Any]:
     cls = kind.load("task_class")
     network = cls(**task_options(spec, cls, *kind.input_layout(spec)))
     regressor = sciimg.load_regressor(export_model(network, store, spec, "bench", directory / "model"))
+    # the student `sciimg compress` distils at the default width, beside the original
+    narrowed, _ = narrow(spec["model"]["backbone_options"], COMPRESS_DEFAULTS["width"])
+    student_spec = {**spec, "model": {**spec["model"], "backbone_options": narrowed}}
+    student = cls(**task_options(student_spec, cls, *kind.input_layout(student_spec)))
+    compressed = sciimg.load_regressor(export_model(student, store, student_spec, "bench", directory / "student"))
     session = onnxruntime.InferenceSession(str(export_onnx(directory / "model", directory / "model.onnx")))
     table = read_events(dl1).table[:CAMERA_EVENTS]
     images, peak_times = (np.asarray(table[name], np.float32) for name in ("image", "peak_time"))
@@ -260,6 +267,7 @@ def cherenkov_inference(directory: Path, repeats: int) -> dict[str, Any]:
 
     methods = {
         "cnn_pytorch": lambda: regressor.predict(images, peak_times, batch_size=CAMERA_BATCH),
+        "compressed_cnn_pytorch": lambda: compressed.predict(images, peak_times, batch_size=CAMERA_BATCH),
         "cnn_onnxruntime": onnx,
         "hillas_rf": hillas_rf,
     }
@@ -271,6 +279,8 @@ def cherenkov_inference(directory: Path, repeats: int) -> dict[str, Any]:
         **{f"{name}_events_per_s": spread(values) for name, values in rates.items()},
         "ratio_pytorch_to_hillas_rf": float(np.median(rates["cnn_pytorch"]) / baseline),
         "ratio_onnxruntime_to_hillas_rf": float(np.median(rates["cnn_onnxruntime"]) / baseline),
+        "ratio_compressed_pytorch_to_hillas_rf": float(np.median(rates["compressed_cnn_pytorch"]) / baseline),
+        "compressed_widths": narrowed["widths"],
         "goal": "report (events/s vs the Hillas + RF pipeline)",
     }
 
@@ -766,9 +776,9 @@ def print_table(report: dict[str, Any]) -> None:
         label = f"source detection {detect['image_side']}^2 (sep s / sciimg {runtime} s)"
         print(f"{label:52s} {detect[f'ratio_sep_to_sciimg_{runtime}_speed']:10.3f}  >= 0.3")
     camera = report["cherenkov_inference"]
-    for engine in ("pytorch", "onnxruntime"):
+    for engine in ("pytorch", "onnxruntime", "compressed_pytorch"):
         label = f"Cherenkov energy, {engine} CNN / Hillas + RF events/s"
-        print(f"{label:52s} {camera[f'ratio_{engine}_to_hillas_rf']:10.2f}  report")
+        print(f"{label:52s} {camera[f'ratio_{engine}_to_hillas_rf']:10.2f}  >= 3 (compressed)")
     for side, fig in report["volume_inference"].items():
         if isinstance(fig, dict):
             label = f"detector event {side} to voxel classes, s / peak MiB"

@@ -68,14 +68,13 @@ def _compress(args: argparse.Namespace) -> None:
     if "compress" not in spec:
         raise SciimgError(f"{args.experiment}: the experiment has no compress section (see the config schema)")
     report = compress(spec, args.experiment, args.model, args.store_dir, args.checkpoint_dir, args.output)
-    if report:
-        metric = report["headline"]["metric"]
-        before, after = report["original"]["metrics"][metric], report["compressed"]["metrics"][metric]
-        verdict = "published" if report["published"] else "NOT published: it loses more than max_loss"
-        print(
-            f"{args.experiment}: {metric} on validation {before:.4g} -> {after:.4g} "
-            f"({100 * report['headline_loss']:+.2f} % loss), {report['speedup']:.2f}x faster; {verdict}"
-        )
+    metric = report["headline"]["metric"]
+    before, after = report["original"]["metrics"][metric], report["compressed"]["metrics"][metric]
+    verdict = "published" if report["published"] else "NOT published: it loses more than max_loss"
+    print(
+        f"{args.experiment}: {metric} on validation {before:.4g} -> {after:.4g} "
+        f"({100 * report['headline_loss']:+.2f} % loss), {report['speedup']:.2f}x faster; {verdict}"
+    )
 
 
 def _predict(args: argparse.Namespace) -> None:

@@ -74,8 +74,10 @@ def student_spec(spec: Mapping[str, Any], options: Mapping[str, Any], teacher_sh
             "compress needs the model's channel widths: give model.backbone_options.widths (or "
             "encoder_options.widths for a U-Net), got no widths list"
         )
+    # one process on one device: the student is small, and compress runs as one job
+    student["trainer"] = {**student["trainer"], "devices": 1, "num_nodes": 1, "strategy": "auto"}
     if options.get("max_epochs"):
-        student["trainer"] = {**student["trainer"], "max_epochs": options["max_epochs"]}
+        student["trainer"]["max_epochs"] = options["max_epochs"]
         student["model"]["max_epochs"] = options["max_epochs"]
     student["distillation"] = {"teacher_weights_sha256": teacher_sha256, **options}
     return student
@@ -142,12 +144,11 @@ def compress(
     options = {**DEFAULTS, **spec.get("compress", {})}
     teacher = load_model(model_dir).network
     student = student_spec(spec, options, file_sha256(model_dir / WEIGHTS))
-    trained = fit(student, store_dir, checkpoint_dir, teacher=teacher, distil_weight=options["distil_weight"])
-    if trained is None:  # another process of a data-parallel run: rank 0 writes
-        return {}
+    task, _ = fit(student, store_dir, checkpoint_dir, teacher=teacher, distil_weight=options["distil_weight"])
     metric, side = kind.headline
+    distilled_from = {"distilled_from": {"model": str(model_dir), **student["distillation"]}}
     with atomic_directory(output) as tmp:
-        candidate = export_trained(trained[0], store_dir, student, experiment, tmp / MODEL)
+        candidate = export_trained(task, store_dir, student, experiment, tmp / MODEL, distilled_from)
         val, work = store_dir / "val.h5", tmp / "validation"
         seconds = predict_and_time(kind, {"original": model_dir, "compressed": candidate}, val, work)
         original_metrics = validation_metrics(kind, experiment, val, work / "original")

@@ -111,6 +111,7 @@ def test_compress_publishes_a_narrower_model_that_keeps_the_headline_metric(
     # the published model is a regressor of its own, with the narrower network, scored on validation
     card = read_card(tmp_path / "out" / "model")
     assert card["predictor_options"]["backbone_options"]["widths"] == [4, 4]
+    assert card["distilled_from"]["teacher_weights_sha256"] == before and card["distilled_from"]["width"] == 0.5
     regressor = load_regressor(tmp_path / "out" / "model")
     images = torch.stack([StoreDataset(tiny_stores["val"])[i]["image"] for i in range(4)])
     with torch.no_grad():

@@ -146,10 +146,11 @@ def export_trained(
     spec: Mapping[str, Any],
     experiment: str,
     output: str | os.PathLike,
+    extra_card: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write ``output/`` for a task trained on ``store_dir/train.h5``, with the operating points its kind
-    calibrates on ``store_dir/val.h5`` in the card."""
+    calibrates on ``store_dir/val.h5`` (and ``extra_card``) in the card."""
     kind = kind_of(spec)
     store_dir = Path(store_dir)
     card = kind.load("calibrate")(task.predictor, store_dir / "val.h5", spec) if kind.calibrate else {}
-    return export_model(task, store_dir / "train.h5", spec, experiment, output, card)
+    return export_model(task, store_dir / "train.h5", spec, experiment, output, {**card, **(extra_card or {})})

@@ -72,6 +72,8 @@ rule compress:
         spec=compress_spec,
         store_dir=lambda wildcards, input: os.path.dirname(input.train),
         checkpoint_dir="results/{experiment}/compress_checkpoints",
+    resources:
+        gpu=lambda wildcards: None if experiment(wildcards)["trainer"]["accelerator"] == "cpu" else 1,
     log:
         "results/{experiment}/logs/compress.log",
     threads: lambda wildcards: workflow.cores
