@@ -25,6 +25,7 @@ from typing import Any
 from sciimg.errors import ConfigError, InputError
 from sciimg.inference.export import WEIGHTS, export_trained, file_sha256, read_card
 from sciimg.inference.load import load_model
+from sciimg.inference.quantize import quantize_windows
 from sciimg.io.atomic import atomic_directory
 from sciimg.kinds import Kind, kind_of
 from sciimg.tasks.fit import fit
@@ -35,7 +36,7 @@ REPORT = "compression.json"
 MODEL = "model"
 WIDTH_MULTIPLE = 4  # inception blocks split a width in four; group norm takes up to 8 groups
 OPTIONS_NARROWED = ("backbone_options", "inpaint_backbone_options")
-DEFAULTS = {"width": 0.5, "distil_weight": 1.0, "max_loss": 0.01}
+DEFAULTS = {"width": 0.5, "distil_weight": 1.0, "max_loss": 0.01, "quantize": "none"}
 TIMING_ROUNDS = 2
 
 
@@ -142,13 +143,18 @@ def compress(
     if kind_of(card).name != kind.name:
         raise InputError(f"{model_dir}: a {card['modality']} {card['task']} model, the experiment is {kind.name}")
     options = {**DEFAULTS, **spec.get("compress", {})}
-    teacher = load_model(model_dir).network
-    student = student_spec(spec, options, file_sha256(model_dir / WEIGHTS))
-    task, _ = fit(student, store_dir, checkpoint_dir, teacher=teacher, distil_weight=options["distil_weight"])
+    distil = options["width"] < 1
+    if not distil and options["quantize"] == "none":
+        raise ConfigError("compress with width 1 and quantize none would change nothing: narrow, quantise, or both")
     metric, side = kind.headline
-    distilled_from = {"distilled_from": {"model": str(model_dir), **student["distillation"]}}
     with atomic_directory(output) as tmp:
-        candidate = export_trained(task, store_dir, student, experiment, tmp / MODEL, distilled_from)
+        candidate = tmp / MODEL
+        if distil:
+            distil_student(spec, experiment, model_dir, store_dir, checkpoint_dir, options, candidate)
+        else:
+            shutil.copytree(model_dir, candidate)
+        if options["quantize"] == "int8":
+            quantize_windows(candidate, store_dir / "train.h5", tmp / "calibration")
         val, work = store_dir / "val.h5", tmp / "validation"
         seconds = predict_and_time(kind, {"original": model_dir, "compressed": candidate}, val, work)
         original_metrics = validation_metrics(kind, experiment, val, work / "original")
@@ -177,7 +183,8 @@ def compress(
             "speedup": original_seconds / student_seconds if student_seconds > 0 else None,
             "published": published,
         }
-        shutil.rmtree(tmp / "validation")
+        for scratch in ("validation", "calibration"):
+            shutil.rmtree(tmp / scratch, ignore_errors=True)
         if not published:
             shutil.rmtree(candidate)
         (tmp / REPORT).write_text(json.dumps(report, indent=2))
@@ -192,6 +199,23 @@ def compress(
         verdict,
     )
     return report
+
+
+def distil_student(
+    spec: Mapping[str, Any],
+    experiment: str,
+    model_dir: Path,
+    store_dir: Path,
+    checkpoint_dir: str | os.PathLike,
+    options: Mapping[str, Any],
+    output: Path,
+) -> Path:
+    """Train the narrower student of the model in ``model_dir`` toward it and write its model folder ``output``."""
+    teacher = load_model(model_dir).network
+    student = student_spec(spec, options, file_sha256(model_dir / WEIGHTS))
+    task, _ = fit(student, store_dir, checkpoint_dir, teacher=teacher, distil_weight=options["distil_weight"])
+    distilled_from = {"distilled_from": {"model": str(model_dir), **student["distillation"]}}
+    return export_trained(task, store_dir, student, experiment, output, distilled_from)
 
 
 def parameter_count(model_dir: Path) -> int:

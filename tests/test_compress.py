@@ -125,3 +125,16 @@ def test_compress_keeps_a_model_that_loses_too_much_unpublished(tmp_path, traine
     report = compress(spec, "tiny_energy", trained_model, tiny_stores["train"].parent, tmp_path / "c", tmp_path / "o")
     assert not report["published"] and report["headline_loss"] > -1.0
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["compression.json"]
+
+
+def test_compress_must_change_something_and_quantises_window_models_only(
+    tmp_path, trained_model, tiny_stores, tiny_spec
+):
+    stores = tiny_stores["train"].parent
+    unchanged = {**tiny_spec, "compress": {"width": 1.0, "quantize": "none"}}
+    with pytest.raises(ConfigError, match="change nothing"):
+        compress(unchanged, "tiny_energy", trained_model, stores, tmp_path / "c", tmp_path / "o")
+    int8 = {**tiny_spec, "compress": {"width": 1.0, "quantize": "int8"}}
+    with pytest.raises(ConfigError, match="sliding-window models"):
+        compress(int8, "tiny_energy", trained_model, stores, tmp_path / "c", tmp_path / "o")
+    assert not (tmp_path / "o").exists()  # nothing half-written

@@ -144,6 +144,10 @@ def test_compress_rule_checks_a_distilled_student_on_validation_and_keeps_the_or
     card = json.loads((results / "model" / "card.json").read_text())
     assert card["predictor_options"]["backbone_options"]["widths"] == [4, 8]  # the original, as fit wrote it
     assert (results / "logs" / "compress.log").is_file()
+    page = (workflow_run / "results" / "report.html").read_text()
+    section = page[page.index(f"<h2>{EXP} (regression)</h2>") :].split("<h2>")[1]  # up to the next experiment
+    verdict = "published in compressed/model" if report["published"] else "not published"
+    assert "<b>Compressed</b> (distilled student, widths x0.5" in section and verdict in section
 
 
 def test_rerun_does_nothing_and_deleting_one_output_reruns_only_its_dependents(workflow_run):
@@ -179,6 +183,15 @@ np.save(sys.argv[1], np.stack([events["event_id"], mean.value, std.value]))
     np.testing.assert_array_equal(event_id[rows], table["event_id"])
     np.testing.assert_allclose(mean[rows], table["reco_energy"], rtol=1e-5)
     np.testing.assert_allclose(std[rows], table["reco_energy_std"], rtol=1e-5)
+
+
+def test_regressor_normalises_axial_pixels_before_mapping_to_the_same_inputs(workflow_run):
+    regressor = load_model(workflow_run / "results" / EXP / "model")
+    assert regressor.mapper.copies_pixels  # the tiny config's axial mapper
+    pixels = SampleStore(workflow_run / "data/interim" / EXP / "test.h5").read("image")[:20]
+    mapped_first = regressor.normalise(regressor.mapper.to_grid(pixels))
+    np.testing.assert_array_equal(regressor.network_inputs(pixels), mapped_first)
+    assert (mapped_first[:, :, ~regressor.valid] == 0).all() and mapped_first[:, :, regressor.valid].std() > 0.1
 
 
 def test_inference_imports_neither_lightning_nor_the_training_tasks(workflow_run, tmp_path):
@@ -1079,3 +1092,34 @@ def test_onnx_runtime_and_pytorch_predict_the_same_files(workflow_run, tmp_path,
     else:
         with h5py.File(outputs["torch"]) as a, h5py.File(outputs["onnxruntime"]) as b:
             np.testing.assert_allclose(b["scores"][:], a["scores"][:], atol=1e-3)  # float16
+
+
+@pytest.mark.parametrize("experiment", [SKY_CLEAN, VOLUMES])
+def test_an_int8_window_graph_is_run_by_onnx_runtime_and_checked_like_the_weights(workflow_run, tmp_path, experiment):
+    import onnx
+
+    from sciimg.errors import InputError
+    from sciimg.inference.export import read_card
+    from sciimg.inference.quantize import INT8_GRAPH, quantize_windows
+
+    folder = tmp_path / "model"
+    shutil.copytree(workflow_run / "results" / experiment / "model", folder)
+    quantize_windows(folder, workflow_run / "data/interim" / experiment / "train.h5", tmp_path / "work")
+    graph = read_card(folder)["window_graph"]
+    assert graph["file"] == INT8_GRAPH and graph["calibration_windows"] > 0
+    nodes = onnx.load(folder / INT8_GRAPH).graph
+    int8_weights = [t for t in nodes.initializer if t.data_type == onnx.TensorProto.INT8 and len(t.dims) > 1]
+    assert int8_weights and any(n.op_type == "QuantizeLinear" for n in nodes.node)  # activations quantised too
+    int8, exact = load_model(folder), load_model(folder, runtime="torch")
+    assert int8.windows.runtime == "onnxruntime" and exact.windows.runtime == "torch"
+    channels = 2 if experiment == SKY_CLEAN else 1
+    side = (1, channels, 64, 64) if experiment == SKY_CLEAN else (1, channels, 32, 32, 32)
+    window = torch.rand(side, generator=torch.Generator().manual_seed(0))
+    if experiment == SKY_CLEAN:
+        window[:, 1:] = 1.0  # every pixel usable
+    quantised, reference = int8.windows(window), exact.windows(window)
+    assert quantised.shape == reference.shape and torch.isfinite(quantised).all()
+    assert not torch.equal(quantised, reference)  # the 8-bit graph ran, not the float weights
+    (folder / INT8_GRAPH).write_bytes((folder / INT8_GRAPH).read_bytes()[:-8])
+    with pytest.raises(InputError, match="SHA-256 differs"):
+        load_model(folder)

@@ -352,6 +352,30 @@ def read_metrics(path: str | os.PathLike) -> dict:
     return metrics
 
 
+def compression_paragraph(folder: Path) -> str:
+    """What ``sciimg compress`` measured for the experiment in ``folder`` (``compressed/compression.json``), if
+    it ran."""
+    path = folder / "compressed" / "compression.json"
+    if not path.is_file():
+        return ""
+    try:
+        record = json.loads(path.read_text())
+        metric = record["headline"]["metric"]
+        before, after = record["original"]["metrics"][metric], record["compressed"]["metrics"][metric]
+        sizes = record["original"]["parameters"], record["compressed"]["parameters"]
+        loss, limit, speedup = record["headline_loss"], record["options"]["max_loss"], record["speedup"]
+        published = record["published"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise InputError(f"{path}: not a compression record of sciimg compress ({error!r})") from None
+    verdict = "published in compressed/model" if published else "not published"
+    return (
+        f"<p><b>Compressed</b> (distilled student, widths x{record['options']['width']}, {sizes[1]:,} of "
+        f"{sizes[0]:,} weights; on the validation split): {html.escape(metric)} {before:.4g} &rarr; {after:.4g} "
+        f"({100 * loss:+.1f} % worse; at most {100 * limit:.1f} % allowed), predicting {speedup:.2f}x as fast; "
+        f"{verdict}.</p>"
+    )
+
+
 def write_report(
     metrics_files: list[str | os.PathLike], output: str | os.PathLike, section_of: Callable[[dict], Section]
 ) -> Path:
@@ -380,7 +404,7 @@ def write_report(
             section = section_of(metrics)
         except ConfigError as error:
             raise InputError(f"{metrics_file}: {error}") from None
-        parts.append(section(metrics, folder))
+        parts.append(section(metrics, folder) + compression_paragraph(folder))
     head = f"<head><meta charset='utf-8'><title>sciimg report</title><style>{STYLE}</style></head>"
     page = f"<!DOCTYPE html><html>{head}<body>{''.join(parts)}</body></html>"
     write_text_atomic(output, page)

@@ -120,7 +120,9 @@ class VolumeModel(TrainedModel):
         """:meth:`window_module` in the model's runtime (:mod:`sciimg.inference.runtime`)."""
         example = torch.rand(1, 1, 16, 16, 16, generator=torch.Generator().manual_seed(0))
         # PyTorch unless asked: ONNX Runtime classified events 0.46-1.03x as fast (`make bench`)
-        return WindowRunner(self.window_module(), example, self.runtime, self.device, preferred="torch")
+        return WindowRunner(
+            self.window_module(), example, self.runtime, self.device, preferred="torch", graph=self.window_graph
+        )
 
     def _probabilities(self, batch: torch.Tensor) -> torch.Tensor:
         return self.windows(batch).float().cpu()

@@ -75,6 +75,18 @@ def read_card(folder: str | os.PathLike, check_weights: bool = True) -> dict[str
         raise InputError(f"{folder / CARD}: {error}") from None
     if check_weights and file_sha256(folder / WEIGHTS) != card.get("weights_sha256"):
         raise InputError(f"{folder / WEIGHTS}: SHA-256 differs from the card's: the weights are damaged or another's")
+    graph = card.get("window_graph")
+    if graph is not None:
+        if not isinstance(graph, dict) or not isinstance(graph.get("file"), str) or "/" in graph["file"]:
+            raise InputError(
+                f"{folder / CARD}: window_graph must name a file of the folder and its sha256, got {graph!r}"
+            )
+        if not (folder / graph["file"]).is_file():
+            raise InputError(f"{folder}: the card's window graph {graph['file']} is missing")
+        if check_weights and file_sha256(folder / graph["file"]) != graph.get("sha256"):
+            raise InputError(
+                f"{folder / graph['file']}: SHA-256 differs from the card's: the graph is damaged or another's"
+            )
     return card
 
 

@@ -48,6 +48,8 @@ class TrainedModel:
         self.device = torch.device(device)
         self.runtime = check_runtime(runtime)  # of sliding-window passes (sciimg.inference.runtime)
         self.network = self._load_network()
+        graph = self.metadata.get("window_graph")  # a compressed (int8) graph of the window pass, if any
+        self.window_graph = self.path / graph["file"] if graph else None
         normalisation = self.metadata.get("normalisation")
         self.normalisation = ChannelNormalisation.from_list(normalisation) if isinstance(normalisation, list) else None
         try:
@@ -77,11 +79,7 @@ class TrainedModel:
 
     def normalise(self, grids: np.ndarray) -> np.ndarray:
         """Mapped, un-normalised network inputs (as in a sample store) -> normalised inputs."""
-        grids = np.asarray(grids, dtype=np.float32)
-        bad = ~np.isfinite(grids.reshape(len(grids), -1)).all(axis=1)
-        if bad.any():
-            raise InputError(f"images must be finite, got NaN/inf in rows {np.flatnonzero(bad)[:10].tolist()}")
-        return self.normalisation(grids, self.valid)
+        return self.normalisation(finite_rows(grids), self.valid)
 
     def pixel_channels(self, images: np.ndarray, peak_time: np.ndarray | None = None) -> np.ndarray:
         """Camera-pixel images ``(n_events, n_pixels)`` -> the model's input channels ``(n_events, C, n_pixels)``.
@@ -115,9 +113,29 @@ class TrainedModel:
         radius = np.hypot(self.geometry.pix_x.to_value(u.m), self.geometry.pix_y.to_value(u.m))
         return camera_channels(images, peak_time, masks, channels, radius)
 
-    def camera_inputs(self, images: np.ndarray, peak_time: np.ndarray | None = None) -> np.ndarray:
-        """Camera-pixel images ``(n_events, n_pixels)`` -> mapped channels, as the training data loader builds them."""
-        return self.mapper.to_grid(self.pixel_channels(images, peak_time))
+    def network_inputs(self, pixels: np.ndarray) -> np.ndarray:
+        """Pixel channels ``(n_events, C, n_pixels)`` -> normalised network inputs on the grid.
+
+        With a mapper that copies each pixel into its own cell, the pixels are normalised before
+        mapping: the same numbers (the cells without a pixel, outside the valid mask, stay 0), from
+        fewer values and passes.
+        """
+        if not self.mapper.copies_pixels:
+            return self.normalise(self.mapper.to_grid(pixels))
+        return self.mapper.to_grid(self.normalisation(finite_rows(pixels), spatial_dims=1))
+
+
+def finite_rows(values: np.ndarray) -> np.ndarray:
+    """``values`` as float32, after checking that every row (event) is finite.
+
+    Raises:
+        InputError: rows with NaN or inf (the first ten named).
+    """
+    values = np.asarray(values, dtype=np.float32)
+    bad = ~np.isfinite(values.reshape(len(values), -1)).all(axis=1)
+    if bad.any():
+        raise InputError(f"images must be finite, got NaN/inf in rows {np.flatnonzero(bad)[:10].tolist()}")
+    return values
 
 
 def _camera_arrays(events: CameraInput) -> tuple[np.ndarray, np.ndarray | None]:
@@ -213,7 +231,7 @@ class Regressor(TrainedModel):
         def batches() -> Iterator[np.ndarray]:
             for start in range(0, len(images), batch_size):
                 chunk_time = None if peak_time is None else peak_time[start : start + batch_size]
-                yield self.normalise(self.camera_inputs(images[start : start + batch_size], chunk_time))
+                yield self.network_inputs(self.pixel_channels(images[start : start + batch_size], chunk_time))
 
         try:
             return self.predict_batches(batches(), return_std, batch_size)
@@ -228,8 +246,8 @@ class Regressor(TrainedModel):
             store = SampleStore(path)
             columns = Table(store.meta())
             images = store.read("image")
-            inputs = self.mapper.to_grid(images) if self.mapper is not None else images
-            mean, std = self.predict_normalised(self.normalise(inputs))
+            inputs = self.network_inputs(images) if self.mapper is not None else self.normalise(images)
+            mean, std = self.predict_normalised(inputs)
             store.close()
             return columns, mean, std
         from sciimg.io.dl1 import read_events  # ctapipe: seconds to import, only for native files

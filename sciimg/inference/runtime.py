@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import logging
 import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -39,10 +40,9 @@ def check_runtime(runtime: str) -> str:
     return runtime
 
 
-def onnx_session(module: nn.Module, example: torch.Tensor):
-    """An ONNX Runtime session of ``module`` traced on ``example``; every axis but the channels is dynamic."""
-    import onnxruntime
-
+def traced_onnx(module: nn.Module, example: torch.Tensor) -> bytes:
+    """``module`` traced on ``example`` as an ONNX graph (input ``windows``, output ``out``); every axis but the
+    channels is dynamic."""
     axes = {axis: f"axis{axis}" for axis in range(example.dim()) if axis != 1}
     buffer = io.BytesIO()
     with warnings.catch_warnings(), torch.no_grad():
@@ -57,10 +57,17 @@ def onnx_session(module: nn.Module, example: torch.Tensor):
             dynamic_axes={"windows": axes, "out": axes},
             opset_version=18,
         )
+    return buffer.getvalue()
+
+
+def onnx_session(graph: bytes | str):
+    """An ONNX Runtime session on the CPU of a graph (bytes or a file path), with the torch thread count."""
+    import onnxruntime
+
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()
     options.inter_op_num_threads = 1
-    return onnxruntime.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
+    return onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
 
 
 class WindowRunner:
@@ -71,6 +78,8 @@ class WindowRunner:
         example: a small batch of the input's dtype and number of channels.
         device: where the module's weights live (ONNX Runtime serves the CPU only).
         preferred: what ``auto`` means on the CPU (the runtime measured faster for this module).
+        graph: an ONNX file of the module to run instead of tracing it (the int8 graph ``sciimg compress``
+            writes); ``auto`` then runs it on the CPU, and PyTorch runs the module's float weights.
     """
 
     def __init__(
@@ -80,16 +89,18 @@ class WindowRunner:
         runtime: str,
         device: torch.device,
         preferred: str = "onnxruntime",
+        graph: Path | None = None,
     ) -> None:
         self.module, self.device = module.eval(), device
         self.session = None
         wanted = check_runtime(runtime)
         if wanted == "auto":
-            wanted = preferred if device.type == "cpu" else "torch"
+            wanted = "onnxruntime" if graph is not None else preferred
+            wanted = wanted if device.type == "cpu" else "torch"
         if wanted == "torch":
             return
         try:
-            self.session = onnx_session(self.module, example)
+            self.session = onnx_session(str(graph) if graph is not None else traced_onnx(self.module, example))
         except ImportError:
             if runtime == "onnxruntime":
                 raise InputError("runtime 'onnxruntime' needs the onnxruntime package") from None

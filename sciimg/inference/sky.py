@@ -95,7 +95,7 @@ class SkyModel(TrainedModel):
         example = torch.cat(
             [torch.randn(1, 1, 32, 32, generator=torch.Generator().manual_seed(0)), torch.ones(1, 1, 32, 32)], 1
         )
-        return WindowRunner(self.window_module(), example, self.runtime, self.device)
+        return WindowRunner(self.window_module(), example, self.runtime, self.device, graph=self.window_graph)
 
     def _predict_windows(self, batch: torch.Tensor) -> torch.Tensor:
         """Windows ``(B, 2, y, x)`` -> outputs ``(B, out_channels, y, x)``, by :attr:`windows`."""

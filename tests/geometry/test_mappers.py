@@ -42,6 +42,15 @@ def test_exact_mappers_round_trip_every_pixel(name, lst_geometry):
         np.testing.assert_allclose(mapper.to_pixels(mapper.to_grid(values)), values, atol=1e-12, err_msg=label)
 
 
+@pytest.mark.parametrize("name", sorted(MAPPERS))
+def test_the_copy_into_cells_maps_as_the_sparse_product(name, lst_geometry):
+    mapper = build_mapper(name, *_xy(lst_geometry))
+    images = np.random.default_rng(2).gamma(0.5, 20.0, size=(5, 3, lst_geometry.n_pixels)).astype(np.float32)
+    product = np.asarray((mapper.matrix @ images.reshape(-1, mapper.n_pixels).T).T, np.float32)
+    np.testing.assert_array_equal(mapper.to_grid(images), product.reshape(5, 3, *mapper.shape))
+    assert mapper.copies_pixels == (name == "axial")
+
+
 def test_axial_puts_one_pixel_per_cell_and_keeps_neighbours():
     geometry = hexagonal_camera(n_pixels=199, rotation_deg=23.0)
     mapper = build_mapper("axial", *_xy(geometry))
