@@ -1,20 +1,20 @@
-"""Compress a trained model: distil a narrower student, measure it against the original on validation, and
-publish it only when it keeps the accuracy.
+"""Compress a trained model: distil a narrower student and/or quantise its window pass to int8, measure the
+result against the original on validation, and publish it only when it keeps the accuracy.
 
 The student is the same task with every channel width scaled down (:func:`narrow`), trained
 on the training split toward both the targets and the original's outputs
-(:meth:`~sciimg.tasks.base.BaseTask.distil_from`). Both models then predict the validation
-split, the kind's own evaluation scores them, and the kind's headline metric
-(:attr:`~sciimg.kinds.Kind.headline`) decides: the student is published when it is at most
-``max_loss`` (relative) worse. The prediction time of both, measured in the same run, gives
-the speed-up. The original model folder is never touched.
+(:meth:`~sciimg.tasks.base.BaseTask.distil_from`); int8 graphs come from
+:mod:`sciimg.inference.quantize`. Both models then predict the validation split, the kind's
+own evaluation scores them, and the kind's headline metric (:attr:`~sciimg.kinds.Kind.headline`)
+decides: the compressed model is published when it is at most ``max_loss`` (relative) worse.
+The prediction time of both, measured in the same run, gives the speed-up. The original model folder
+is never touched.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-import logging
 import os
 import shutil
 import time
@@ -24,13 +24,11 @@ from typing import Any
 
 from sciimg.errors import ConfigError, InputError
 from sciimg.inference.export import WEIGHTS, export_trained, file_sha256, read_card
-from sciimg.inference.load import load_model
+from sciimg.inference.load import TrainedModel, load_model
 from sciimg.inference.quantize import quantize_windows
 from sciimg.io.atomic import atomic_directory
 from sciimg.kinds import Kind, kind_of
 from sciimg.tasks.fit import fit
-
-log = logging.getLogger(__name__)
 
 REPORT = "compression.json"
 MODEL = "model"
@@ -94,16 +92,15 @@ def relative_loss(original: float, compressed: float, side: str) -> float:
     return worse / abs(original) if original else (0.0 if worse <= 0 else float("inf"))
 
 
-def predict_and_time(kind: Kind, models: Mapping[str, Path], val: Path, work: Path) -> dict[str, float]:
+def predict_and_time(kind: Kind, models: Mapping[str, TrainedModel], val: Path, work: Path) -> dict[str, float]:
     """Each model's predictions on the validation split, in ``work/<name>/``; the seconds each took.
 
     The models take turns for :data:`TIMING_ROUNDS` rounds and each keeps its fastest round, so
     neither pays alone for warming caches and thread pools, nor for a busy moment of the machine.
     """
-    loaded = {name: load_model(path) for name, path in models.items()}
     seconds: dict[str, float] = {}
     for _ in range(TIMING_ROUNDS):
-        for name, model in loaded.items():
+        for name, model in models.items():
             (work / name).mkdir(parents=True, exist_ok=True)
             started = time.perf_counter()
             kind.load("predict")(model, [val], work / name / f"predictions.{kind.output_suffix}")
@@ -127,15 +124,16 @@ def compress(
     checkpoint_dir: str | os.PathLike,
     output: str | os.PathLike,
 ) -> dict[str, Any]:
-    """Distil a student of the model in ``model_dir`` as the experiment's ``compress`` section says, and write
+    """Compress the model in ``model_dir`` as the experiment's ``compress`` section says, and write
     ``output/`` atomically: ``compression.json`` (both models' validation metrics, the headline's loss, the
-    speed-up, whether it was published) and, when published, the student's model folder ``output/model``.
+    speed-up, whether it was published) and, when published, the compressed model folder ``output/model``.
 
     Returns:
         the content of ``compression.json``.
 
     Raises:
         InputError: the model folder is not a model of this experiment's kind.
+        ConfigError: the section changes nothing, or asks int8 of a model that does not predict by windows.
     """
     model_dir, store_dir, output = Path(model_dir), Path(store_dir), Path(output)
     kind = kind_of(spec)
@@ -156,7 +154,8 @@ def compress(
         if options["quantize"] == "int8":
             quantize_windows(candidate, store_dir / "train.h5", tmp / "calibration")
         val, work = store_dir / "val.h5", tmp / "validation"
-        seconds = predict_and_time(kind, {"original": model_dir, "compressed": candidate}, val, work)
+        models = {"original": load_model(model_dir), "compressed": load_model(candidate)}
+        seconds = predict_and_time(kind, models, val, work)
         original_metrics = validation_metrics(kind, experiment, val, work / "original")
         student_metrics = validation_metrics(kind, experiment, val, work / "compressed")
         original_seconds, student_seconds = seconds["original"], seconds["compressed"]
@@ -169,15 +168,15 @@ def compress(
             "headline": {"metric": metric, "better": side},
             "original": {
                 "model": str(model_dir),
-                "parameters": parameter_count(model_dir),
+                "parameters": parameter_count(models["original"]),
                 "seconds_on_validation": original_seconds,
                 "metrics": original_metrics,
             },
             "compressed": {
-                "parameters": parameter_count(candidate),
+                "parameters": parameter_count(models["compressed"]),
                 "seconds_on_validation": student_seconds,
                 "metrics": student_metrics,
-                "predictor_options": read_card(candidate)["predictor_options"],
+                "predictor_options": models["compressed"].metadata["predictor_options"],
             },
             "headline_loss": loss,
             "speedup": original_seconds / student_seconds if student_seconds > 0 else None,
@@ -188,16 +187,6 @@ def compress(
         if not published:
             shutil.rmtree(candidate)
         (tmp / REPORT).write_text(json.dumps(report, indent=2))
-    verdict = "published" if published else f"not published (max_loss {options['max_loss']})"
-    log.info(
-        "%s: %s %.4g -> %.4g (loss %+.2f %%), %s",
-        experiment,
-        metric,
-        original_metrics[metric],
-        student_metrics[metric],
-        100 * loss,
-        verdict,
-    )
     return report
 
 
@@ -218,6 +207,6 @@ def distil_student(
     return export_trained(task, store_dir, student, experiment, output, distilled_from)
 
 
-def parameter_count(model_dir: Path) -> int:
-    """Number of weights of a model folder's predictor."""
-    return sum(p.numel() for p in load_model(model_dir).network.parameters())
+def parameter_count(model: TrainedModel) -> int:
+    """Number of weights of a model's predictor."""
+    return sum(p.numel() for p in model.network.parameters())

@@ -8,8 +8,9 @@ then runs it on the CPU, while ``runtime="torch"`` still runs the float weights 
 
 Measured on the default config's sky denoiser (U-Net, 256^2 windows, 2 cores): the int8
 graph runs 1.9x faster than the float one in ONNX Runtime, but sky images span thousands of
-noise sigmas, and 8-bit activations cost it its accuracy (validation RMSE 0.26 -> 0.59
-sigma). Keeping the first convolution in float recovers half of that and all of the time.
+noise sigmas, and 8-bit activations cost it its accuracy (validation RMSE 0.26 -> 0.56
+sigma). Keeping the first convolution in float halves the int8 graph's error but takes back
+almost all of the speed.
 `sciimg compress` therefore publishes an int8 graph only when the kind's headline metric
 says it kept the accuracy.
 """
@@ -26,7 +27,7 @@ import torch
 
 from sciimg.errors import ConfigError
 from sciimg.inference.export import CARD, file_sha256
-from sciimg.inference.load import load_model
+from sciimg.inference.load import TrainedModel, load_model
 from sciimg.inference.runtime import traced_onnx
 from sciimg.io.atomic import write_text_atomic
 from sciimg.kinds import kind_of
@@ -57,16 +58,18 @@ class _Recorder:
         return self.runner(batch)
 
 
-def calibration_windows(model_dir: Path, train: Path, work: Path, limit: int = CALIBRATION_PASSES) -> list[np.ndarray]:
-    """Inputs of the first ``limit`` window passes of the model predicting the training split.
+def calibration_windows(
+    model: TrainedModel, train: Path, work: Path, limit: int = CALIBRATION_PASSES
+) -> list[np.ndarray]:
+    """Inputs of the first ``limit`` window passes of ``model`` (loaded with ``runtime="torch"``) predicting
+    the training split.
 
     Raises:
         ConfigError: the model's kind does not predict by windows (camera regressors, temperature fields).
     """
-    model = load_model(model_dir, runtime="torch")
     if not hasattr(model, "window_module"):
         raise ConfigError(
-            f"compress.quantize int8 applies to sliding-window models (sky, detector3d voxels), not {model_dir}'s "
+            f"compress.quantize int8 applies to sliding-window models (sky, detector3d voxels), not {model.path}'s "
             f"{model.metadata['modality']} {model.metadata['task']}"
         )
     recorder = _Recorder(model.windows, limit)
@@ -99,8 +102,8 @@ def quantize_windows(model_dir: Path, train: Path, work: Path) -> Path:
         quantize_static,
     )
 
-    batches = calibration_windows(model_dir, train, work)
     model = load_model(model_dir, runtime="torch")
+    batches = calibration_windows(model, train, work)
     float_graph, prepared = work / "windows.float.onnx", work / "windows.prepared.onnx"
     float_graph.write_bytes(traced_onnx(model.window_module(), torch.from_numpy(batches[0])))
     quant_pre_process(str(float_graph), str(prepared), skip_symbolic_shape=True)  # fold and fuse before quantising
